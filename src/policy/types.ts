@@ -1,0 +1,64 @@
+// Results of the pure engine. Nouns for results: a `Finding` is one broken rule in one container, an
+// `Evaluation` is everything known about one pod or workload under one policy, a `RemediationPlan` is
+// what Enforce mode would do about it.
+import type { RuleName, SpecRuleName, WorkloadKind } from '../api/types.js';
+import type { PodSpec } from '../api/kube.js';
+
+export type ContainerType = 'container' | 'initContainer' | 'ephemeralContainer';
+
+export interface Finding {
+  container: string;
+  containerType: ContainerType;
+  rule: RuleName;
+  /** Path inside the evaluated object, e.g. `spec.containers[0].securityContext.readOnlyRootFilesystem`. */
+  fieldPath: string;
+  message: string;
+}
+
+/** A rule that was deliberately not applied, kept visible in the findings (Windows pods, exemptions). */
+export interface Skip {
+  container?: string;
+  rule: RuleName;
+  reason: string;
+}
+
+/** Why a pod or workload is not governed by a policy. */
+export interface MatchResult {
+  matched: boolean;
+  /** Present when `matched` is false. */
+  reason?: string;
+}
+
+/** "Could not evaluate" is kept apart from "violation". */
+export type Evaluation =
+  | { outcome: 'evaluated'; findings: Finding[]; skips: Skip[] }
+  | { outcome: 'error'; error: string };
+
+/** One JSON Patch (RFC 6902) operation. */
+export interface JsonPatchOperation {
+  op: 'add' | 'replace' | 'remove' | 'test';
+  path: string;
+  value?: unknown;
+}
+
+/** A workload whose pod template the engine evaluates and patches. */
+export interface Workload {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  /** The pod spec inside the template (or the pod's own spec for a bare pod). */
+  podSpec: PodSpec;
+  /** JSON pointer of `podSpec` inside the workload object, e.g. `/spec/template/spec`. */
+  podSpecPath: string;
+}
+
+export interface RemediationPlan {
+  /** Spec rules the owner patch fixes. runAsNonRoot is never patched. */
+  patchedRules: SpecRuleName[];
+  /** Minimal, idempotent JSON patch against the workload; empty when the template already complies. */
+  patch: JsonPatchOperation[];
+  /** Human-readable summary, e.g. "set readOnlyRootFilesystem, added emptyDir at /var/cache/nginx, /var/run". */
+  message: string;
+  /** Findings the patch cannot fix (runAsNonRoot, exempted-free leftovers): label and report only. */
+  unpatchable: Finding[];
+}

@@ -69,11 +69,11 @@ run: build ## Run the operator in the foreground (on the local control plane unl
 ##@ Deployment
 .PHONY: install
 install: ## Install the CRD into the current cluster.
-	$(KUBECTL) $(KUBECONFIG_FLAG) apply --server-side -f crds/
+	$(KUBECTL) $(KUBECONFIG_FLAG) apply --server-side -k config/crd
 
 .PHONY: uninstall
 uninstall: ## Remove the CRD (and every ImmutabilityPolicy) from the current cluster.
-	$(KUBECTL) $(KUBECONFIG_FLAG) delete --ignore-not-found -f crds/
+	$(KUBECTL) $(KUBECONFIG_FLAG) delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
 deploy: ## Deploy CRD, RBAC and the operator (config/default) into the current cluster.

@@ -1,0 +1,151 @@
+// `immutability-operator run` flags, parsed once into a frozen config. The environment is read here and only
+// here (POD_NAME / POD_NAMESPACE from the downward API), never at import time.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { isLogLevel, type LogFormat, type LogLevel } from './observability/logger.js';
+
+export interface RunConfig {
+  kubeconfig?: string;
+  metricsBindAddress: string;
+  metricsAuth: 'kube' | 'none';
+  metricsCertFile?: string;
+  metricsKeyFile?: string;
+  healthProbeBindAddress: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  identity: string;
+  podWorkers: number;
+  policyWorkers: number;
+  statusIntervalMs: number;
+  audit: {
+    webhookBindAddress?: string;
+    tlsCertFile?: string;
+    tlsKeyFile?: string;
+    clientCaFile?: string;
+    tokenFile?: string;
+    maxBodyBytes: number;
+    logFile?: string;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const RUN_USAGE = `Usage: immutability-operator run [flags]
+
+Runs the controller against the cluster in --kubeconfig (else the in-cluster service account).
+
+Flags:
+  --kubeconfig PATH                   kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)
+  --metrics-bind-address ADDR         /metrics address, "0" disables (default 127.0.0.1:8443)
+  --metrics-auth kube|none            authenticate scrapes with TokenReview + SubjectAccessReview (default kube)
+  --metrics-cert-file / --metrics-key-file PATH   serve /metrics over TLS
+  --health-probe-bind-address ADDR    /healthz and /readyz address (default 127.0.0.1:8081)
+  --log-level error|warn|info|debug   (default info)
+  --log-format json|text              (default json)
+  --leader-elect                      only the holder of the Lease acts (default off; on in the manifests)
+  --leader-election-namespace NS      namespace of the Lease (default $POD_NAMESPACE or immutability-system)
+  --leader-election-id NAME           Lease name (default immutability-operator)
+  --workers N                         concurrent pod reconciles (default 8)
+  --status-interval-ms N              minimum spacing of status writes per policy (default 1000)
+  --audit-webhook-bind-address ADDR   serve the kube-apiserver audit webhook (HTTPS) on ADDR
+  --audit-tls-cert-file / --audit-tls-key-file PATH   its serving certificate
+  --audit-client-ca-file PATH         accept API server client certificates signed by this CA
+  --audit-token-file PATH             or accept this bearer token
+  --audit-max-body-bytes N            reject larger batches with 413 (default 4194304)
+  --audit-log-file PATH               follow a kube-apiserver audit log (JSON lines) instead of / besides the webhook
+`;
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly<RunConfig> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        kubeconfig: { type: 'string' },
+        'metrics-bind-address': { type: 'string' },
+        'metrics-auth': { type: 'string' },
+        'metrics-cert-file': { type: 'string' },
+        'metrics-key-file': { type: 'string' },
+        'health-probe-bind-address': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        'leader-elect': { type: 'boolean' },
+        'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string' },
+        workers: { type: 'string' },
+        'status-interval-ms': { type: 'string' },
+        'audit-webhook-bind-address': { type: 'string' },
+        'audit-tls-cert-file': { type: 'string' },
+        'audit-tls-key-file': { type: 'string' },
+        'audit-client-ca-file': { type: 'string' },
+        'audit-token-file': { type: 'string' },
+        'audit-max-body-bytes': { type: 'string' },
+        'audit-log-file': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
+
+  const logLevel = str('log-level') ?? 'info';
+  if (!isLogLevel(logLevel)) throw new ConfigError(`--log-level must be one of error, warn, info, debug; got "${logLevel}"`);
+  const logFormat = str('log-format') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'text') throw new ConfigError(`--log-format must be json or text; got "${logFormat}"`);
+  const metricsAuth = str('metrics-auth') ?? 'kube';
+  if (metricsAuth !== 'kube' && metricsAuth !== 'none') throw new ConfigError(`--metrics-auth must be kube or none; got "${metricsAuth}"`);
+  if ((str('metrics-cert-file') === undefined) !== (str('metrics-key-file') === undefined)) {
+    throw new ConfigError('--metrics-cert-file and --metrics-key-file go together');
+  }
+  const audit: RunConfig['audit'] = {
+    webhookBindAddress: str('audit-webhook-bind-address'),
+    tlsCertFile: str('audit-tls-cert-file'),
+    tlsKeyFile: str('audit-tls-key-file'),
+    clientCaFile: str('audit-client-ca-file'),
+    tokenFile: str('audit-token-file'),
+    maxBodyBytes: positiveInt('audit-max-body-bytes', str('audit-max-body-bytes'), 4 * 1024 * 1024),
+    logFile: str('audit-log-file'),
+  };
+  if (audit.webhookBindAddress) {
+    if (!audit.tlsCertFile || !audit.tlsKeyFile) {
+      throw new ConfigError('--audit-webhook-bind-address needs --audit-tls-cert-file and --audit-tls-key-file');
+    }
+    if (!audit.clientCaFile && !audit.tokenFile) {
+      throw new ConfigError('--audit-webhook-bind-address needs --audit-client-ca-file or --audit-token-file: the endpoint is never unauthenticated');
+    }
+  }
+
+  const config: RunConfig = {
+    kubeconfig: str('kubeconfig'),
+    metricsBindAddress: str('metrics-bind-address') ?? '127.0.0.1:8443',
+    metricsAuth,
+    metricsCertFile: str('metrics-cert-file'),
+    metricsKeyFile: str('metrics-key-file'),
+    healthProbeBindAddress: str('health-probe-bind-address') ?? '127.0.0.1:8081',
+    logLevel,
+    logFormat,
+    leaderElect: values['leader-elect'] === true,
+    leaderElectionNamespace: str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'immutability-system',
+    leaderElectionId: str('leader-election-id') ?? 'immutability-operator',
+    identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    podWorkers: positiveInt('workers', str('workers'), 8),
+    policyWorkers: 2,
+    statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),
+    audit,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,101 @@
+// Pod reconciler: makes a pod's immutability.dev/ labels and annotations say what the governing Enforce
+// policies with `remediation.label` found, and nothing when they found nothing. Level-triggered: it reads the
+// pod from the cache and computes the whole desired metadata each time, whatever event brought it here.
+import type { Pod } from '../api/kube.js';
+import { ANNOTATION_VIOLATIONS, LABEL_VIOLATION } from '../api/types.js';
+import type { KubeApi, PodMetadataIntent } from '../k8s/api.js';
+import { isNotFound } from '../k8s/errors.js';
+import type { EventRecorder } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { assessPod, findingKeys } from './assess.js';
+import type { Caches } from './caches.js';
+import type { DriftSource } from './drift-source.js';
+import type { PolicySet } from './policy-set.js';
+
+export interface PodReconcilerDeps {
+  caches: Caches;
+  policies: PolicySet;
+  api: KubeApi;
+  events: EventRecorder;
+  metrics: Metrics;
+  logger: Logger;
+  drift: DriftSource;
+  now: () => Date;
+}
+
+/** Our metadata keys on a pod; anything else on the pod belongs to someone else. */
+export const OWNED_POD_KEYS = { labels: [LABEL_VIOLATION], annotations: [ANNOTATION_VIOLATIONS] } as const;
+
+export function desiredPodMetadata(deps: Pick<PodReconcilerDeps, 'caches' | 'policies' | 'drift' | 'now'>, pod: Pod):
+  { intent: PodMetadataIntent; labelingPolicies: string[] } {
+  const namespace = pod.metadata.namespace ?? 'default';
+  const nsLabels = deps.caches.namespaces.get(namespace)?.metadata.labels;
+  const now = deps.now();
+  const keys = new Set<string>();
+  const labelingPolicies: string[] = [];
+  for (const policy of deps.policies.governing()) {
+    if (policy.resolved.mode !== 'Enforce' || !policy.resolved.remediation.label) continue;
+    const verdict = assessPod(pod, policy, nsLabels, now);
+    if (!verdict.matched || verdict.findings.length === 0) continue;
+    labelingPolicies.push(policy.resolved.name);
+    for (const k of findingKeys(verdict.findings)) keys.add(k);
+  }
+  const intent: PodMetadataIntent = { labels: {}, annotations: {} };
+  if (keys.size > 0) {
+    intent.labels[LABEL_VIOLATION] = 'true';
+    intent.annotations[ANNOTATION_VIOLATIONS] = [...keys].sort().join(',');
+  }
+  const drift = deps.drift.podMetadata(pod, deps.policies.governing(), nsLabels);
+  Object.assign(intent.labels, drift.labels);
+  Object.assign(intent.annotations, drift.annotations);
+  return { intent, labelingPolicies };
+}
+
+function currentOwnedMetadata(pod: Pod, intent: PodMetadataIntent): PodMetadataIntent {
+  const pickOwned = (from: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const k of keys) if (from?.[k] !== undefined) out[k] = from[k];
+    return out;
+  };
+  return {
+    labels: pickOwned(pod.metadata.labels, [...OWNED_POD_KEYS.labels, ...Object.keys(intent.labels)]),
+    annotations: pickOwned(pod.metadata.annotations, [...OWNED_POD_KEYS.annotations, ...Object.keys(intent.annotations)]),
+  };
+}
+
+function sameMetadata(a: PodMetadataIntent, b: PodMetadataIntent): boolean {
+  const eq = (x: Record<string, string>, y: Record<string, string>): boolean =>
+    Object.keys(x).length === Object.keys(y).length && Object.entries(x).every(([k, v]) => y[k] === v);
+  return eq(a.labels, b.labels) && eq(a.annotations, b.annotations);
+}
+
+export class PodReconciler {
+  constructor(private readonly deps: PodReconcilerDeps) {}
+
+  async reconcile(key: string, signal?: AbortSignal): Promise<void> {
+    const pod = this.deps.caches.pods.get(key);
+    if (!pod || pod.metadata.deletionTimestamp) return; // gone or going: nothing to label
+    const { intent, labelingPolicies } = desiredPodMetadata(this.deps, pod);
+    const current = currentOwnedMetadata(pod, intent);
+    if (sameMetadata(current, intent)) return;
+    const namespace = pod.metadata.namespace ?? 'default';
+    const adding = intent.labels[LABEL_VIOLATION] !== undefined && current.labels[LABEL_VIOLATION] === undefined;
+    try {
+      await this.deps.api.applyPodMetadata(namespace, pod.metadata.name, intent, signal);
+    } catch (err) {
+      if (isNotFound(err)) return; // deleted meanwhile; its DELETE event ends the story
+      for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'failure' });
+      throw err;
+    }
+    for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'success' });
+    const regarding = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace, uid: pod.metadata.uid };
+    if (adding) {
+      this.deps.events.record(regarding, 'Warning', 'ViolationLabeled', 'Label',
+        `labelled ${LABEL_VIOLATION}=true: ${intent.annotations[ANNOTATION_VIOLATIONS] ?? ''} (policies ${labelingPolicies.join(', ')})`);
+    }
+    this.deps.logger.info('pod metadata applied', {
+      controller: 'pod', key, policies: labelingPolicies, violations: intent.annotations[ANNOTATION_VIOLATIONS] ?? '',
+    });
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Classifies errors from the API server, whichever way they arrived: our own `StatusError` (LIST/WATCH done by
+ * hand, in-stream ERROR events), client-node 1.4's `ApiException` (`code`, body = Status JSON text), or
+ * client-node's `Watch` errors (`statusCode`).
+ */
+import { statusCodeOf } from '../runtime/errors.js';
+
+export { StatusError, MalformedStreamError, TerminalError, statusCodeOf, isAbortError } from '../runtime/errors.js';
+
+/** 410: the resourceVersion or continue token is too old; relist. */
+export const isGone = (err: unknown): boolean => statusCodeOf(err) === 410;
+/** 409: stale resourceVersion on update, or the object already exists on create. */
+export const isConflict = (err: unknown): boolean => statusCodeOf(err) === 409;
+export const isNotFound = (err: unknown): boolean => statusCodeOf(err) === 404;
+/** 429: API priority and fairness throttling, or an eviction blocked by a PodDisruptionBudget. */
+export const isTooManyRequests = (err: unknown): boolean => statusCodeOf(err) === 429;
+export const isForbidden = (err: unknown): boolean => statusCodeOf(err) === 403;
+export const isUnprocessable = (err: unknown): boolean => statusCodeOf(err) === 422;
+
+/** Worth retrying later: throttling, timeouts, server errors and network failures without a status. */
+export function isTransient(err: unknown): boolean {
+  const code = statusCodeOf(err);
+  return code === undefined || code === 408 || code === 429 || code >= 500;
+}
+
+/** A Kubernetes `Status` object as the API server returns it for failures. */
+export interface KubeStatus {
+  code?: number;
+  reason?: string;
+  message?: string;
+  details?: { retryAfterSeconds?: number; causes?: Array<{ reason?: string; message?: string; field?: string }> };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The Status object carried by an error, if any (ApiException bodies are JSON text in client-node 1.4). */
+export function kubeStatusOf(err: unknown): KubeStatus | undefined {
+  if (!isRecord(err)) return undefined;
+  let body: unknown = err.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isRecord(body) || body.kind !== 'Status') return undefined;
+  return body;
+}
+
+/** CamelCase reason: from a `StatusError`, or from the Status body of an `ApiException`. */
+export function reasonOf(err: unknown): string | undefined {
+  if (isRecord(err) && typeof err.reason === 'string') return err.reason;
+  return kubeStatusOf(err)?.reason;
+}
+
+/** Human-readable message, preferring the API server's own over a generic "HTTP-Code: 409". */
+export function messageOf(err: unknown): string {
+  const status = kubeStatusOf(err);
+  if (status?.message) return status.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Seconds the server asked us to wait (Status details or a Retry-After header), if it said. */
+export function retryAfterSecondsOf(err: unknown): number | undefined {
+  const fromStatus = kubeStatusOf(err)?.details?.retryAfterSeconds;
+  if (typeof fromStatus === 'number' && fromStatus > 0) return fromStatus;
+  if (isRecord(err) && isRecord(err.headers)) {
+    const header = err.headers['retry-after'] ?? err.headers['Retry-After'];
+    const seconds = typeof header === 'string' ? Number(header) : NaN;
+    if (Number.isFinite(seconds) && seconds > 0) return seconds;
+  }
+  return undefined;
+}

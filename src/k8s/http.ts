@@ -1,0 +1,123 @@
+// The operator's one HTTP path to the API server. client-node's KubeConfig supplies the server, TLS material
+// and credentials (refreshed per request, so rotating service-account tokens and exec plugins keep working);
+// requests share one keep-alive agent, because a TLS handshake per label write would dominate at 100 pods/s.
+import { Agent, request as httpsRequest, type AgentOptions } from 'node:https';
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { StatusError } from '../runtime/errors.js';
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Whole-request timeout; streams pass 0 and rely on their own inactivity timeout. */
+  timeoutMs?: number;
+}
+
+export const ContentTypes = {
+  json: 'application/json',
+  mergePatch: 'application/merge-patch+json',
+  jsonPatch: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
+} as const;
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class KubeHttp {
+  private agent?: Agent | HttpAgent;
+  private readonly server: URL;
+
+  constructor(private readonly kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  /** A JSON request; resolves with the parsed body, rejects with KubeApiError for non-2xx answers. */
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, opts);
+    const text = await readBody(res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) throw statusErrorFrom(status, text, `${method} ${path}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A streaming GET (watch); the caller consumes and destroys the response. */
+  async stream(path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+    const res = await this.send('GET', path, { ...opts, timeoutMs: 0 });
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      const text = await readBody(res);
+      throw statusErrorFrom(status, text, `GET ${path}`);
+    }
+    return res;
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
+    const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const { headers, agent } = await this.connection();
+    const payload = opts.body === undefined ? undefined
+      : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    if (payload !== undefined) {
+      headers['content-type'] = opts.contentType ?? ContentTypes.json;
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    headers.accept = 'application/json';
+    const doRequest = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = doRequest(url, { method, headers, agent, signal: opts.signal }, resolve);
+      const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      if (timeoutMs > 0) {
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+      }
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  private async connection(): Promise<{ headers: Record<string, string>; agent: Agent | HttpAgent }> {
+    const opts: AgentOptions & { headers?: Record<string, string> } = { headers: {} };
+    await this.kc.applyToHTTPSOptions(opts);
+    if (!this.agent) {
+      this.agent = this.server.protocol === 'https:'
+        ? new Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key,
+          rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername })
+        : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    return { headers, agent: this.agent };
+  }
+
+  close(): void {
+    this.agent?.destroy();
+  }
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => (data += c));
+    res.on('end', () => resolve(data));
+    res.on('error', reject);
+  });
+}
+
+/** A StatusError carrying the API server's own reason and message when the body is a Status object. */
+export function statusErrorFrom(status: number, body: string, what: string): StatusError {
+  let reason: string | undefined;
+  let message = body.slice(0, 500);
+  try {
+    const parsed = JSON.parse(body) as { kind?: string; reason?: string; message?: string };
+    if (parsed.kind === 'Status') {
+      reason = parsed.reason;
+      message = parsed.message ?? message;
+    }
+  } catch {
+    // Not JSON (a proxy's HTML page, say): keep the raw text.
+  }
+  return new StatusError(status, `${what}: HTTP ${status}${message ? `: ${message}` : ''}`, reason);
+}

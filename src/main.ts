@@ -1,0 +1,140 @@
+// Composition root of `immutability-operator run`: config → logger → clients → caches → controllers →
+// servers, then leader election decides when the controllers act. SIGTERM/SIGINT stop acting at once,
+// release the Lease so a standby takes over without waiting for expiry, and close everything.
+import { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import type { RunConfig } from './config.js';
+import { createCaches } from './controllers/caches.js';
+import { ControllerManager } from './controllers/manager.js';
+import { PodReconciler } from './controllers/pod-reconciler.js';
+import { PolicyReconciler, noRemediation } from './controllers/policy-reconciler.js';
+import { PolicySet } from './controllers/policy-set.js';
+import { noDrift } from './controllers/drift-source.js';
+import { KubeApi } from './k8s/api.js';
+import { KubeHttp } from './k8s/http.js';
+import { httpListWatch, leaseClient } from './k8s/list-watch.js';
+import { EventRecorder, eventsSink } from './observability/events.js';
+import { startHealthServer } from './observability/health-server.js';
+import { parseBindAddress, type RunningServer } from './observability/http-server.js';
+import { kubeAuthorizer } from './observability/kube-authorizer.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { startMetricsServer } from './observability/metrics-server.js';
+import { systemClock } from './runtime/clock.js';
+import { LeaderElector } from './runtime/leader-election.js';
+import { errorFields } from './runtime/logger.js';
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault(); // in-cluster service account, then $KUBECONFIG, then ~/.kube/config
+  return kc;
+}
+
+async function startServers(config: RunConfig, kc: KubeConfig, registry: Registry, ready: () => boolean, logger: Logger): Promise<RunningServer[]> {
+  const servers: RunningServer[] = [];
+  const health = parseBindAddress(config.healthProbeBindAddress);
+  if (health) {
+    servers.push(await startHealthServer({
+      ...health, logger,
+      readiness: [{ name: 'informers-synced', check: ready }],
+    }));
+  }
+  const metrics = parseBindAddress(config.metricsBindAddress);
+  if (metrics) {
+    servers.push(await startMetricsServer({
+      ...metrics, registry, logger,
+      auth: config.metricsAuth === 'none' ? 'none' : kubeAuthorizer(kc),
+      ...(config.metricsCertFile && config.metricsKeyFile
+        ? { tls: { certFile: config.metricsCertFile, keyFile: config.metricsKeyFile } } : {}),
+    }));
+  }
+  return servers;
+}
+
+/** Runs until a signal; resolves with the process exit code. */
+export async function runOperator(config: RunConfig, opts: { signals?: boolean } = {}): Promise<number> {
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const kc = loadKubeConfig(config.kubeconfig);
+  const http = new KubeHttp(kc);
+  const api = new KubeApi(http);
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  const clock = systemClock;
+  const root = new AbortController();
+
+  const caches = createCaches({
+    source: (path) => httpListWatch(http, path),
+    clock, logger,
+    onRestart: (resource, reason) => metrics.watchRestarts.inc({ resource, reason }),
+  });
+  const policies = new PolicySet(caches.policies);
+  const events = new EventRecorder({ sink: eventsSink(kc), instance: config.identity, clock, logger });
+  const now = (): Date => new Date(clock.now());
+  const drift = noDrift;
+  const podReconciler = new PodReconciler({ caches, policies, api, events, metrics, logger: logger.child({ controller: 'pod' }), drift, now });
+  const policyReconciler = new PolicyReconciler({
+    caches, policies, api, podReconciler, remediator: noRemediation, drift, events, metrics,
+    logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,
+  });
+  const manager = new ControllerManager({
+    caches, podReconciler, policyReconciler, metrics, logger, clock,
+    podWorkers: config.podWorkers, policyWorkers: config.policyWorkers, statusIntervalMs: config.statusIntervalMs,
+  });
+
+  const servers = await startServers(config, kc, registry, () => caches.hasSynced(), logger);
+  caches.start(root.signal);
+  logger.info('operator starting', { identity: config.identity, leaderElect: config.leaderElect });
+
+  let exitCode = 0;
+  const stop = (reason: string, code = 0): void => {
+    if (root.signal.aborted) return;
+    logger.info('shutting down', { reason });
+    exitCode = code;
+    root.abort();
+  };
+  if (opts.signals ?? true) {
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  }
+
+  const lead = (signal: AbortSignal): Promise<void> =>
+    manager.runLeading(signal).catch((err: unknown) => {
+      if (!signal.aborted) {
+        logger.error('controllers failed', errorFields(err));
+        stop('controllers failed', 1);
+      }
+    });
+
+  if (config.leaderElect) {
+    let leading: Promise<void> = Promise.resolve();
+    const elector = new LeaderElector({
+      client: leaseClient(kc), namespace: config.leaderElectionNamespace, name: config.leaderElectionId,
+      identity: config.identity, clock, logger: logger.child({ component: 'leader-election' }),
+      onStartedLeading: (signal) => {
+        metrics.leader.set(1);
+        logger.info('became leader', { identity: config.identity });
+        leading = lead(signal);
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        logger.info('stopped leading', { identity: config.identity });
+      },
+      onNewLeader: (identity) => logger.info('leader observed', { leader: identity }),
+    });
+    await elector.run(root.signal);
+    // Leadership ended: either we are shutting down, or we lost the lease. client-go's answer to the latter is
+    // to exit and let the Deployment restart us as a fresh candidate; never keep acting without the lease.
+    await leading;
+    if (!root.signal.aborted) stop('lost leadership', 1);
+  } else {
+    await lead(root.signal);
+    if (!root.signal.aborted) await new Promise<void>((r) => root.signal.addEventListener('abort', () => r(), { once: true }));
+  }
+
+  await events.flush();
+  await Promise.all(servers.map((s) => s.close()));
+  http.close();
+  logger.info('operator stopped', { exitCode });
+  return exitCode;
+}

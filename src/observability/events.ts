@@ -1,0 +1,271 @@
+// Kubernetes Events (events.k8s.io/v1) for the policy and the workloads the operator acts on, so that
+// `kubectl describe` and `kubectl events` show what was done and why.
+//
+// Recording is fire-and-forget: a reconcile never waits for, or fails because of, an Event. Failures are
+// logged, never thrown and never left as unhandled rejections.
+//
+// De-duplication: an Event identical to one emitted less than `dedupWindowMs` ago (same object, type,
+// reason, action and note) is not sent. The suppressed repeats are not lost: the next time the same Event
+// is recorded after the window, it is sent with `series.count` = the number of occurrences it stands for
+// (the suppressed ones plus itself) and `series.lastObservedTime`. A global token bucket bounds the write
+// rate on top, so a storm (every pod of a large cluster violating at once) cannot flood the API server;
+// Events over the budget are dropped and logged at debug level.
+import { EventsV1Api, V1MicroTime } from '@kubernetes/client-node';
+import type { EventsV1Event, KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from './logger.js';
+
+export const REPORTING_CONTROLLER = 'immutability.dev/operator';
+/** Where Events about cluster-scoped objects (ImmutabilityPolicy, Namespace) go, as the API requires. */
+export const CLUSTER_SCOPED_EVENT_NAMESPACE = 'default';
+
+export interface ObjectReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  /** Absent for cluster-scoped objects. */
+  namespace?: string;
+  uid?: string;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+/** An events.k8s.io/v1 Event as sent on the wire; times are RFC 3339 with microseconds. */
+export interface EventBody {
+  apiVersion: 'events.k8s.io/v1';
+  kind: 'Event';
+  metadata: { name: string; namespace: string };
+  eventTime: string;
+  reportingController: string;
+  reportingInstance: string;
+  regarding: ObjectReference;
+  type: EventType;
+  reason: string;
+  action: string;
+  note: string;
+  series?: { count: number; lastObservedTime: string };
+}
+
+/** The one API call the recorder makes; a port so that tests use a fake. */
+export interface EventSink {
+  create(namespace: string, event: EventBody): Promise<void>;
+}
+
+export interface EventRecorderOptions {
+  sink: EventSink;
+  /**
+   * Short component name, e.g. 'immutability-operator'; it labels the recorder's own log lines. It is not
+   * written into Events: events.k8s.io/v1 rejects `deprecatedSource` on create ("needs to be unset"), and
+   * `kubectl` shows `reportingController` instead.
+   */
+  component?: string;
+  /** reportingInstance: this replica's pod name. */
+  instance: string;
+  clock: { now(): number };
+  logger: Logger;
+  /** Identical Events within this window are collapsed. Default 5 minutes. */
+  dedupWindowMs?: number;
+  /** Global write budget: a bucket of `burst` Events refilled at `perSecond`. Default 50 and 2. */
+  rateLimit?: { burst: number; perSecond: number };
+  /** Bound on remembered Events for de-duplication. Default 4096. */
+  maxTracked?: number;
+}
+
+interface Emitted {
+  lastEmittedAt: number;
+  /** Occurrences suppressed since the last emission. */
+  suppressed: number;
+}
+
+// API validation limits for events.k8s.io/v1.
+const MAX_NOTE_BYTES = 1024;
+const MAX_REASON_OR_ACTION = 128;
+const MAX_INSTANCE = 128;
+const MAX_NAME = 253;
+
+export class EventRecorder {
+  private readonly sink: EventSink;
+  private readonly instance: string;
+  private readonly clock: { now(): number };
+  private readonly logger: Logger;
+  private readonly windowMs: number;
+  private readonly burst: number;
+  private readonly perSecond: number;
+  private readonly maxTracked: number;
+  // Ordered by last emission (entries are re-inserted when emitted), so the oldest come first.
+  private readonly emitted = new Map<string, Emitted>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private tokens: number;
+  private refilledAt: number;
+  private sequence = 0;
+
+  constructor(opts: EventRecorderOptions) {
+    this.sink = opts.sink;
+    this.instance = truncateChars(opts.instance, MAX_INSTANCE);
+    this.clock = opts.clock;
+    this.logger = opts.logger.child({ component: opts.component ?? 'immutability-operator', subsystem: 'events' });
+    this.windowMs = opts.dedupWindowMs ?? 5 * 60_000;
+    this.burst = opts.rateLimit?.burst ?? 50;
+    this.perSecond = opts.rateLimit?.perSecond ?? 2;
+    this.maxTracked = opts.maxTracked ?? 4096;
+    this.tokens = this.burst;
+    this.refilledAt = opts.clock.now();
+  }
+
+  record(regarding: ObjectReference, type: EventType, reason: string, action: string, note: string): void {
+    const now = this.clock.now();
+    this.forgetExpired(now);
+    const key = JSON.stringify([
+      regarding.apiVersion,
+      regarding.kind,
+      regarding.namespace ?? '',
+      regarding.name,
+      regarding.uid ?? '',
+      type,
+      reason,
+      action,
+      note,
+    ]);
+    const previous = this.emitted.get(key);
+    if (previous && now - previous.lastEmittedAt < this.windowMs) {
+      previous.suppressed++;
+      return;
+    }
+    if (!this.takeToken(now)) {
+      this.logger.debug('event dropped by rate limit', { reason, kind: regarding.kind, name: regarding.name });
+      return;
+    }
+    const count = (previous?.suppressed ?? 0) + 1;
+    this.emitted.delete(key);
+    this.emitted.set(key, { lastEmittedAt: now, suppressed: 0 });
+    this.send(this.build(regarding, type, reason, action, note, now, count));
+  }
+
+  /** Resolves when every Event recorded so far has been written or has failed (for shutdown and tests). */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) {
+      await Promise.all(this.inFlight);
+    }
+  }
+
+  private build(
+    regarding: ObjectReference,
+    type: EventType,
+    reason: string,
+    action: string,
+    note: string,
+    now: number,
+    count: number,
+  ): EventBody {
+    const namespace = regarding.namespace || CLUSTER_SCOPED_EVENT_NAMESPACE;
+    const eventTime = microTime(now);
+    return {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: this.eventName(regarding.name, now), namespace },
+      eventTime,
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: this.instance,
+      regarding: compactReference(regarding),
+      type,
+      reason: truncateChars(reason, MAX_REASON_OR_ACTION),
+      action: truncateChars(action, MAX_REASON_OR_ACTION),
+      note: truncateBytes(note, MAX_NOTE_BYTES),
+      ...(count > 1 ? { series: { count, lastObservedTime: eventTime } } : {}),
+    };
+  }
+
+  private send(event: EventBody): void {
+    const write = this.sink
+      .create(event.metadata.namespace, event)
+      .catch((err: unknown) => {
+        this.logger.warn('could not record event', {
+          reason: event.reason,
+          kind: event.regarding.kind,
+          namespace: event.regarding.namespace,
+          name: event.regarding.name,
+          err,
+        });
+      })
+      .finally(() => this.inFlight.delete(write));
+    this.inFlight.add(write);
+  }
+
+  // Like client-go: `<object name>.<hex timestamp>`, unique per replica thanks to a sequence in the low bits.
+  private eventName(objectName: string, now: number): string {
+    const stamp = (BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16);
+    const prefix = objectName.slice(0, MAX_NAME - stamp.length - 1).replace(/[-.]+$/, '');
+    return `${prefix}.${stamp}`;
+  }
+
+  private takeToken(now: number): boolean {
+    const elapsedSeconds = Math.max(0, now - this.refilledAt) / 1000;
+    this.tokens = Math.min(this.burst, this.tokens + elapsedSeconds * this.perSecond);
+    this.refilledAt = now;
+    if (this.tokens < 1) {
+      return false;
+    }
+    this.tokens -= 1;
+    return true;
+  }
+
+  // Entries stay for two windows so that a repeat shortly after the window still reports its series count;
+  // beyond that, or past the size bound, the oldest are forgotten.
+  private forgetExpired(now: number): void {
+    for (const [key, entry] of this.emitted) {
+      if (now - entry.lastEmittedAt < 2 * this.windowMs && this.emitted.size <= this.maxTracked) {
+        break;
+      }
+      this.emitted.delete(key);
+    }
+  }
+}
+
+/** The EventSink of a real cluster. */
+export function eventsSink(kc: KubeConfig): EventSink {
+  const api = kc.makeApiClient(EventsV1Api);
+  return {
+    async create(namespace, event) {
+      await api.createNamespacedEvent({ namespace, body: toApiEvent(event) });
+    },
+  };
+}
+
+// The generated client serializes V1MicroTime with microsecond precision, which the API server requires.
+function toApiEvent(event: EventBody): EventsV1Event {
+  const { series, eventTime, ...rest } = event;
+  return {
+    ...rest,
+    eventTime: new V1MicroTime(Date.parse(eventTime)),
+    ...(series ? { series: { count: series.count, lastObservedTime: new V1MicroTime(Date.parse(series.lastObservedTime)) } } : {}),
+  };
+}
+
+export function microTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace(/Z$/, '000Z');
+}
+
+function compactReference(ref: ObjectReference): ObjectReference {
+  return {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    name: ref.name,
+    ...(ref.namespace ? { namespace: ref.namespace } : {}),
+    ...(ref.uid ? { uid: ref.uid } : {}),
+  };
+}
+
+function truncateChars(value: string, max: number): string {
+  return value.length <= max ? value : value.slice(0, max);
+}
+
+function truncateBytes(value: string, maxBytes: number): string {
+  if (Buffer.byteLength(value) <= maxBytes) {
+    return value;
+  }
+  const ellipsis = '...';
+  let out = value.slice(0, maxBytes);
+  while (Buffer.byteLength(out) + ellipsis.length > maxBytes) {
+    out = out.slice(0, -1);
+  }
+  return out + ellipsis;
+}

@@ -1,0 +1,18 @@
+// The pure policy engine: match, evaluate and plan. No I/O, no clock (callers pass `now`), no clients.
+export type * from './types.js';
+export { resolvePolicy } from './defaults.js';
+export type { ResolvedPolicy } from './defaults.js';
+export { globMatch, globMatchAny } from './glob.js';
+export { labelSelectorMatches, labelSelectorProblem } from './selector.js';
+export { matchPod } from './match.js';
+export type { MatchTarget } from './match.js';
+export { imageSpellings, parseImageReference } from './image.js';
+export type { ImageReference } from './image.js';
+export { activeExemption, exemptionCovers, exemptionExpired } from './exemptions.js';
+export type { ExemptionContext } from './exemptions.js';
+export { evaluatePod, evaluatePodSpec, evaluateWorkload, fieldPathOfPointer, findingKey } from './evaluate.js';
+export { workloadFromObject } from './workload.js';
+export { planRemediation } from './plan.js';
+export { applyJsonPatch, escapePointerToken, JsonPatchError, parsePointer } from './json-patch.js';
+export { parseRfc3339 } from './time.js';
+export { normalizeMountPath, readableVolumeName } from './volume-name.js';

@@ -1,0 +1,197 @@
+// What Enforce mode would change in a workload's pod template. The patch sets only what the enabled rules
+// need and is idempotent: every operation is derived from the current template, so planning again over the
+// patched template yields an empty patch. runAsNonRoot is never patched, because forcing it can stop an image
+// that expects root from starting; such findings are reported as unpatchable.
+import { SPEC_RULES } from '../api/types.js';
+import type { RuleName, SpecRuleName } from '../api/types.js';
+import type { ResolvedPolicy } from './defaults.js';
+import { findingKey } from './evaluate.js';
+import { isRecord } from './guards.js';
+import { escapePointerToken } from './json-patch.js';
+import type { Finding, JsonPatchOperation, RemediationPlan, Workload } from './types.js';
+import { fingerprintedVolumeName, normalizeMountPath, readableVolumeName } from './volume-name.js';
+
+type PatchableRule = Extract<SpecRuleName, 'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation'>;
+const PATCHABLE_RULES: readonly RuleName[] = ['readOnlyRootFilesystem', 'privileged', 'allowPrivilegeEscalation'];
+
+/** Ephemeral containers are not part of any template, so only these two lists can be patched. */
+const PATCHABLE_LISTS = { container: 'containers', initContainer: 'initContainers' } as const;
+
+interface TargetContainer {
+  pointer: string;
+  container: Record<string, unknown>;
+  rules: Set<PatchableRule>;
+  findings: Finding[];
+}
+
+function records(value: unknown): Record<string, unknown>[] | undefined {
+  return Array.isArray(value) && value.every(isRecord) ? value : undefined;
+}
+
+function securityContextOf(container: Record<string, unknown>): Record<string, unknown> | undefined {
+  const value = container['securityContext'];
+  return isRecord(value) ? value : undefined;
+}
+
+/** Finds the template container a finding is about; undefined when the finding cannot be tied to one. */
+function locate(
+  podSpec: Record<string, unknown>,
+  podSpecPath: string,
+  finding: Finding,
+): { pointer: string; container: Record<string, unknown> } | undefined {
+  if (finding.containerType === 'ephemeralContainer') return undefined;
+  const field = PATCHABLE_LISTS[finding.containerType];
+  const entries = records(podSpec[field]) ?? [];
+  const index = entries.findIndex((entry) => entry['name'] === finding.container);
+  const container = entries[index];
+  return container === undefined ? undefined : { pointer: `${podSpecPath}/${field}/${index}`, container };
+}
+
+/**
+ * Volume names per writable path, in the policy's order. A path gets its readable name unless another
+ * writable path of the policy maps to the same name or the pod already has a volume of that name that is not
+ * an emptyDir; then it gets a fingerprinted name. Both checks depend only on the policy and the template,
+ * never on which containers need the path, so a path's name is stable across plans.
+ */
+function volumeNames(writablePaths: readonly string[], volumes: Record<string, unknown>[]): Map<string, string> {
+  const readable = new Map(writablePaths.map((path) => [path, readableVolumeName(path)]));
+  const names = new Map<string, string>();
+  for (const [path, name] of readable) {
+    const sharedWithOtherPath = [...readable].some(([other, otherName]) => other !== path && otherName === name);
+    const takenByOtherVolume = volumes.some((volume) => volume['name'] === name && !isRecord(volume['emptyDir']));
+    names.set(path, sharedWithOtherPath || takenByOtherVolume ? fingerprintedVolumeName(path) : name);
+  }
+  return names;
+}
+
+function mountedPaths(container: Record<string, unknown>): Set<string> {
+  const mounts = records(container['volumeMounts']) ?? [];
+  return new Set(
+    mounts.flatMap((mount) => (typeof mount['mountPath'] === 'string' ? [normalizeMountPath(mount['mountPath'])] : [])),
+  );
+}
+
+/** `add` of a whole list when the list is absent, else one append per item. */
+function appendOps(listPointer: string, current: unknown, items: unknown[]): JsonPatchOperation[] {
+  if (items.length === 0) return [];
+  if (!Array.isArray(current)) return [{ op: 'add', path: listPointer, value: items }];
+  return items.map((value) => ({ op: 'add', path: `${listPointer}/-`, value }));
+}
+
+export function planRemediation(policy: ResolvedPolicy, workload: Workload, findings: Finding[]): RemediationPlan {
+  // Typed as PodSpec, but it came from a cluster or a file: read it defensively.
+  const template: unknown = workload.podSpec;
+  const podSpec = isRecord(template) ? template : {};
+  const patchOwner = policy.remediation.patchOwner;
+  const writablePaths = [...new Set((patchOwner?.writablePaths ?? []).map(normalizeMountPath))];
+  const existingVolumes = records(podSpec['volumes']) ?? [];
+  const names = volumeNames(writablePaths, existingVolumes);
+
+  const unpatchable: Finding[] = [];
+  const targets = new Map<string, TargetContainer>();
+  const seen = new Set<string>();
+  for (const finding of findings) {
+    if (!policy.rules[finding.rule]) continue; // not a violation under this policy
+    const dedupeKey = `${finding.containerType}/${findingKey(finding)}`;
+    if (seen.has(dedupeKey)) continue;
+    seen.add(dedupeKey);
+    const location = PATCHABLE_RULES.includes(finding.rule)
+      ? locate(podSpec, workload.podSpecPath, finding)
+      : undefined;
+    if (location === undefined) {
+      unpatchable.push(finding);
+      continue;
+    }
+    const target = targets.get(location.pointer) ?? { ...location, rules: new Set<PatchableRule>(), findings: [] };
+    target.rules.add(finding.rule as PatchableRule);
+    target.findings.push(finding);
+    targets.set(location.pointer, target);
+  }
+
+  const operations: JsonPatchOperation[] = [];
+  const newVolumes = new Map<string, unknown>(); // keyed by name: a volume shared by containers is added once
+  const addedPaths = new Set<string>();
+  const changed = new Set<PatchableRule>();
+  const patchedRules = new Set<SpecRuleName>();
+  // Template order (containers, then init containers), so the patch does not depend on finding order.
+  const ordered = [...targets.values()].sort((a, b) => comparePointers(a.pointer, b.pointer));
+  for (const target of ordered) {
+    const securityContext = securityContextOf(target.container);
+    const current = securityContext ?? {};
+    const desired: Partial<Record<PatchableRule, boolean>> = {};
+    if (target.rules.has('readOnlyRootFilesystem') && current['readOnlyRootFilesystem'] !== true) {
+      desired.readOnlyRootFilesystem = true;
+    }
+    if (target.rules.has('privileged') && current['privileged'] === true) desired.privileged = false;
+    if (target.rules.has('allowPrivilegeEscalation')) {
+      // The API server rejects allowPrivilegeEscalation: false on a privileged container, so escalation can
+      // only be fixed here when the privileged rule turns privileged off too.
+      const staysPrivileged = current['privileged'] === true && desired.privileged !== false;
+      if (staysPrivileged) {
+        target.rules.delete('allowPrivilegeEscalation');
+        unpatchable.push(...target.findings.filter((f) => f.rule === 'allowPrivilegeEscalation'));
+      } else if (current['allowPrivilegeEscalation'] !== false) {
+        desired.allowPrivilegeEscalation = false;
+      }
+    }
+    const fields = Object.entries(desired) as [PatchableRule, boolean][];
+    if (fields.length > 0 && securityContext === undefined) {
+      operations.push({ op: 'add', path: `${target.pointer}/securityContext`, value: desired });
+    } else {
+      for (const [field, value] of fields) {
+        const op = Object.prototype.hasOwnProperty.call(current, field) ? 'replace' : 'add';
+        operations.push({ op, path: `${target.pointer}/securityContext/${escapePointerToken(field)}`, value });
+      }
+    }
+    fields.forEach(([field]) => changed.add(field));
+    target.rules.forEach((rule) => patchedRules.add(rule));
+
+    if (target.rules.has('readOnlyRootFilesystem')) {
+      const mounted = mountedPaths(target.container);
+      const mounts = [...names]
+        .filter(([path]) => !mounted.has(path))
+        .map(([path, name]) => ({ name, mountPath: path }));
+      operations.push(...appendOps(`${target.pointer}/volumeMounts`, target.container['volumeMounts'], mounts));
+      for (const mount of mounts) {
+        addedPaths.add(mount.mountPath);
+        if (existingVolumes.some((volume) => volume['name'] === mount.name)) continue;
+        const emptyDir = patchOwner?.emptyDirSizeLimit === undefined ? {} : { sizeLimit: patchOwner.emptyDirSizeLimit };
+        newVolumes.set(mount.name, { name: mount.name, emptyDir });
+      }
+    }
+  }
+  operations.push(...appendOps(`${workload.podSpecPath}/volumes`, podSpec['volumes'], [...newVolumes.values()]));
+
+  return {
+    patchedRules: SPEC_RULES.filter((rule) => patchedRules.has(rule)),
+    patch: operations,
+    message: summary(changed, [...addedPaths], unpatchable),
+    unpatchable,
+  };
+}
+
+/** Orders ".../containers/N" before ".../initContainers/N", each by index. */
+function comparePointers(a: string, b: string): number {
+  const rank = (pointer: string): [number, number] => {
+    const parts = pointer.split('/');
+    return [parts.at(-2) === 'containers' ? 0 : 1, Number(parts.at(-1))];
+  };
+  const [listA, indexA] = rank(a);
+  const [listB, indexB] = rank(b);
+  return listA - listB || indexA - indexB;
+}
+
+/** e.g. "set readOnlyRootFilesystem, added emptyDir at /var/cache/nginx, /var/run; dropped privileged". */
+function summary(changed: Set<PatchableRule>, addedPaths: string[], unpatchable: Finding[]): string {
+  const parts: string[] = [];
+  const readOnly: string[] = [];
+  if (changed.has('readOnlyRootFilesystem')) readOnly.push('set readOnlyRootFilesystem');
+  if (addedPaths.length > 0) readOnly.push(`added emptyDir at ${addedPaths.join(', ')}`);
+  if (readOnly.length > 0) parts.push(readOnly.join(', '));
+  if (changed.has('privileged')) parts.push('dropped privileged');
+  if (changed.has('allowPrivilegeEscalation')) parts.push('disallowed privilege escalation');
+  if (unpatchable.length > 0) {
+    parts.push(`not patchable: ${[...new Set(unpatchable.map(findingKey))].join(', ')}`);
+  }
+  return parts.join('; ');
+}

@@ -1,0 +1,159 @@
+// The policy's status as a summary (Gatekeeper-style): totals plus one capped, sorted list of workloads.
+// Pure: the caller gathers per-pod assessments from its caches and passes the clock reading.
+import {
+  MAX_STATUS_VIOLATIONS, Reasons,
+  type ActionCounts, type ImmutabilityPolicyStatus, type WorkloadAction, type WorkloadViolation,
+} from '../api/types.js';
+import { setConditions, type DesiredCondition } from './conditions.js';
+
+/** What one matched pod contributes to a policy's status. */
+export interface PodAssessment {
+  namespace: string;
+  name: string;
+  workload: { kind: string; namespace: string; name: string };
+  /** `container:rule` keys of spec violations. */
+  findings: string[];
+  /** `container:rule` keys of runtime drift (rule exec or ephemeralContainers); empty when none. */
+  driftFindings?: string[];
+  /** The pod could not be evaluated (malformed); never counted as a violation. */
+  error?: string;
+}
+
+/** The outcome of remediation for one workload, keyed by `namespace/kind/name`. */
+export interface WorkloadOutcome {
+  action: WorkloadAction;
+  message?: string;
+  patch?: string;
+}
+
+export interface DegradedState {
+  reason: string;
+  message: string;
+}
+
+export interface StatusInput {
+  generation: number;
+  previous: ImmutabilityPolicyStatus | undefined;
+  assessments: readonly PodAssessment[];
+  /** Default action for violating workloads without a specific outcome (Planned in Audit, Labeled, Skipped). */
+  defaultAction: WorkloadAction;
+  outcomes: ReadonlyMap<string, WorkloadOutcome>;
+  actions: ActionCounts;
+  degraded?: DegradedState;
+  now: string;
+}
+
+export function workloadOutcomeKey(w: { namespace: string; kind: string; name: string }): string {
+  return `${w.namespace}/${w.kind}/${w.name}`;
+}
+
+export function buildStatus(input: StatusInput): ImmutabilityPolicyStatus {
+  const workloads = new Map<string, { ref: PodAssessment['workload']; pods: number; findings: Set<string> }>();
+  let violatingPods = 0;
+  let driftedPods = 0;
+  let unevaluable = 0;
+  for (const a of input.assessments) {
+    if (a.error) unevaluable++;
+    const drift = a.driftFindings ?? [];
+    if (drift.length > 0) driftedPods++;
+    const findings = drift.length > 0 ? [...a.findings, ...drift] : a.findings;
+    if (a.findings.length > 0) violatingPods++;
+    if (findings.length === 0) continue;
+    const key = workloadOutcomeKey(a.workload);
+    const entry = workloads.get(key) ?? { ref: a.workload, pods: 0, findings: new Set<string>() };
+    entry.pods++;
+    for (const f of findings) entry.findings.add(f);
+    workloads.set(key, entry);
+  }
+
+  const violations: WorkloadViolation[] = [...workloads.entries()]
+    .sort(([a], [b]) => compareWorkloadKeys(a, b))
+    .slice(0, MAX_STATUS_VIOLATIONS)
+    .map(([key, w]) => {
+      const outcome = input.outcomes.get(key);
+      const v: WorkloadViolation = {
+        namespace: w.ref.namespace,
+        kind: w.ref.kind,
+        name: w.ref.name,
+        pods: w.pods,
+        findings: [...w.findings].sort(),
+        action: outcome?.action ?? input.defaultAction,
+      };
+      if (outcome?.message) v.message = outcome.message;
+      if (outcome?.patch) v.patch = outcome.patch;
+      return v;
+    });
+
+  const conditions: DesiredCondition[] = [
+    {
+      type: 'Ready', status: 'True', reason: Reasons.Evaluating, observedGeneration: input.generation,
+      message: unevaluable > 0 ? `spec accepted; ${unevaluable} pod(s) could not be evaluated` : 'spec accepted; pods are being evaluated',
+    },
+    compliantCondition(input.assessments.length, violatingPods, driftedPods, workloads.size, input.generation),
+    input.degraded
+      ? { type: 'Degraded', status: 'True', reason: input.degraded.reason, message: input.degraded.message, observedGeneration: input.generation }
+      : { type: 'Degraded', status: 'False', reason: Reasons.RemediationHealthy, message: 'no remediation failures', observedGeneration: input.generation },
+  ];
+
+  return {
+    observedGeneration: input.generation,
+    conditions: setConditions(input.previous?.conditions, conditions, input.now),
+    matchedPods: input.assessments.length,
+    violatingPods,
+    driftedPods,
+    violatingWorkloads: workloads.size,
+    actions: input.actions,
+    violations,
+    lastEvaluationTime: input.now,
+  };
+}
+
+function compliantCondition(matched: number, violating: number, drifted: number, workloads: number, generation: number): DesiredCondition {
+  if (violating > 0) {
+    return {
+      type: 'Compliant', status: 'False', reason: Reasons.ViolationsFound, observedGeneration: generation,
+      message: `${violating} of ${matched} matched pod(s) in ${workloads} workload(s) violate the policy` +
+        (drifted > 0 ? `; ${drifted} pod(s) drifted at runtime` : ''),
+    };
+  }
+  if (drifted > 0) {
+    return { type: 'Compliant', status: 'False', reason: Reasons.DriftDetected, observedGeneration: generation,
+      message: `${drifted} of ${matched} matched pod(s) drifted at runtime` };
+  }
+  return matched === 0
+    ? { type: 'Compliant', status: 'True', reason: Reasons.NoMatchedPods, message: 'no pods match the policy', observedGeneration: generation }
+    : { type: 'Compliant', status: 'True', reason: Reasons.AllCompliant, message: `all ${matched} matched pod(s) comply`, observedGeneration: generation };
+}
+
+/** Status for a spec that passed the schema but cannot be used: Ready=False, nothing evaluated. */
+export function invalidSpecStatus(previous: ImmutabilityPolicyStatus | undefined, generation: number, errors: string[], now: string): ImmutabilityPolicyStatus {
+  const message = `invalid spec: ${errors.join('; ')}`.slice(0, 1000);
+  return {
+    ...previous,
+    observedGeneration: generation,
+    conditions: setConditions(previous?.conditions, [
+      { type: 'Ready', status: 'False', reason: Reasons.InvalidSpec, message, observedGeneration: generation },
+      { type: 'Compliant', status: 'Unknown', reason: Reasons.InvalidSpec, message: 'not evaluated', observedGeneration: generation },
+      { type: 'Degraded', status: 'False', reason: Reasons.InvalidSpec, message: 'no remediation while the spec is invalid', observedGeneration: generation },
+    ], now),
+    lastEvaluationTime: now,
+  };
+}
+
+/** Whether a write is needed: everything but the evaluation timestamp counts. */
+export function statusChanged(previous: ImmutabilityPolicyStatus | undefined, next: ImmutabilityPolicyStatus): boolean {
+  if (!previous) return true;
+  const strip = (s: ImmutabilityPolicyStatus): string => JSON.stringify({ ...s, lastEvaluationTime: undefined }, stableKeys);
+  return strip(previous) !== strip(next);
+}
+
+function stableKeys(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)));
+  }
+  return value;
+}
+
+function compareWorkloadKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make run`: the operator in the foreground with readable logs. Without KUBECONFIG it brings up (or reuses)
+# the local control plane, whose API server sends audit events to the operator's loopback webhook.
+# Then it installs the CRD, applies the Audit-mode example policy and the nginx examples, and runs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+args=(--log-format text --metrics-auth none --health-probe-bind-address 127.0.0.1:8081 --metrics-bind-address 127.0.0.1:8443)
+if [ -z "${KUBECONFIG:-}" ]; then
+  node dist/test/support/controlplane/cli.js up
+  export KUBECONFIG="$PWD/.cluster/kubeconfig"
+  kubectl="$PWD/.cluster/bin/kubectl"
+  audit="$PWD/.cluster/audit"
+  args+=(--audit-webhook-bind-address 127.0.0.1:9444
+    --audit-tls-cert-file "$audit/server.crt" --audit-tls-key-file "$audit/server.key"
+    --audit-client-ca-file "$audit/ca.crt")
+else
+  kubectl="$(command -v kubectl || true)"
+  [ -n "$kubectl" ] || { echo "make run: kubectl is needed on PATH when KUBECONFIG is set" >&2; exit 1; }
+fi
+
+"$kubectl" apply --server-side -k config/crd >/dev/null
+"$kubectl" wait --for=condition=Established --timeout=60s crd/immutabilitypolicies.immutability.dev >/dev/null
+"$kubectl" apply -f config/samples/policy-audit.yaml
+"$kubectl" apply -f config/samples/namespace-demo.yaml
+"$kubectl" apply -f config/samples/nginx-writable-root.yaml -f config/samples/nginx-readonly.yaml -f config/samples/nginx-privileged.yaml
+
+cat <<MSG
+
+  The operator runs below (Ctrl-C stops it). In another terminal:
+    export KUBECONFIG=$KUBECONFIG
+    $kubectl get imp                       # compliance at a glance
+    $kubectl get imp audit -o yaml         # findings and planned patches per workload
+    $kubectl apply -f config/samples/policy-enforce.yaml   # label, patch and evict in the demo namespace
+
+MSG
+exec node dist/src/cli/main.js run --kubeconfig "$KUBECONFIG" "${args[@]}" "$@"

@@ -1,6 +1,7 @@
 // Composition root of `immutability-operator run`: config → logger → clients → caches → controllers →
 // servers, then leader election decides when the controllers act. SIGTERM/SIGINT stop acting at once,
 // release the Lease so a standby takes over without waiting for expiry, and close everything.
+import { setMaxListeners } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { RunConfig } from './config.js';
@@ -23,6 +24,9 @@ import { startMetricsServer } from './observability/metrics-server.js';
 import { systemClock } from './runtime/clock.js';
 import { LeaderElector } from './runtime/leader-election.js';
 import { errorFields } from './runtime/logger.js';
+
+/** Upper bound of concurrent listeners on a shutdown/leadership signal (workers, watches, requests). */
+export const MAX_SIGNAL_LISTENERS = 512;
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -62,6 +66,8 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   const metrics = createMetrics(registry);
   const clock = systemClock;
   const root = new AbortController();
+  // Every in-flight request and watch listens on this signal; dozens at once is normal, not a leak.
+  setMaxListeners(MAX_SIGNAL_LISTENERS, root.signal);
 
   const caches = createCaches({
     source: (path) => httpListWatch(http, path),
@@ -112,6 +118,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
       client: leaseClient(kc), namespace: config.leaderElectionNamespace, name: config.leaderElectionId,
       identity: config.identity, clock, logger: logger.child({ component: 'leader-election' }),
       onStartedLeading: (signal) => {
+        setMaxListeners(MAX_SIGNAL_LISTENERS, signal);
         metrics.leader.set(1);
         logger.info('became leader', { identity: config.identity });
         leading = lead(signal);

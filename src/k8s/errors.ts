@@ -3,7 +3,7 @@
  * hand, in-stream ERROR events), client-node 1.4's `ApiException` (`code`, body = Status JSON text), or
  * client-node's `Watch` errors (`statusCode`).
  */
-import { statusCodeOf } from '../runtime/errors.js';
+import { StatusError, statusCodeOf } from '../runtime/errors.js';
 
 export { StatusError, MalformedStreamError, TerminalError, statusCodeOf, isAbortError } from '../runtime/errors.js';
 
@@ -74,3 +74,18 @@ export function retryAfterSecondsOf(err: unknown): number | undefined {
   }
   return undefined;
 }
+
+/** A StatusError for a non-2xx answer, with the API server's own reason and message when the body is a Status. */
+export function statusErrorFromBody(status: number, statusText: string, body: string): StatusError {
+  try {
+    const parsed = JSON.parse(body) as { kind?: unknown; message?: unknown; reason?: unknown };
+    if (parsed.kind === 'Status') {
+      const message = typeof parsed.message === 'string' ? parsed.message : statusText;
+      return new StatusError(status, message, typeof parsed.reason === 'string' ? parsed.reason : undefined);
+    }
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  return new StatusError(status, `HTTP ${status} ${statusText}`.trim());
+}
+

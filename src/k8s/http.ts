@@ -4,7 +4,8 @@
 import { Agent, request as httpsRequest, type AgentOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { StatusError } from '../runtime/errors.js';
+import { abortError } from '../runtime/abort.js';
+import { statusErrorFromBody } from './errors.js';
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
@@ -39,7 +40,7 @@ export class KubeHttp {
     const res = await this.send(method, path, opts);
     const text = await readBody(res);
     const status = res.statusCode ?? 0;
-    if (status < 200 || status > 299) throw statusErrorFrom(status, text, `${method} ${path}`);
+    if (status < 200 || status > 299) throw statusErrorFromBody(status, res.statusMessage ?? '', text);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -49,7 +50,15 @@ export class KubeHttp {
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       const text = await readBody(res);
-      throw statusErrorFrom(status, text, `GET ${path}`);
+      throw statusErrorFromBody(status, res.statusMessage ?? '', text);
+    }
+    // Readers of the stream must see an AbortError, not a bare "aborted" socket error, when we cancel it.
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = (): void => void res.destroy(abortError(signal));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      res.once('close', () => signal.removeEventListener('abort', onAbort));
     }
     return res;
   }
@@ -106,18 +115,3 @@ function readBody(res: IncomingMessage): Promise<string> {
   });
 }
 
-/** A StatusError carrying the API server's own reason and message when the body is a Status object. */
-export function statusErrorFrom(status: number, body: string, what: string): StatusError {
-  let reason: string | undefined;
-  let message = body.slice(0, 500);
-  try {
-    const parsed = JSON.parse(body) as { kind?: string; reason?: string; message?: string };
-    if (parsed.kind === 'Status') {
-      reason = parsed.reason;
-      message = parsed.message ?? message;
-    }
-  } catch {
-    // Not JSON (a proxy's HTML page, say): keep the raw text.
-  }
-  return new StatusError(status, `${what}: HTTP ${status}${message ? `: ${message}` : ''}`, reason);
-}

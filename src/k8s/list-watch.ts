@@ -6,15 +6,10 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import nodeFetch from 'node-fetch';
-import { StatusError } from '../runtime/errors.js';
+import { KubeHttp } from './http.js';
 import type { Lease, LeaseClient } from '../runtime/leader-election.js';
 import { WatchLineDecoder, type ListPage, type ListWatchSource, type WatchEvent } from '../runtime/list-watch.js';
 import { isNotFound } from './errors.js';
-
-// node-fetch 2 is CommonJS; under NodeNext its default import is the module object, whose `default` is fetch.
-const fetch = nodeFetch.default;
-type FetchResponse = Awaited<ReturnType<typeof fetch>>;
 
 export interface Selectors {
   labelSelector?: string;
@@ -58,19 +53,6 @@ export function apiUrl(server: string, path: string, query: Query): URL {
 }
 
 /** Turns a non-2xx response into a `StatusError`, keeping the Status reason/message when the body has one. */
-export function statusErrorFromBody(status: number, statusText: string, body: string): StatusError {
-  try {
-    const parsed = JSON.parse(body) as { kind?: unknown; message?: unknown; reason?: unknown };
-    if (parsed.kind === 'Status') {
-      const message = typeof parsed.message === 'string' ? parsed.message : statusText;
-      return new StatusError(status, message, typeof parsed.reason === 'string' ? parsed.reason : undefined);
-    }
-  } catch {
-    // not JSON: fall through to the status line
-  }
-  return new StatusError(status, `HTTP ${status} ${statusText}`.trim());
-}
-
 /** Parses a LIST response body. */
 export function listPageOf(body: unknown): ListPage {
   const list = (body ?? {}) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
@@ -84,41 +66,12 @@ export function listPageOf(body: unknown): ListPage {
   };
 }
 
-async function request(kc: KubeConfig, url: URL, signal: AbortSignal): Promise<FetchResponse> {
-  const init = await kc.applyToFetchOptions({});
-  // node-fetch accepts Node's own AbortSignal: aborting destroys the request and its response body.
-  const response = await fetch(url, { ...init, method: 'GET', signal });
-  if (response.status < 200 || response.status > 299) {
-    const body = await response.text().catch(() => '');
-    throw statusErrorFromBody(response.status, response.statusText, body);
-  }
-  return response;
-}
-
-function serverOf(kc: KubeConfig): string {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  return cluster.server;
-}
-
 /**
  * LIST/WATCH for one collection path, e.g. `/api/v1/pods` or
- * `/apis/immutability.dev/v1alpha1/immutabilitypolicies`.
+ * `/apis/immutability.dev/v1alpha1/immutabilitypolicies`, over the operator's one HTTP client.
  */
 export function apiListWatch(kc: KubeConfig, path: string, opts: Selectors = {}): ListWatchSource {
-  return {
-    async list({ limit, continueToken, resourceVersion, signal }) {
-      const query = listQuery({ ...opts, limit, continueToken, resourceVersion });
-      const response = await request(kc, apiUrl(serverOf(kc), path, query), signal);
-      return listPageOf(await response.json());
-    },
-
-    async watch({ resourceVersion, timeoutSeconds, allowBookmarks, signal }, onEvent) {
-      const query = watchQuery({ ...opts, resourceVersion, timeoutSeconds, allowBookmarks });
-      const response = await request(kc, apiUrl(serverOf(kc), path, query), signal);
-      await decodeWatchStream(response.body, onEvent);
-    },
-  };
+  return httpListWatch(new KubeHttp(kc), path, opts);
 }
 
 /**

@@ -30,13 +30,15 @@ export function cluster(): { info: ControlPlaneInfo; controlPlane: ControlPlane;
   return { info, controlPlane, audit };
 }
 
-function integrationSpecsLoaded(): boolean {
-  return process.argv.some((a) => a.includes('integration')) || process.env.IMMUTABILITY_INTEGRATION === '1';
+/** True when the run includes integration specs: unit-only runs never pay for a control plane. */
+function integrationSpecsLoaded(ctx: Mocha.Context): boolean {
+  const root = ctx.test?.parent;
+  return root?.suites.some((s) => s.file?.includes(`${path.sep}integration${path.sep}`)) ?? false;
 }
 
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
-    if (!integrationSpecsLoaded() || controlPlane) return;
+    if (!integrationSpecsLoaded(this) || controlPlane) return;
     this.timeout(30 * 60_000); // a cold build of the binaries takes a while; later runs use the cache
     const started = Date.now();
     const binDir = await controlPlaneBinaries({ onProgress: (l) => process.stderr.write(`${l}\n`) });

@@ -1,0 +1,280 @@
+// Benchmarks of the operator on the local control plane (`make bench`). Not a test: it measures and prints,
+// and writes the numbers to bench/results/latest.json. Method and results: docs/benchmarks.md.
+//
+//   steady-N   create pods at N per second for a while, half of them violating; latency from the create
+//              request's answer to the moment a watch sees the pod carry immutability.dev/violation=true
+//   backlog-N  N pods exist before the operator starts; time from process start until every violating pod
+//              is labelled and the policy's status counts all N; operator RSS at the end
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeHttp, ContentTypes } from '../src/k8s/http.js';
+import { ControlPlane } from '../test/support/controlplane/controlplane.js';
+import { controlPlaneBinaries, repoRoot } from '../test/support/controlplane/binaries.js';
+
+const NS = 'bench';
+/** The V8 flags the container image runs the operator with (Dockerfile); measured here the same way. */
+const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=2';
+const LABEL = 'immutability.dev/violation';
+const IDLE_SETTLE_MS = 15_000;
+
+interface Percentiles { count: number; p50: number; p90: number; p99: number; max: number }
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { count: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
+}
+
+function pod(name: string, violating: boolean): object {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: NS, labels: { app: 'bench' } },
+    spec: {
+      containers: [{
+        name: 'app', image: 'nginx:1.27',
+        securityContext: violating ? { readOnlyRootFilesystem: false } : { readOnlyRootFilesystem: true },
+      }],
+    },
+  };
+}
+
+/** Watches pods in the bench namespace and records when each is first seen labelled. */
+class LabelWatch {
+  readonly seen = new Map<string, number>();
+  private readonly abort = new AbortController();
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly http: KubeHttp) {}
+
+  async start(): Promise<void> {
+    const list = await this.http.request<{ metadata: { resourceVersion: string } }>('GET', `/api/v1/namespaces/${NS}/pods`, { query: { limit: 1 } });
+    void this.loop(list.metadata.resourceVersion);
+  }
+
+  private async loop(resourceVersion: string): Promise<void> {
+    let rv = resourceVersion;
+    while (!this.abort.signal.aborted) {
+      try {
+        const res = await this.http.stream(`/api/v1/namespaces/${NS}/pods`, {
+          query: { watch: true, resourceVersion: rv, labelSelector: `${LABEL}=true`, allowWatchBookmarks: true, timeoutSeconds: 600 },
+          signal: this.abort.signal,
+        });
+        let buf = '';
+        for await (const chunk of res) {
+          buf += (chunk as Buffer).toString();
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const ev = JSON.parse(buf.slice(0, nl)) as { type: string; object: { metadata: { name: string; resourceVersion: string } } };
+            buf = buf.slice(nl + 1);
+            rv = ev.object.metadata.resourceVersion;
+            if ((ev.type === 'ADDED' || ev.type === 'MODIFIED') && !this.seen.has(ev.object.metadata.name)) {
+              this.seen.set(ev.object.metadata.name, performance.now());
+              this.waiters.forEach((w) => w());
+            }
+          }
+        }
+      } catch {
+        if (this.abort.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  async waitFor(count: number, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.seen.size < count) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 250));
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
+      this.waiters = [];
+    }
+    return true;
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+}
+
+class Operator {
+  private child?: ChildProcess;
+  startedAt = 0;
+  constructor(private readonly kubeconfig: string) {}
+
+  start(): void {
+    this.startedAt = performance.now();
+    this.child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'run',
+      '--kubeconfig', this.kubeconfig, '--metrics-bind-address', '0', '--health-probe-bind-address', '0',
+      '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS ?? OPERATOR_NODE_OPTIONS } });
+  }
+
+  async rssMiB(): Promise<number> {
+    const status = await readFile(`/proc/${this.child?.pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Math.round((kb / 1024) * 10) / 10;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+async function createPods(http: KubeHttp, names: { name: string; violating: boolean }[], concurrency: number): Promise<Map<string, number>> {
+  const createdAt = new Map<string, number>();
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < names.length) {
+      const item = names[next++]!;
+      await http.request('POST', `/api/v1/namespaces/${NS}/pods`, { body: pod(item.name, item.violating) });
+      createdAt.set(item.name, performance.now());
+    }
+  }));
+  return createdAt;
+}
+
+async function deleteAllPods(http: KubeHttp): Promise<void> {
+  await http.request('DELETE', `/api/v1/namespaces/${NS}/pods`, { query: { gracePeriodSeconds: 0 }, timeoutMs: 120_000 });
+  for (;;) {
+    const list = await http.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${NS}/pods`, { query: { limit: 1 } });
+    if (list.items.length === 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function applyPolicy(http: KubeHttp): Promise<void> {
+  await http.request('PATCH', '/apis/immutability.dev/v1alpha1/immutabilitypolicies/bench', {
+    query: { fieldManager: 'bench', force: true }, contentType: ContentTypes.apply,
+    body: { apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'bench' },
+      spec: { mode: 'Enforce', match: { namespaces: [NS] }, remediation: { label: {} } } },
+  });
+}
+
+async function policyMatched(http: KubeHttp): Promise<number> {
+  const p = await http.request<{ status?: { matchedPods?: number } }>('GET', '/apis/immutability.dev/v1alpha1/immutabilitypolicies/bench');
+  return p.status?.matchedPods ?? 0;
+}
+
+async function steady(http: KubeHttp, kubeconfig: string, rate: number, seconds: number): Promise<Record<string, unknown>> {
+  const operator = new Operator(kubeconfig);
+  operator.start();
+  await new Promise((r) => setTimeout(r, 3000)); // initial sync
+  const watch = new LabelWatch(http);
+  await watch.start();
+  const total = rate * seconds;
+  const createdAt = new Map<string, number>();
+  const start = performance.now();
+  const inflight: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const name = `steady-${rate}-${i}`;
+    const violating = i % 2 === 0;
+    inflight.push(http.request('POST', `/api/v1/namespaces/${NS}/pods`, { body: pod(name, violating) })
+      .then(() => { if (violating) createdAt.set(name, performance.now()); }));
+  }
+  await Promise.all(inflight);
+  const achievedRate = total / ((performance.now() - start) / 1000);
+  const complete = await watch.waitFor(createdAt.size, 30_000);
+  const latencies = [...createdAt].map(([name, t]) => (watch.seen.get(name) ?? NaN) - t).filter((x) => !Number.isNaN(x));
+  const rss = await operator.rssMiB();
+  watch.stop();
+  await operator.stop();
+  await deleteAllPods(http);
+  return { scenario: `steady-${rate}`, targetRate: rate, achievedRate: Math.round(achievedRate * 10) / 10, pods: total,
+    violating: createdAt.size, labelled: latencies.length, complete, latencyMs: round(percentiles(latencies)), rssMiB: rss };
+}
+
+async function backlog(http: KubeHttp, kubeconfig: string, count: number): Promise<Record<string, unknown>> {
+  const names = Array.from({ length: count }, (_, i) => ({ name: `backlog-${count}-${i}`, violating: i % 2 === 0 }));
+  const createStart = performance.now();
+  await createPods(http, names, 16);
+  const createSeconds = (performance.now() - createStart) / 1000;
+  const watch = new LabelWatch(http);
+  await watch.start();
+  const operator = new Operator(kubeconfig);
+  operator.start();
+  const violating = names.filter((n) => n.violating).length;
+  const labelled = await watch.waitFor(violating, 120_000);
+  const labelledMs = performance.now() - operator.startedAt;
+  let statusMs = NaN;
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    if ((await policyMatched(http)) === count) {
+      statusMs = performance.now() - operator.startedAt;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const rss = await operator.rssMiB();
+  // V8 returns memory after a burst only once it is idle; the settled figure is what a cluster steadily pays.
+  await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+  const rssSettled = await operator.rssMiB();
+  watch.stop();
+  await operator.stop();
+  await deleteAllPods(http);
+  return { scenario: `backlog-${count}`, pods: count, violating, createSeconds: Math.round(createSeconds),
+    allLabelledMs: labelled ? Math.round(labelledMs) : null, statusCountsAllMs: Number.isNaN(statusMs) ? null : Math.round(statusMs), rssMiB: rss, rssSettledMiB: rssSettled };
+}
+
+function round(p: Percentiles): Percentiles {
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  return { count: p.count, p50: r(p.p50), p90: r(p.p90), p99: r(p.p99), max: r(p.max) };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    scenarios: { type: 'string', default: 'steady-20,steady-100,backlog-1000,backlog-10000' },
+    seconds: { type: 'string', default: '30' },
+  } });
+  const binDir = await controlPlaneBinaries({ onProgress: (l) => console.error(l) });
+  // No scheduler, controller-manager or kwok: pods stay Pending, so the operator's work is all that is measured.
+  const cp = new ControlPlane({ binDir, nodes: 0, scheduler: false, controllerManager: false,
+    extraApiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=500'] });
+  const stop = (): void => void cp.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  const info = await cp.start();
+  const results: Record<string, unknown>[] = [];
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(info.kubeconfig);
+    const http = new KubeHttp(kc);
+    const crd = await readFile(path.join(repoRoot(), 'crds', 'immutability.dev_immutabilitypolicies.yaml'), 'utf8');
+    const { parse } = await import('yaml');
+    await http.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: parse(crd) as object });
+    await new Promise((r) => setTimeout(r, 3000)); // CRD established
+    await http.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
+    await applyPolicy(http);
+    for (const scenario of (values.scenarios ?? '').split(',').filter(Boolean)) {
+      const [kind, n] = scenario.split('-');
+      const result = kind === 'steady'
+        ? await steady(http, info.kubeconfig, Number(n), Number(values.seconds))
+        : await backlog(http, info.kubeconfig, Number(n));
+      console.log(JSON.stringify(result));
+      results.push(result);
+    }
+    http.close();
+  } finally {
+    await cp.stop();
+  }
+  const out = path.join(repoRoot(), 'bench', 'results');
+  await mkdir(out, { recursive: true });
+  await writeFile(path.join(out, 'latest.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2) + '\n');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -2,6 +2,8 @@
 // crds/immutability.dev_immutabilitypolicies.yaml is the source of truth; test/unit/api keeps the two from
 // drifting by validating every sample and fixture against the schema.
 
+import type { KubeMeta } from './kube.js';
+
 export const GROUP = 'immutability.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -173,16 +175,9 @@ export interface ImmutabilityPolicyStatus {
   lastEvaluationTime?: string;
 }
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
+/** A policy's metadata: the common object metadata plus what deletion handling reads. */
+export interface ObjectMeta extends KubeMeta {
   finalizers?: string[];
-  deletionTimestamp?: string;
   creationTimestamp?: string;
 }
 

@@ -80,7 +80,10 @@ export class PolicyReconciler {
     if (active.problems.length > 0) {
       // Retrying cannot fix a spec; the condition tells the user, and the next spec edit brings us back.
       const status = invalidSpecStatus(this.previousStatus(active), generation, active.problems, now.toISOString());
-      await this.writeStatus(active, status, signal);
+      if (await this.writeStatus(active, status, signal)) {
+        this.deps.events.record(policyReference(active), 'Warning', Reasons.InvalidSpec, 'Validate',
+          `spec cannot be used: ${active.problems.join('; ')}`);
+      }
       return;
     }
 
@@ -143,19 +146,21 @@ export class PolicyReconciler {
     return last ? Math.max(0, last.at + this.deps.statusIntervalMs - nowMs) : 0;
   }
 
-  private async writeStatus(active: ActivePolicy, status: ImmutabilityPolicyStatus, signal?: AbortSignal): Promise<void> {
+  /** Writes status if it changed; true when it did. */
+  private async writeStatus(active: ActivePolicy, status: ImmutabilityPolicyStatus, signal?: AbortSignal): Promise<boolean> {
     const name = active.object.metadata.name;
-    if (!statusChanged(this.previousStatus(active), status)) return;
+    if (!statusChanged(this.previousStatus(active), status)) return false;
     try {
       await this.deps.api.applyPolicyStatus(name, status, signal);
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return false;
       throw err;
     }
     this.lastWrite.set(name, { at: this.deps.now().getTime(), status });
     this.deps.logger.debug('policy status written', {
       controller: 'policy', policy: name, matched: status.matchedPods, violating: status.violatingPods,
     });
+    return true;
   }
 
   private async ensureFinalizer(active: ActivePolicy, signal?: AbortSignal): Promise<void> {
@@ -187,8 +192,7 @@ export class PolicyReconciler {
       if (isNotFound(err)) return;
       throw err;
     }
-    this.deps.events.record({ apiVersion: active.object.apiVersion, kind: active.object.kind, name, uid: active.object.metadata.uid },
-      'Normal', 'Finalized', 'Cleanup', 'removed immutability.dev labels from pods; policy released');
+    this.deps.events.record(policyReference(active), 'Normal', 'Finalized', 'Cleanup', 'removed immutability.dev labels from pods; policy released');
     this.forget(name);
   }
 
@@ -199,9 +203,13 @@ export class PolicyReconciler {
   }
 }
 
+export function policyReference(active: ActivePolicy): { apiVersion: string; kind: string; name: string; uid?: string } {
+  const { object } = active;
+  return { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, uid: object.metadata.uid };
+}
+
 function defaultAction(active: ActivePolicy): WorkloadAction {
   if (active.resolved.mode === 'Audit') return 'Planned';
   return active.resolved.remediation.label ? 'Labeled' : 'Skipped';
 }
 
-export { Reasons };

@@ -44,6 +44,10 @@ test-unit: node_modules ## Run the unit tier only (no cluster).
 test-integration: node_modules ## Run the integration tier against a fresh local control plane.
 	npm run -s test:integration
 
+.PHONY: test-e2e
+test-e2e: node_modules ## Run the e2e tier: the operator image (hack/image/build.sh) in podman/docker against the local control plane.
+	npm run -s test:e2e
+
 .PHONY: bench
 bench: build ## Run the benchmarks in bench/ against a fresh local control plane.
 	node dist/bench/run.js

@@ -145,7 +145,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     podWorkers: positiveInt('workers', str('workers'), 8),
     policyWorkers: 2,
     statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),
-    audit,
+    audit: Object.freeze(audit),
   };
   return Object.freeze(config);
 }

@@ -8,9 +8,11 @@ import type { RunConfig } from './config.js';
 import { createCaches } from './controllers/caches.js';
 import { ControllerManager } from './controllers/manager.js';
 import { PodReconciler } from './controllers/pod-reconciler.js';
-import { PolicyReconciler, noRemediation } from './controllers/policy-reconciler.js';
+import { PolicyReconciler } from './controllers/policy-reconciler.js';
+import { WorkloadRemediator } from './remediation/remediator.js';
 import { PolicySet } from './controllers/policy-set.js';
-import { noDrift } from './controllers/drift-source.js';
+import { DriftRegistry } from './controllers/drift-registry.js';
+import { startDriftDetection } from './audit/drift-detection.js';
 import { KubeApi } from './k8s/api.js';
 import { KubeHttp } from './k8s/http.js';
 import { httpListWatch, leaseClient } from './k8s/list-watch.js';
@@ -77,10 +79,10 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   const policies = new PolicySet(caches.policies);
   const events = new EventRecorder({ sink: eventsSink(kc), instance: config.identity, clock, logger });
   const now = (): Date => new Date(clock.now());
-  const drift = noDrift;
+  const drift = new DriftRegistry({ podUid: (key) => caches.pods.get(key)?.metadata.uid, now });
   const podReconciler = new PodReconciler({ caches, policies, api, events, metrics, logger: logger.child({ controller: 'pod' }), drift, now });
   const policyReconciler = new PolicyReconciler({
-    caches, policies, api, podReconciler, remediator: noRemediation, drift, events, metrics,
+    caches, policies, api, podReconciler, remediator: new WorkloadRemediator({ api, events, metrics, logger: logger.child({ controller: 'remediation' }), clock }), drift, events, metrics,
     logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,
   });
   const manager = new ControllerManager({
@@ -88,6 +90,10 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     podWorkers: config.podWorkers, policyWorkers: config.policyWorkers, statusIntervalMs: config.statusIntervalMs,
   });
 
+  const driftDetection = await startDriftDetection({
+    audit: config.audit, registry: drift, caches, policies, enqueuePod: (key) => manager.enqueuePod(key),
+    events, metrics, logger, clock,
+  });
   const servers = await startServers(config, kc, registry, () => caches.hasSynced(), logger);
   caches.start(root.signal);
   logger.info('operator starting', { identity: config.identity, leaderElect: config.leaderElect });
@@ -139,6 +145,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     if (!root.signal.aborted) await new Promise<void>((r) => root.signal.addEventListener('abort', () => r(), { once: true }));
   }
 
+  await driftDetection.stop();
   await events.flush();
   await Promise.all(servers.map((s) => s.close()));
   http.close();

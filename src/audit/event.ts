@@ -64,7 +64,7 @@ function validateUser(raw: unknown, field: string): Validated<AuditUser> {
   const user: AuditUser = { username: username ?? '' };
   if (raw.groups !== undefined && raw.groups !== null) {
     if (!Array.isArray(raw.groups) || !raw.groups.every((g) => typeof g === 'string')) return fail(`${field}.groups must be a list of strings`);
-    user.groups = raw.groups as string[];
+    user.groups = raw.groups;
   }
   return { ok: true, value: user };
 }

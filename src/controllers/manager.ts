@@ -113,6 +113,15 @@ export class ControllerManager {
     });
   }
 
+  /**
+   * Re-queues one pod and, after the status interval, every policy: for signals that are not cache events
+   * (an audit record of runtime drift). A no-op while not leading.
+   */
+  enqueuePod(key: string): void {
+    this.queues?.pods.add(key);
+    this.touchAllPolicies();
+  }
+
   private enqueueAllPods(): void {
     const queue = this.queues?.pods;
     if (!queue) return;

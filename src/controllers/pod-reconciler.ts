@@ -2,7 +2,7 @@
 // policies with `remediation.label` found, and nothing when they found nothing. Level-triggered: it reads the
 // pod from the cache and computes the whole desired metadata each time, whatever event brought it here.
 import type { Pod } from '../api/kube.js';
-import { ANNOTATION_VIOLATIONS, LABEL_VIOLATION } from '../api/types.js';
+import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION } from '../api/types.js';
 import type { KubeApi, PodMetadataIntent } from '../k8s/api.js';
 import { isNotFound } from '../k8s/errors.js';
 import type { EventRecorder } from '../observability/events.js';
@@ -25,7 +25,7 @@ export interface PodReconcilerDeps {
 }
 
 /** Our metadata keys on a pod; anything else on the pod belongs to someone else. */
-export const OWNED_POD_KEYS = { labels: [LABEL_VIOLATION], annotations: [ANNOTATION_VIOLATIONS] } as const;
+export const OWNED_POD_KEYS = { labels: [LABEL_VIOLATION, LABEL_DRIFT], annotations: [ANNOTATION_VIOLATIONS, ANNOTATION_DRIFT] } as const;
 
 export function desiredPodMetadata(deps: Pick<PodReconcilerDeps, 'caches' | 'policies' | 'drift' | 'now'>, pod: Pod):
   { intent: PodMetadataIntent; labelingPolicies: string[] } {

@@ -13,13 +13,16 @@ export interface ActivePolicy {
 }
 
 export function usageProblems(policy: ImmutabilityPolicy): string[] {
-  const problems = semanticErrors(policy.spec);
-  for (const [path, selector] of [['spec.match.namespaceSelector', policy.spec.match?.namespaceSelector],
-    ['spec.match.podSelector', policy.spec.match?.podSelector]] as const) {
+  const spec = policy.spec ?? {};
+  const problems = semanticErrors(spec);
+  for (const [path, selector] of [['spec.match.namespaceSelector', spec.match?.namespaceSelector],
+    ['spec.match.podSelector', spec.match?.podSelector]] as const) {
+    // The CEL mirror already words operator/values problems; add only what it cannot see (label syntax).
+    if (problems.some((p) => p.startsWith(path))) continue;
     const problem = selector ? labelSelectorProblem(selector) : undefined;
     if (problem) problems.push(`${path}: ${problem}`);
   }
-  return [...new Set(problems)];
+  return problems;
 }
 
 /** Memoizes resolution per (name, generation); the store stays the source of truth. */

@@ -7,6 +7,30 @@ import { Paths } from './resources.js';
 
 const applyQuery = { fieldManager: FIELD_MANAGER, force: true } as const;
 
+/** Resource names of the workload kinds whose pod templates remediation reads and patches. */
+const WORKLOAD_PLURALS: Readonly<Record<string, string>> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+  ReplicaSet: 'replicasets',
+  Job: 'jobs',
+  CronJob: 'cronjobs',
+};
+
+/** A namespaced object by type and name. */
+export interface NamespacedRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+function workloadPath(ref: NamespacedRef): string {
+  const plural = WORKLOAD_PLURALS[ref.kind];
+  if (!plural) throw new Error(`no API path known for kind ${ref.kind}`);
+  return Paths.workload(ref.apiVersion, plural, ref.namespace, ref.name);
+}
+
 export interface PodMetadataIntent {
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -52,5 +76,28 @@ export class KubeApi {
       },
       signal,
     });
+  }
+
+  /** Reads a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) as plain JSON. */
+  async getWorkload(ref: NamespacedRef, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.http.request<Record<string, unknown>>('GET', workloadPath(ref), { signal });
+  }
+
+  /**
+   * Server-side applies `body` (a full apply configuration of the workload) with our field manager, forcing
+   * conflicts; resolves with the object as stored. Fields we applied before and omit now are removed.
+   */
+  async applyWorkload(ref: NamespacedRef, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.http.request<Record<string, unknown>>('PATCH', workloadPath(ref), {
+      query: applyQuery, contentType: ContentTypes.apply, body, signal,
+    });
+  }
+
+  /** Pods of a namespace matching a label selector, with their full status (not the slim cache's). */
+  async listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const res = await this.http.request<{ items?: Record<string, unknown>[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, {
+      query: { labelSelector }, signal,
+    });
+    return res?.items ?? [];
   }
 }

@@ -1,6 +1,6 @@
 // Slim cache entries: only what evaluation, matching and owner resolution read. Dropping managedFields,
 // status and unused spec keeps 10k pods in a few tens of MiB and makes change detection cheap.
-import type { Container, KubeMeta, OwnerReference, Pod, PodSpec, Volume } from '../api/kube.js';
+import type { Container, KubeMeta, OwnerReference, Pod, PodSpec, Volume, VolumeMount } from '../api/kube.js';
 import { GROUP } from '../api/types.js';
 
 type Raw = Record<string, unknown>;
@@ -49,7 +49,8 @@ function slimContainer(raw: unknown): Container | undefined {
   const c = pick<Container>(raw, ['name', 'image', 'securityContext']);
   if (!c) return undefined;
   if (isRecord(raw) && Array.isArray(raw.volumeMounts)) {
-    c.volumeMounts = raw.volumeMounts.map((m) => pick(m, ['name', 'mountPath'])) as Container['volumeMounts'];
+    c.volumeMounts = raw.volumeMounts.map((m) => pick<VolumeMount>(m, ['name', 'mountPath']))
+      .filter((m): m is VolumeMount => m !== undefined);
   }
   return c as Container;
 }
@@ -59,7 +60,8 @@ function slimContainers(raw: unknown): Container[] | undefined {
 }
 
 export function slimPodSpec(raw: unknown): PodSpec | undefined {
-  if (!isRecord(raw)) return undefined;
+  // The API server never stores a pod without containers; anything else is not a pod spec we can judge.
+  if (!isRecord(raw) || !Array.isArray(raw.containers)) return undefined;
   const spec: PodSpec = { containers: slimContainers(raw.containers) ?? [] };
   const init = slimContainers(raw.initContainers);
   if (init) spec.initContainers = init;

@@ -7,11 +7,40 @@ import type { LabelSelector, LabelSelectorRequirement } from '../api/types.js';
  * treats them as matching nothing rather than guessing.
  */
 export function labelSelectorProblem(selector: LabelSelector | undefined): string | undefined {
+  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) {
+    const problem = labelKeyProblem(key) ?? labelValueProblem(value);
+    if (problem !== undefined) return `matchLabels[${JSON.stringify(key)}]: ${problem}`;
+  }
   for (const [index, requirement] of (selector?.matchExpressions ?? []).entries()) {
-    const problem = requirementProblem(requirement);
+    const problem = labelKeyProblem(requirement.key) ?? requirementProblem(requirement) ??
+      (requirement.values ?? []).map(labelValueProblem).find((p) => p !== undefined);
     if (problem !== undefined) return `matchExpressions[${index}]: ${problem}`;
   }
   return undefined;
+}
+
+// Kubernetes label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue): the API server does
+// not check selectors inside a custom resource, so a selector that could never match is caught here.
+const NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) {
+    return `label key ${JSON.stringify(key)} has an invalid prefix (must be a DNS subdomain)`;
+  }
+  if (name.length === 0 || name.length > 63 || !NAME.test(name)) {
+    return `label key ${JSON.stringify(key)} is invalid (alphanumerics, '-', '_' or '.', at most 63, starting and ending alphanumeric)`;
+  }
+  return undefined;
+}
+
+export function labelValueProblem(value: string): string | undefined {
+  if (value === '') return undefined;
+  return value.length <= 63 && NAME.test(value) ? undefined
+    : `label value ${JSON.stringify(value)} is invalid (alphanumerics, '-', '_' or '.', at most 63, starting and ending alphanumeric)`;
 }
 
 function requirementProblem(requirement: LabelSelectorRequirement): string | undefined {

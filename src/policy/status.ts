@@ -67,7 +67,7 @@ export function buildStatus(input: StatusInput): ImmutabilityPolicyStatus {
   }
 
   const violations: WorkloadViolation[] = [...workloads.entries()]
-    .sort(([a], [b]) => compareWorkloadKeys(a, b))
+    .sort(([, a], [, b]) => compareWorkloads(a.ref, b.ref))
     .slice(0, MAX_STATUS_VIOLATIONS)
     .map(([key, w]) => {
       const outcome = input.outcomes.get(key);
@@ -154,6 +154,8 @@ function stableKeys(_key: string, value: unknown): unknown {
   return value;
 }
 
-function compareWorkloadKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** namespace, then kind, then name: field by field, so "team" sorts before "team-a". */
+function compareWorkloads(a: PodAssessment['workload'], b: PodAssessment['workload']): number {
+  const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+  return cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name);
 }

@@ -1,0 +1,127 @@
+// Runtime drift detection, assembled: the audit sources that are configured (webhook, log file) feed one
+// pipeline, the pipeline feeds the drift registry, and each new record re-queues its pod (labels) and the
+// policies (status, eviction) and emits an Event on the pod. Pod deletions clear the registry's memory.
+import { readFile } from 'node:fs/promises';
+import type { Subscription } from 'rxjs';
+import type { RunConfig } from '../config.js';
+import type { Caches } from '../controllers/caches.js';
+import type { DriftRegistry } from '../controllers/drift-registry.js';
+import type { PolicySet } from '../controllers/policy-set.js';
+import type { EventRecorder } from '../observability/events.js';
+import { parseBindAddress } from '../observability/http-server.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Clock } from '../runtime/clock.js';
+import type { DriftRecord } from './classify.js';
+import { LogFollower } from './log-follower.js';
+import { AuditPipeline } from './pipeline.js';
+import { startAuditWebhook, type RunningAuditWebhook } from './webhook-server.js';
+
+export interface DriftDetectionDeps {
+  audit: RunConfig['audit'];
+  registry: DriftRegistry;
+  caches: Pick<Caches, 'pods' | 'namespaces'>;
+  policies: Pick<PolicySet, 'governing'>;
+  /** Re-queues a pod and, soon after, the policies. */
+  enqueuePod(key: string): void;
+  events: Pick<EventRecorder, 'record'>;
+  metrics: Pick<Metrics, 'auditEvents'>;
+  logger: Logger;
+  clock: Clock;
+}
+
+export interface DriftDetection {
+  /** Port the webhook listens on, when it does. */
+  readonly webhookPort?: number;
+  stop(): Promise<void>;
+}
+
+/** Reads the bearer token file; an empty token would authenticate anyone who sends `Bearer `, so it is refused. */
+async function readToken(file: string): Promise<string> {
+  const token = (await readFile(file, 'utf8')).trim();
+  if (token === '' || /\s/.test(token)) throw new Error(`--audit-token-file ${file}: expected one non-empty token`);
+  return token;
+}
+
+function describe(record: DriftRecord): string {
+  const parts = [`${record.what} by ${record.who || 'unknown user'}`];
+  if (record.as) parts.push(`as ${record.as}`);
+  if (record.container) parts.push(`in container ${record.container}`);
+  if (record.command) parts.push(`command "${record.command}"`);
+  return parts.join(' ');
+}
+
+export async function startDriftDetection(deps: DriftDetectionDeps): Promise<DriftDetection> {
+  const { audit, registry, caches, logger } = deps;
+  const log = logger.child({ component: 'audit' });
+  const subscriptions: Subscription[] = [];
+
+  const stopForgetting = caches.pods.onChange((ev) => {
+    if (ev.type === 'deleted') registry.forgetPod(ev.key, ev.obj.metadata.uid);
+  });
+  subscriptions.push(registry.changes$.subscribe(({ key, record }) => {
+    deps.enqueuePod(key);
+    const pod = caches.pods.get(key);
+    if (!pod) return;
+    const namespace = pod.metadata.namespace ?? 'default';
+    const counting = registry.countingPolicies(pod, record, deps.policies.governing(), caches.namespaces.get(namespace)?.metadata.labels);
+    if (counting.length === 0) return;
+    deps.events.record({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace, uid: pod.metadata.uid },
+      'Warning', 'DriftDetected', 'Detect', `runtime drift: ${describe(record)} (policies ${counting.join(', ')})`.slice(0, 1000));
+  }));
+
+  const pipeline = new AuditPipeline({
+    onDrift: (pod, record) => registry.record(pod, record),
+    metrics: deps.metrics,
+    logger: log,
+  });
+
+  let webhook: RunningAuditWebhook | undefined;
+  const bind = audit.webhookBindAddress ? parseBindAddress(audit.webhookBindAddress) : undefined;
+  if (bind) {
+    if (!audit.tlsCertFile || !audit.tlsKeyFile) throw new Error('the audit webhook needs --audit-tls-cert-file and --audit-tls-key-file');
+    const [cert, key, clientCa, token] = await Promise.all([
+      readFile(audit.tlsCertFile), readFile(audit.tlsKeyFile),
+      audit.clientCaFile ? readFile(audit.clientCaFile) : undefined,
+      audit.tokenFile ? readToken(audit.tokenFile) : undefined,
+    ]);
+    webhook = await startAuditWebhook({
+      ...bind, cert, key, maxBodyBytes: audit.maxBodyBytes, logger: log,
+      ...(clientCa ? { clientCa } : {}), ...(token ? { token } : {}),
+      onEvents: (items) => {
+        for (const item of items) pipeline.push('webhook', item);
+      },
+    });
+  }
+
+  const followerStop = new AbortController();
+  let following: Promise<void> = Promise.resolve();
+  if (audit.logFile) {
+    const follower = new LogFollower({
+      path: audit.logFile, clock: deps.clock, logger: log,
+      onLine: (line) => {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(line);
+        } catch {
+          raw = undefined; // validation counts it as malformed
+        }
+        pipeline.push('log', raw);
+      },
+      onOversizedLine: () => deps.metrics.auditEvents.inc({ source: 'log', outcome: 'malformed' }),
+    });
+    following = follower.run(followerStop.signal);
+    log.info('following audit log', { path: audit.logFile, from: 'end of the existing file' });
+  }
+
+  return {
+    ...(webhook ? { webhookPort: webhook.port } : {}),
+    async stop() {
+      followerStop.abort();
+      await Promise.all([webhook?.close(), following]);
+      pipeline.close();
+      for (const s of subscriptions) s.unsubscribe();
+      stopForgetting();
+    },
+  };
+}

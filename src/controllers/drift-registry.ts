@@ -1,0 +1,194 @@
+// Runtime drift per pod, as the reconcilers see it (the DriftSource port). Evidence comes from three places,
+// merged on every call so that nothing is lost across restarts or before a label is written:
+//   1. the pod itself: the `immutability.dev/drift` label and `drift-details` annotation written earlier
+//      (the operator's durable memory; the audit stream is not replayed after a restart);
+//   2. audit records received but not yet written to the pod (bounded LRU of pods, bound to the pod's UID so
+//      a StatefulSet pod recreated under the same name starts clean, dropped when the pod is deleted);
+//   3. the pod spec: ephemeral containers exist only if someone added them through the subresource.
+// Drift counts for a policy only when the policy matches the pod, has the rule on (`exec` for exec/attach/cp,
+// `ephemeralContainers` for debug containers), and no unexpired exemption waives it. Drift of pods no policy
+// counts yet is remembered in memory, in case a policy appears later.
+import { Subject, type Observable } from 'rxjs';
+import type { Container, Pod } from '../api/kube.js';
+import { ANNOTATION_DRIFT, LABEL_DRIFT, type RuntimeRuleName } from '../api/types.js';
+import type { DriftRecord, PodRef } from '../audit/classify.js';
+import {
+  DRIFT_LABELS, compareRecords, decodeDriftDetails, driftLabelOf, encodeDriftDetails, mergeDriftRecords, trimRecords,
+  type DriftLabel,
+} from '../audit/drift-details.js';
+import { LruMap } from '../audit/lru.js';
+import type { PodMetadataIntent } from '../k8s/api.js';
+import { activeExemption, matchPod } from '../policy/index.js';
+import type { DriftSource } from './drift-source.js';
+import type { ActivePolicy } from './policy-set.js';
+
+export interface DriftRegistryOptions {
+  /** UID of the pod cached under `namespace/name`, if any; binds a new record to the pod it was about. */
+  podUid(key: string): string | undefined;
+  /** For exemption expiry. */
+  now(): Date;
+  /** Pods remembered in memory. Default 10000. */
+  capacity?: number;
+  /** Records remembered per pod (the first and the latest). Default 32. */
+  maxRecordsPerPod?: number;
+}
+
+/** A new drift record, announced so the pod and the policies get reconciled. */
+export interface DriftChange {
+  key: string;
+  record: DriftRecord;
+}
+
+interface Remembered {
+  uid?: string;
+  records: DriftRecord[];
+}
+
+/** One piece of evidence, with the rule it falls under and the container it concerns ('*' when unknown). */
+interface Evidence {
+  label: DriftLabel;
+  rule: RuntimeRuleName;
+  container: string;
+  /** Position in time order; evidence without a time (spec, label) sorts last. */
+  order: number;
+}
+
+const ruleOf = (label: DriftLabel): RuntimeRuleName => (label === 'ephemeral' ? 'ephemeralContainers' : 'exec');
+
+function allContainers(pod: Pod): Container[] {
+  return [...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])];
+}
+
+export class DriftRegistry implements DriftSource {
+  private readonly memory: LruMap<string, Remembered>;
+  private readonly changes = new Subject<DriftChange>();
+  /** Emits after every new record (not for duplicates). */
+  readonly changes$: Observable<DriftChange> = this.changes.asObservable();
+
+  constructor(private readonly opts: DriftRegistryOptions) {
+    this.memory = new LruMap(opts.capacity ?? 10_000);
+  }
+
+  /** Remembers a drift record for a pod; returns false when the audit ID was known already. */
+  record(pod: PodRef, record: DriftRecord): boolean {
+    const key = `${pod.namespace}/${pod.name}`;
+    const uid = this.opts.podUid(key);
+    let entry = this.memory.get(key);
+    if (!entry || (uid !== undefined && entry.uid !== undefined && entry.uid !== uid)) {
+      entry = uid === undefined ? { records: [] } : { uid, records: [] };
+    } else if (entry.uid === undefined && uid !== undefined) {
+      entry.uid = uid;
+    }
+    if (entry.records.some((r) => r.id === record.id)) return false;
+    entry.records = trimRecords([...entry.records, record].sort(compareRecords), this.opts.maxRecordsPerPod ?? 32);
+    this.memory.set(key, entry);
+    this.changes.next({ key, record });
+    return true;
+  }
+
+  /** The pod is gone: its drift goes with it. `uid` protects a newer pod that reused the name. */
+  forgetPod(key: string, uid?: string): void {
+    const entry = this.memory.peek(key);
+    if (entry && (uid === undefined || entry.uid === undefined || entry.uid === uid)) this.memory.delete(key);
+  }
+
+  /** Number of pods remembered in memory. */
+  get size(): number {
+    return this.memory.size;
+  }
+
+  podMetadata(pod: Pod, governing: readonly ActivePolicy[], namespaceLabels: Record<string, string> | undefined): PodMetadataIntent {
+    const intent: PodMetadataIntent = { labels: {}, annotations: {} };
+    const state = this.state(pod);
+    if (!state) return intent;
+    const namespace = pod.metadata.namespace ?? 'default';
+    const counted: Evidence[] = [];
+    for (const policy of governing) {
+      if (!policy.resolved.rules.exec && !policy.resolved.rules.ephemeralContainers) continue;
+      if (!matchPod(policy.resolved, { namespace, labels: pod.metadata.labels }, namespaceLabels).matched) continue;
+      counted.push(...this.countedEvidence(pod, policy, state.evidence));
+    }
+    if (counted.length === 0) return intent;
+    const kinds = new Set(counted.map((e) => e.label));
+    // The first drift seen names the label, and a label once written stays (it is what the pod's history
+    // says first happened) for as long as that kind of drift still counts.
+    const label = state.persistedLabel && kinds.has(state.persistedLabel)
+      ? state.persistedLabel
+      : [...counted].sort((a, b) => a.order - b.order)[0]?.label;
+    if (label) intent.labels[LABEL_DRIFT] = label;
+    intent.annotations[ANNOTATION_DRIFT] = encodeDriftDetails({
+      count: state.count, records: state.records,
+      ...(state.ephemeralContainers.length > 0 ? { ephemeralContainers: state.ephemeralContainers } : {}),
+    });
+    return intent;
+  }
+
+  driftFindings(pod: Pod, policy: ActivePolicy): string[] {
+    if (!policy.resolved.rules.exec && !policy.resolved.rules.ephemeralContainers) return [];
+    const state = this.state(pod);
+    if (!state) return [];
+    const keys = new Set(this.countedEvidence(pod, policy, state.evidence).map((e) => `${e.container}:${e.rule}`));
+    return [...keys].sort();
+  }
+
+  /** Names of the policies (among `governing`) under which `record` is drift of `pod`; for Events. */
+  countingPolicies(pod: Pod, record: DriftRecord, governing: readonly ActivePolicy[], namespaceLabels: Record<string, string> | undefined): string[] {
+    const namespace = pod.metadata.namespace ?? 'default';
+    const evidence = [this.recordEvidence(pod, record, 0)];
+    return governing
+      .filter((p) => matchPod(p.resolved, { namespace, labels: pod.metadata.labels }, namespaceLabels).matched)
+      .filter((p) => this.countedEvidence(pod, p, evidence).length > 0)
+      .map((p) => p.resolved.name);
+  }
+
+  private countedEvidence(pod: Pod, policy: ActivePolicy, evidence: readonly Evidence[]): Evidence[] {
+    const namespace = pod.metadata.namespace ?? 'default';
+    const now = this.opts.now();
+    const images = new Map(allContainers(pod).map((c) => [c.name, c.image]));
+    return evidence.filter((e) => {
+      if (!policy.resolved.rules[e.rule]) return false;
+      const image = images.get(e.container);
+      return !activeExemption(policy.resolved, { namespace, container: e.container, rule: e.rule, ...(image ? { image } : {}) }, now);
+    });
+  }
+
+  private recordEvidence(pod: Pod, record: DriftRecord, order: number): Evidence {
+    const label = driftLabelOf(record.what);
+    // A request without `container` went to the pod's only container; with several, we cannot tell.
+    const only = pod.spec.containers.length === 1 ? pod.spec.containers[0]?.name : undefined;
+    const container = label === 'ephemeral' ? '*' : record.container ?? only ?? '*';
+    return { label, rule: ruleOf(label), container, order };
+  }
+
+  /** Everything known about the pod's drift, or undefined on the fast path (the common case: none). */
+  private state(pod: Pod): {
+    evidence: Evidence[]; records: DriftRecord[]; count: number; ephemeralContainers: string[]; persistedLabel?: DriftLabel;
+  } | undefined {
+    const key = `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
+    const remembered = this.memory.peek(key);
+    const memory = remembered && (remembered.uid === undefined || remembered.uid === pod.metadata.uid) ? remembered.records : [];
+    const annotation = pod.metadata.annotations?.[ANNOTATION_DRIFT];
+    const labelValue = pod.metadata.labels?.[LABEL_DRIFT];
+    const ephemeralContainers = (pod.spec.ephemeralContainers ?? []).map((c) => c.name);
+    if (memory.length === 0 && annotation === undefined && labelValue === undefined && ephemeralContainers.length === 0) return undefined;
+
+    const { count, records } = mergeDriftRecords(decodeDriftDetails(annotation), memory);
+    const evidence = records.map((r, i) => this.recordEvidence(pod, r, i));
+    const late = records.length;
+    const hasSpecEphemeral = ephemeralContainers.length > 0;
+    // The spec names the debug containers exactly; an audit record of the patch cannot (no body at Metadata).
+    const filtered = hasSpecEphemeral ? evidence.filter((e) => e.label !== 'ephemeral') : evidence;
+    for (const name of ephemeralContainers) filtered.push({ label: 'ephemeral', rule: 'ephemeralContainers', container: name, order: late });
+    if (hasSpecEphemeral) {
+      // Keep the time order of the first ephemeral record, so that "first seen" still holds.
+      const firstEphemeral = evidence.find((e) => e.label === 'ephemeral');
+      if (firstEphemeral) for (const e of filtered) if (e.label === 'ephemeral') e.order = firstEphemeral.order;
+    }
+    const persistedLabel = (DRIFT_LABELS as readonly string[]).includes(labelValue ?? '') ? labelValue as DriftLabel : undefined;
+    if (persistedLabel && !filtered.some((e) => e.label === persistedLabel)) {
+      // The label is all that is left (annotation edited away): it still says the pod was tampered with.
+      filtered.push({ label: persistedLabel, rule: ruleOf(persistedLabel), container: '*', order: late + 1 });
+    }
+    return { evidence: filtered, records, count, ephemeralContainers, ...(persistedLabel ? { persistedLabel } : {}) };
+  }
+}

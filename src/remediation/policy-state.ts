@@ -1,0 +1,83 @@
+// What the remediator remembers about one policy between reconciles. Nothing here is needed for
+// correctness after a restart — the workloads' annotations and the cluster carry that — it only keeps
+// counters for status, paces evictions, and avoids re-reading settled workloads every second.
+import type { ActionCounts } from '../api/types.js';
+import type { WorkloadRef } from '../k8s/owners.js';
+import type { WorkloadOutcome } from '../policy/status.js';
+import type { Clock } from '../runtime/clock.js';
+import type { ApplyTarget } from './fragment.js';
+import type { Problem } from './outcome.js';
+import { TokenBucket } from './token-bucket.js';
+import type { PatchRecord } from './workload-record.js';
+
+export interface WorkloadResult {
+  outcome?: WorkloadOutcome;
+  problem?: Problem;
+  requeueAfterMs?: number;
+  /** Nothing is in flight: the same pods may reuse this result for a while without reading the workload. */
+  settled: boolean;
+}
+
+export interface RolloutWatch {
+  ref: WorkloadRef;
+  target: ApplyTarget;
+  record: PatchRecord;
+  startedAt: number;
+  /** The outcome reported while the rollout runs (the patch we applied). */
+  outcome: WorkloadOutcome;
+}
+
+export interface EvictionRetry {
+  attempts: number;
+  nextAt: number;
+  problem: Problem;
+}
+
+const EVICTED_MEMORY_MS = 10 * 60_000;
+
+export class PolicyState {
+  generation: number;
+  counts: Omit<ActionCounts, 'labeled'> = { patched: 0, evicted: 0, rolledBack: 0 };
+  readonly results = new Map<string, { fingerprint: string; at: number; result: WorkloadResult }>();
+  readonly rollouts = new Map<string, RolloutWatch>();
+  /** Outcome of a patch we applied, reported until the workload's old pods are gone. */
+  readonly patched = new Map<string, WorkloadOutcome>();
+  readonly evictionRetries = new Map<string, EvictionRetry>();
+  private readonly evicted = new Map<string, number>();
+  private bucket?: TokenBucket;
+
+  constructor(generation: number, seed: Partial<ActionCounts> | undefined, private readonly clock: Pick<Clock, 'now'>) {
+    this.generation = generation;
+    if (seed) this.counts = { patched: seed.patched ?? 0, evicted: seed.evicted ?? 0, rolledBack: seed.rolledBack ?? 0 };
+  }
+
+  /** A new generation of the spec: counts start over ("counts for the observed generation"). */
+  startGeneration(generation: number): void {
+    this.generation = generation;
+    this.counts = { patched: 0, evicted: 0, rolledBack: 0 };
+    this.results.clear();
+  }
+
+  evictionBucket(perMinute: number): TokenBucket {
+    if (!this.bucket) this.bucket = new TokenBucket(this.clock, perMinute);
+    else if (this.bucket.rate !== perMinute) this.bucket.setRate(perMinute);
+    return this.bucket;
+  }
+
+  markEvicted(uid: string): void {
+    this.evicted.set(uid, this.clock.now());
+  }
+
+  /** Evicted recently: the cache may still show the pod for a moment; never evict it twice. */
+  wasEvicted(uid: string): boolean {
+    const now = this.clock.now();
+    for (const [k, at] of this.evicted) if (now - at > EVICTED_MEMORY_MS) this.evicted.delete(k);
+    return this.evicted.has(uid);
+  }
+
+  /** Drops memory of workloads no longer reported (and not being watched). */
+  prune(current: ReadonlySet<string>): void {
+    for (const key of this.results.keys()) if (!current.has(key)) this.results.delete(key);
+    for (const key of this.patched.keys()) if (!current.has(key) && !this.rollouts.has(key)) this.patched.delete(key);
+  }
+}

@@ -1,0 +1,93 @@
+// What the operator remembers on the workload itself, in annotations, so that a restarted (or another)
+// replica knows what was patched, how to undo it, and which template a failed patch must not be re-applied
+// to. Pure.
+import { createHash } from 'node:crypto';
+import { GROUP } from '../api/types.js';
+import { isRecord } from '../policy/guards.js';
+import type { TemplateFragment } from './fragment.js';
+
+/** JSON PatchRecord of the last patch we applied. */
+export const ANNOTATION_PATCHED = `${GROUP}/patched`;
+/** Hash of a pod template whose patch was rolled back: never patch that template again. */
+export const ANNOTATION_ROLLED_BACK = `${GROUP}/rolled-back`;
+/** Why the rollback happened, for humans. */
+export const ANNOTATION_ROLLBACK_REASON = `${GROUP}/rollback-reason`;
+
+export interface PatchRecord {
+  /** templateHash of the pod spec the patch was planned on. */
+  template: string;
+  /** fragmentHash of the planned fragment: the same hash again means our change was reverted. */
+  patch: string;
+  /** How many times this same fragment was applied (the no-fighting bound). */
+  attempts: number;
+  /** The fields the patch set, and the values it replaced — enough to revert exactly our change. */
+  fragment: TemplateFragment;
+  previous: TemplateFragment;
+}
+
+/** JSON with sorted keys and without empty objects, empty lists and nulls (an emptied securityContext). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(prune(value)) ?? 'null';
+}
+
+function prune(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(prune).filter((v) => v !== undefined);
+    return items.length > 0 ? items : undefined;
+  }
+  if (isRecord(value)) {
+    const entries = Object.keys(value).sort()
+      .map((k) => [k, prune(value[k])] as const)
+      .filter(([, v]) => v !== undefined);
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  }
+  return value === null ? undefined : value;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** Identity of a pod spec, stable across the API server's round trips of an unchanged template. */
+export function templateHash(podSpec: unknown): string {
+  return shortHash(canonicalJson(podSpec));
+}
+
+export function fragmentHash(fragment: TemplateFragment): string {
+  return shortHash(canonicalJson(fragment));
+}
+
+export function annotationsOf(obj: unknown): Record<string, string> {
+  const metadata = isRecord(obj) ? obj['metadata'] : undefined;
+  const annotations = isRecord(metadata) ? metadata['annotations'] : undefined;
+  if (!isRecord(annotations)) return {};
+  return Object.fromEntries(Object.entries(annotations).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+export function parsePatchRecord(text: string | undefined): PatchRecord | undefined {
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isRecord(parsed)) return undefined;
+    const { template, patch, attempts, fragment, previous } = parsed;
+    if (typeof template !== 'string' || typeof patch !== 'string' || typeof attempts !== 'number') return undefined;
+    return {
+      template, patch, attempts,
+      fragment: isRecord(fragment) ? fragment : {},
+      previous: isRecord(previous) ? previous : {},
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function formatPatchRecord(record: PatchRecord): string {
+  return JSON.stringify(record);
+}
+
+/** Our annotations to carry into the next apply (anything we omit from an apply is removed). */
+export function ownAnnotations(obj: unknown): Record<string, string> {
+  const all = annotationsOf(obj);
+  const keep = [ANNOTATION_PATCHED, ANNOTATION_ROLLED_BACK, ANNOTATION_ROLLBACK_REASON];
+  return Object.fromEntries(Object.entries(all).filter(([k]) => keep.includes(k)));
+}

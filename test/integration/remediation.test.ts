@@ -1,0 +1,421 @@
+// Remediation against the real control plane, with the operator running as a process: owner workloads are
+// patched by server-side apply at the right level, GitOps-managed ones are left alone, failed rollouts are
+// reverted, evictions respect PodDisruptionBudgets, Audit mode changes nothing, and a crash right after a
+// patch does not lead to a second one.
+import { expect } from 'chai';
+import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { installCrd } from '../support/fixtures.js';
+import { OperatorProcess } from '../support/operator.js';
+import { templateHash } from '../../src/remediation/workload-record.js';
+
+type Json = Record<string, unknown>;
+
+interface Violation {
+  namespace: string;
+  kind: string;
+  name: string;
+  action: string;
+  message?: string;
+  patch?: string;
+}
+
+interface PolicyStatus {
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+  actions?: { patched: number; evicted: number; rolledBack: number; labeled: number };
+  violations?: Violation[];
+}
+
+async function apply(obj: Json, extra: string[] = []): Promise<void> {
+  await kubectlOk(['apply', ...extra, '-f', '-'], { input: JSON.stringify(obj) });
+}
+
+async function getJson(args: string[]): Promise<Json> {
+  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'])) as Json;
+}
+
+async function policyStatus(name: string): Promise<PolicyStatus> {
+  const p = await getJson(['imp', name]);
+  return (p['status'] ?? {});
+}
+
+function violationOf(status: PolicyStatus, kind: string, name: string): Violation | undefined {
+  return status.violations?.find((v) => v.kind === kind && v.name === name);
+}
+
+function condition(status: PolicyStatus, type: string): { status: string; reason: string; message: string } | undefined {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+function at(obj: unknown, ...path: (string | number)[]): unknown {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+function policy(name: string, namespace: string, spec: Json): Json {
+  return {
+    apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name },
+    spec: { ...spec, match: { namespaces: [namespace] } },
+  };
+}
+
+function container(name: string, securityContext?: Json): Json {
+  return { name, image: 'nginx:1.27', ...(securityContext ? { securityContext } : {}) };
+}
+
+function deployment(namespace: string, name: string, opts: { replicas?: number; securityContext?: Json; labels?: Json; progressDeadlineSeconds?: number } = {}): Json {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
+    spec: {
+      replicas: opts.replicas ?? 1,
+      ...(opts.progressDeadlineSeconds ? { progressDeadlineSeconds: opts.progressDeadlineSeconds } : {}),
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, ...opts.labels } },
+        spec: { containers: [container('nginx', opts.securityContext)] },
+      },
+    },
+  };
+}
+
+const PRIVILEGED = { privileged: true, readOnlyRootFilesystem: true };
+
+async function managers(args: string[]): Promise<string[]> {
+  const obj = JSON.parse(await kubectlOk(['get', ...args, '--show-managed-fields', '-o', 'json'])) as Json;
+  const fields = (at(obj, 'metadata', 'managedFields') ?? []) as { manager: string }[];
+  return fields.map((f) => f.manager);
+}
+
+async function podsOf(namespace: string, selector: string): Promise<Json[]> {
+  const list = await getJson(['-n', namespace, 'pods', '-l', selector]);
+  return ((list['items'] ?? []) as Json[]).filter((p) => at(p, 'metadata', 'deletionTimestamp') === undefined);
+}
+
+async function generation(args: string[]): Promise<number> {
+  return Number(await kubectlOk(['get', ...args, '-o', 'jsonpath={.metadata.generation}']));
+}
+
+async function cleanup(policies: string[], namespaces: string[]): Promise<void> {
+  // Policies carry a finalizer that the running operator removes; delete them before stopping it.
+  for (const p of policies) await kubectl(['delete', 'imp', p, '--ignore-not-found', '--timeout=30s']);
+  for (const ns of namespaces) await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+}
+
+describe('remediation', function () {
+  this.timeout(120_000);
+
+  before(async function () {
+    await installCrd();
+  });
+
+  describe('with one operator', function () {
+    let operator: OperatorProcess;
+    const namespaces = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit'];
+    const policies = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit'];
+
+    before(async function () {
+      for (const ns of namespaces) await kubectlOk(['create', 'namespace', ns]);
+      operator = await new OperatorProcess().start();
+    });
+
+    after(async function () {
+      this.timeout(90_000);
+      await cleanup(policies, namespaces);
+      await operator?.stop();
+    });
+
+    afterEach(async function () {
+      if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
+    });
+
+    it('patches an nginx Deployment with a writable root: a new ReplicaSet rolls out compliant, unlabelled pods', async function () {
+      const ns = 'rem-nginx';
+      await apply(deployment(ns, 'web', { replicas: 2 }));
+      await eventually('2 Running web pods', async () => ((await podsOf(ns, 'app=web')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-nginx', ns, {
+        mode: 'Enforce',
+        remediation: { label: {}, patchOwner: { writablePaths: ['/var/run', '/var/cache/nginx'], emptyDirSizeLimit: '64Mi' } },
+      }));
+
+      const dep = await eventually('the Deployment patched', async () => {
+        const d = await getJson(['-n', ns, 'deployment', 'web']);
+        return at(d, 'spec', 'template', 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem') === true ? d : undefined;
+      }, 30_000);
+      const spec = at(dep, 'spec', 'template', 'spec') as Json;
+      const mounts = (at(spec, 'containers', 0, 'volumeMounts') as Json[]).map((m) => m['mountPath']).sort();
+      expect(mounts).to.deep.equal(['/var/cache/nginx', '/var/run']);
+      const volumes = spec['volumes'] as Json[];
+      expect(volumes).to.have.length(2);
+      expect(volumes.every((v) => at(v, 'emptyDir', 'sizeLimit') === '64Mi')).to.equal(true);
+      expect(at(dep, 'metadata', 'generation')).to.equal(2);
+      expect(await managers(['-n', ns, 'deployment', 'web'])).to.include('immutability-operator');
+
+      await eventually('2 new compliant pods without the violation label', async () => {
+        const pods = await podsOf(ns, 'app=web');
+        const ok = pods.length === 2 && pods.every((p) =>
+          at(p, 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem') === true &&
+          at(p, 'status', 'phase') === 'Running' &&
+          at(p, 'metadata', 'labels', 'immutability.dev/violation') === undefined);
+        return ok ? pods : undefined;
+      }, 60_000);
+      const rs = await getJson(['-n', ns, 'rs', '-l', 'app=web']);
+      expect((rs['items'] as Json[]).length).to.equal(2);
+
+      const status = await eventually('status: compliant, one patch counted', async () => {
+        const s = await policyStatus('rem-nginx');
+        return condition(s, 'Compliant')?.status === 'True' && s.actions?.patched === 1 ? s : undefined;
+      }, 30_000);
+      expect(condition(status, 'Degraded')?.status).to.equal('False');
+    });
+
+    it('patches a privileged StatefulSet, DaemonSet and CronJob at the right level (the CronJob, not its Job)', async function () {
+      const ns = 'rem-levels';
+      const template = (name: string): Json => ({ metadata: { labels: { app: name } }, spec: { containers: [container('app', PRIVILEGED)] } });
+      await apply({
+        apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: ns },
+        spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: template('db') },
+      });
+      await apply({
+        apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: ns },
+        spec: { selector: { matchLabels: { app: 'agent' } }, template: template('agent') },
+      });
+      const jobTemplate = template('nightly') as { spec: Json };
+      jobTemplate.spec['restartPolicy'] = 'Never';
+      await apply({
+        apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: ns },
+        spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: jobTemplate } } },
+      });
+      await kubectlOk(['-n', ns, 'create', 'job', 'nightly-manual', '--from=cronjob/nightly']);
+      await eventually('pods of all three workloads', async () => {
+        const pods = await podsOf(ns, 'app in (db,agent,nightly)');
+        const apps = new Set(pods.map((p) => at(p, 'metadata', 'labels', 'app')));
+        return apps.size === 3 ? true : undefined;
+      }, 60_000);
+
+      await apply(policy('rem-levels', ns, {
+        mode: 'Enforce', rules: { readOnlyRootFilesystem: false, privileged: true }, remediation: { patchOwner: {} },
+      }));
+      const privileged = (obj: Json, ...path: string[]): unknown =>
+        at(obj, ...path, 'spec', 'containers', 0, 'securityContext', 'privileged');
+      await eventually('StatefulSet, DaemonSet and CronJob templates unprivileged', async () => {
+        const sts = await getJson(['-n', ns, 'statefulset', 'db']);
+        const ds = await getJson(['-n', ns, 'daemonset', 'agent']);
+        const cj = await getJson(['-n', ns, 'cronjob', 'nightly']);
+        return privileged(sts, 'spec', 'template') === false && privileged(ds, 'spec', 'template') === false &&
+          privileged(cj, 'spec', 'jobTemplate', 'spec', 'template') === false ? true : undefined;
+      }, 30_000);
+      // The Job belongs to the CronJob: it is never patched (its template is immutable and its owner is the unit).
+      const job = await getJson(['-n', ns, 'job', 'nightly-manual']);
+      expect(privileged(job, 'spec', 'template')).to.equal(true);
+      expect(await managers(['-n', ns, 'job', 'nightly-manual'])).to.not.include('immutability-operator');
+      const status = await eventually('status reports the CronJob as patched', async () => {
+        const s = await policyStatus('rem-levels');
+        return violationOf(s, 'CronJob', 'nightly')?.action === 'Patched' ? s : undefined;
+      }, 30_000);
+      expect(violationOf(status, 'CronJob', 'nightly')?.patch).to.contain('/spec/jobTemplate/spec/template/spec/containers/0/securityContext/privileged');
+      // The rolling StatefulSet and DaemonSet replace their pods with unprivileged ones.
+      await eventually('StatefulSet and DaemonSet pods replaced', async () => {
+        const pods = await podsOf(ns, 'app in (db,agent)');
+        return pods.length >= 3 && pods.every((p) => privileged(p) === false) ? true : undefined;
+      }, 60_000);
+    });
+
+    it('does not patch a Deployment whose spec a GitOps tool manages, and reports the patch', async function () {
+      const ns = 'rem-gitops';
+      await apply(deployment(ns, 'shop'), ['--server-side', '--field-manager=kustomize-controller']);
+      await apply(policy('rem-gitops', ns, { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
+      const status = await eventually('GitOpsManaged in status', async () => {
+        const s = await policyStatus('rem-gitops');
+        return violationOf(s, 'Deployment', 'shop')?.action === 'Blocked' ? s : undefined;
+      }, 30_000);
+      const v = violationOf(status, 'Deployment', 'shop');
+      expect(v?.message).to.match(/GitOpsManaged.*kustomize-controller/);
+      expect(JSON.parse(v?.patch ?? '[]')).to.deep.include({
+        op: 'add', path: '/spec/template/spec/containers/0/securityContext', value: { readOnlyRootFilesystem: true },
+      });
+      expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'GitOpsManaged' });
+      expect(await generation(['-n', ns, 'deployment', 'shop'])).to.equal(1);
+      expect(await managers(['-n', ns, 'deployment', 'shop'])).to.not.include('immutability-operator');
+    });
+
+    it('evicts a stale StatefulSet replica only when its PodDisruptionBudget allows it', async function () {
+      const ns = 'rem-pdb';
+      await apply({
+        apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'ledger', namespace: ns },
+        spec: {
+          replicas: 1, serviceName: 'ledger', updateStrategy: { type: 'OnDelete' },
+          selector: { matchLabels: { app: 'ledger' } },
+          template: { metadata: { labels: { app: 'ledger' } }, spec: { containers: [container('app', PRIVILEGED)] } },
+        },
+      });
+      await kubectlOk(['-n', ns, 'create', 'pdb', 'ledger', '--selector=app=ledger', '--min-available=1']);
+      const oldUid = await eventually('a Running ledger pod', async () => {
+        const pods = await podsOf(ns, 'app=ledger');
+        const pod = pods[0];
+        return pods.length === 1 && at(pod, 'status', 'phase') === 'Running' ? String(at(pod, 'metadata', 'uid')) : undefined;
+      }, 60_000);
+      await eventually('PDB status observed', async () =>
+        (await kubectlOk(['-n', ns, 'get', 'pdb', 'ledger', '-o', 'jsonpath={.status.currentHealthy}'])) === '1' ? true : undefined, 30_000);
+
+      await apply(policy('rem-pdb', ns, {
+        mode: 'Enforce', rules: { readOnlyRootFilesystem: false, privileged: true },
+        remediation: { patchOwner: {}, evict: { maxPerMinute: 10 } },
+      }));
+      const blocked = await eventually('EvictionBlocked', async () => {
+        const s = await policyStatus('rem-pdb');
+        return condition(s, 'Degraded')?.reason === 'EvictionBlocked' ? s : undefined;
+      }, 30_000);
+      expect(violationOf(blocked, 'StatefulSet', 'ledger')?.action).to.equal('Blocked');
+      const sts = await getJson(['-n', ns, 'statefulset', 'ledger']);
+      expect(at(sts, 'spec', 'template', 'spec', 'containers', 0, 'securityContext', 'privileged')).to.equal(false);
+      const pod = (await podsOf(ns, 'app=ledger'))[0];
+      expect(at(pod, 'metadata', 'uid')).to.equal(oldUid);
+
+      await kubectlOk(['-n', ns, 'patch', 'pdb', 'ledger', '--type=merge', '-p', '{"spec":{"minAvailable":0}}']);
+      await eventually('the stale replica replaced by a compliant pod', async () => {
+        const pods = await podsOf(ns, 'app=ledger');
+        const p = pods[0];
+        return pods.length === 1 && at(p, 'metadata', 'uid') !== oldUid &&
+          at(p, 'spec', 'containers', 0, 'securityContext', 'privileged') === false ? true : undefined;
+      }, 60_000);
+      const status = await eventually('Degraded clears; one eviction counted', async () => {
+        const s = await policyStatus('rem-pdb');
+        return condition(s, 'Degraded')?.status === 'False' && condition(s, 'Compliant')?.status === 'True' ? s : undefined;
+      }, 30_000);
+      expect(status.actions?.evicted).to.equal(1);
+    });
+
+    it('labels a bare privileged pod and never evicts it', async function () {
+      const ns = 'rem-bare';
+      await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'loner', namespace: ns }, spec: { containers: [container('app', PRIVILEGED)] } });
+      const uid = await kubectlOk(['-n', ns, 'get', 'pod', 'loner', '-o', 'jsonpath={.metadata.uid}']);
+      await apply(policy('rem-bare', ns, {
+        mode: 'Enforce', rules: { readOnlyRootFilesystem: false, privileged: true },
+        remediation: { label: {}, patchOwner: {}, evict: {} },
+      }));
+      await eventually('the pod labelled', async () =>
+        (await kubectlOk(['-n', ns, 'get', 'pod', 'loner', '-o', 'jsonpath={.metadata.labels.immutability\\.dev/violation}'])) === 'true' ? true : undefined, 30_000);
+      const status = await eventually('status reports the bare pod as Skipped', async () => {
+        const s = await policyStatus('rem-bare');
+        return violationOf(s, 'Pod', 'loner') ? s : undefined;
+      }, 30_000);
+      const v = violationOf(status, 'Pod', 'loner');
+      expect(v?.action).to.equal('Skipped');
+      expect(v?.message).to.match(/bare pod/);
+      await new Promise((r) => setTimeout(r, 3_000));
+      const after = await kubectlOk(['-n', ns, 'get', 'pod', 'loner', '-o', 'jsonpath={.metadata.uid}{" "}{.metadata.deletionTimestamp}']);
+      expect(after.trim()).to.equal(uid);
+    });
+
+    it('rolls back a patch whose new pods never become ready, and does not apply it again', async function () {
+      const ns = 'rem-rollback';
+      await apply(deployment(ns, 'fragile', { labels: { 'kwok.immutability.dev/never-ready': 'true' }, progressDeadlineSeconds: 15 }));
+      await eventually('a fragile pod', async () => ((await podsOf(ns, 'app=fragile')).length === 1 ? true : undefined), 60_000);
+      await apply(policy('rem-rollback', ns, { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'], rollback: true } } }));
+
+      const status = await eventually('RolloutFailed reported', async () => {
+        const s = await policyStatus('rem-rollback');
+        return condition(s, 'Degraded')?.reason === 'RolloutFailed' ? s : undefined;
+      }, 60_000);
+      expect(status.actions?.rolledBack).to.equal(1);
+      const v = violationOf(status, 'Deployment', 'fragile');
+      expect(v?.action).to.equal('Blocked');
+      expect(v?.message).to.match(/rolled back/);
+      expect(v?.patch).to.contain('readOnlyRootFilesystem');
+
+      const dep = await getJson(['-n', ns, 'deployment', 'fragile']);
+      const spec = at(dep, 'spec', 'template', 'spec') as Json;
+      expect(at(spec, 'containers', 0, 'securityContext', 'readOnlyRootFilesystem')).to.equal(undefined);
+      expect(at(spec, 'containers', 0, 'volumeMounts')).to.equal(undefined);
+      expect(spec['volumes']).to.equal(undefined);
+      // The mark is the hash of the template as the API server now stores it: the same template is recognized.
+      expect(at(dep, 'metadata', 'annotations', 'immutability.dev/rolled-back')).to.equal(templateHash(spec));
+      const gen = Number(at(dep, 'metadata', 'generation'));
+      expect(gen).to.equal(3); // created, patched, reverted
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(await generation(['-n', ns, 'deployment', 'fragile'])).to.equal(gen);
+    });
+
+    it('changes nothing in Audit mode and reports the planned patch and evictions', async function () {
+      const ns = 'rem-audit';
+      await apply(deployment(ns, 'preview'));
+      await apply({
+        apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'cache', namespace: ns },
+        spec: {
+          replicas: 1, serviceName: 'cache', updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: { app: 'cache' } },
+          template: { metadata: { labels: { app: 'cache' } }, spec: { containers: [container('app', { readOnlyRootFilesystem: true, privileged: true })] } },
+        },
+      });
+      await eventually('pods of both', async () => ((await podsOf(ns, 'app in (preview,cache)')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-audit', ns, {
+        mode: 'Audit', remediation: { label: {}, patchOwner: { writablePaths: ['/tmp'] }, evict: {} },
+      }));
+      const status = await eventually('Planned entries for both workloads', async () => {
+        const s = await policyStatus('rem-audit');
+        return violationOf(s, 'Deployment', 'preview') && violationOf(s, 'StatefulSet', 'cache') ? s : undefined;
+      }, 30_000);
+      const dep = violationOf(status, 'Deployment', 'preview');
+      expect(dep?.action).to.equal('Planned');
+      expect(JSON.parse(dep?.patch ?? '[]')).to.deep.include({
+        op: 'add', path: '/spec/template/spec/containers/0/securityContext', value: { readOnlyRootFilesystem: true },
+      });
+      const sts = violationOf(status, 'StatefulSet', 'cache');
+      expect(sts?.action).to.equal('Planned');
+      expect(sts?.message).to.match(/would evict rem-audit\/cache-0/);
+      expect(condition(status, 'Degraded')?.status).to.equal('False');
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await generation(['-n', ns, 'deployment', 'preview'])).to.equal(1);
+      expect(await generation(['-n', ns, 'statefulset', 'cache'])).to.equal(1);
+      expect(await managers(['-n', ns, 'deployment', 'preview'])).to.not.include('immutability-operator');
+      const pods = await podsOf(ns, 'app in (preview,cache)');
+      expect(pods.every((p) => at(p, 'metadata', 'labels', 'immutability.dev/violation') === undefined)).to.equal(true);
+    });
+  });
+
+  describe('after a crash right after a patch', function () {
+    const ns = 'rem-crash';
+    let operator: OperatorProcess | undefined;
+    let first: OperatorProcess | undefined;
+
+    after(async function () {
+      this.timeout(90_000);
+      await first?.kill();
+      if (!operator) operator = await new OperatorProcess().start();
+      await cleanup(['rem-crash'], [ns]);
+      await operator.stop();
+    });
+
+    it('patches exactly once when the operator is killed after patching and restarted', async function () {
+      await kubectlOk(['create', 'namespace', ns]);
+      await apply(deployment(ns, 'api', { replicas: 2 }));
+      await eventually('2 api pods', async () => ((await podsOf(ns, 'app=api')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-crash', ns, { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
+
+      first = await new OperatorProcess().start();
+      await eventually('the patch', async () => ((await generation(['-n', ns, 'deployment', 'api'])) === 2 ? true : undefined), 30_000, 50);
+      await first.kill();
+
+      operator = await new OperatorProcess().start();
+      await eventually('status after the restart reports the patch', async () => {
+        const s = await policyStatus('rem-crash');
+        const v = violationOf(s, 'Deployment', 'api');
+        return v?.action === 'Patched' || condition(s, 'Compliant')?.status === 'True' ? s : undefined;
+      }, 30_000);
+      await eventually('rollout done', async () => {
+        const pods = await podsOf(ns, 'app=api');
+        return pods.length === 2 && pods.every((p) => at(p, 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem') === true)
+          ? true : undefined;
+      }, 60_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await generation(['-n', ns, 'deployment', 'api'])).to.equal(2);
+      const rs = await getJson(['-n', ns, 'rs', '-l', 'app=api']);
+      expect((rs['items'] as Json[]).length).to.equal(2);
+      const dep = await getJson(['-n', ns, 'deployment', 'api']);
+      const record = JSON.parse(String(at(dep, 'metadata', 'annotations', 'immutability.dev/patched'))) as { attempts: number };
+      expect(record.attempts).to.equal(1);
+    });
+  });
+});

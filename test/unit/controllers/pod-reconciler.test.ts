@@ -1,0 +1,141 @@
+import { expect } from 'chai';
+import type { Pod } from '../../../src/api/kube.js';
+import {
+  ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION, type ImmutabilityPolicy,
+} from '../../../src/api/types.js';
+import { noDrift, type DriftSource } from '../../../src/controllers/drift-source.js';
+import { desiredPodMetadata, OWNED_POD_KEYS } from '../../../src/controllers/pod-reconciler.js';
+import { PolicySet, type ActivePolicy } from '../../../src/controllers/policy-set.js';
+import { compliant, policy, pod, testCaches, writable } from './helpers.js';
+
+const NOW = new Date('2026-06-01T00:00:00Z');
+
+const enforceLabel = (name: string, spec: ImmutabilityPolicy['spec'] = {}): ImmutabilityPolicy =>
+  policy(name, { mode: 'Enforce', remediation: { label: {} }, ...spec });
+
+function desired(policies: ImmutabilityPolicy[], target: Pod, opts: { namespaces?: Record<string, Record<string, string> | undefined>; drift?: DriftSource } = {}):
+  ReturnType<typeof desiredPodMetadata> {
+  const caches = testCaches({ policies, namespaces: opts.namespaces ?? { shop: {} }, pods: [target] });
+  return desiredPodMetadata({ caches, policies: new PolicySet(caches.policies), drift: opts.drift ?? noDrift, now: () => NOW }, target);
+}
+
+describe('controllers/pod-reconciler desiredPodMetadata', () => {
+  it('labels and annotates a pod that an Enforce policy with remediation.label finds violating', () => {
+    const out = desired([enforceLabel('prod')], pod('shop', 'web', [writable('nginx', { privileged: true })]));
+    expect(out).to.deep.equal({
+      intent: {
+        labels: { [LABEL_VIOLATION]: 'true' },
+        annotations: { [ANNOTATION_VIOLATIONS]: 'nginx:privileged,nginx:readOnlyRootFilesystem' },
+      },
+      labelingPolicies: ['prod'],
+    });
+  });
+
+  it('wants no metadata for a compliant pod (so that stale labels are removed)', () => {
+    expect(desired([enforceLabel('prod')], pod('shop', 'web', [compliant('nginx')])))
+      .to.deep.equal({ intent: { labels: {}, annotations: {} }, labelingPolicies: [] });
+  });
+
+  const ignored: [string, ImmutabilityPolicy][] = [
+    ['an Audit policy (reports only)', policy('audit', { mode: 'Audit', remediation: { label: {} } })],
+    ['an Enforce policy without remediation.label', policy('patch-only', { mode: 'Enforce', remediation: { patchOwner: {} } })],
+    ['an Enforce policy that does not match the pod', enforceLabel('other-ns', { match: { namespaces: ['other'] } })],
+    ['a policy with an unusable spec', enforceLabel('broken', { exemptions: [{ reason: 'everything' }] })],
+    ['a policy being deleted', policy('going', { mode: 'Enforce', remediation: { label: {} } }, { deletionTimestamp: '2026-01-01T00:00:00Z' })],
+  ];
+  for (const [name, p] of ignored) {
+    it(`ignores ${name}`, () => {
+      expect(desired([p], pod('shop', 'web', [writable('nginx')])))
+        .to.deep.equal({ intent: { labels: {}, annotations: {} }, labelingPolicies: [] });
+    });
+  }
+
+  it('unions the findings of every labelling policy into one sorted annotation', () => {
+    const out = desired([
+      enforceLabel('b-privileged', { rules: { readOnlyRootFilesystem: false, privileged: true } }),
+      enforceLabel('a-root', { rules: { readOnlyRootFilesystem: true, privileged: false } }),
+      enforceLabel('c-escalation', { rules: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: true } }),
+      policy('d-audit', { mode: 'Audit', rules: { runAsNonRoot: true } }),
+    ], pod('shop', 'web', [writable('nginx', { privileged: true }), writable('sidecar')]));
+    expect(out.intent.annotations[ANNOTATION_VIOLATIONS]).to.equal([
+      'nginx:allowPrivilegeEscalation', 'nginx:privileged', 'nginx:readOnlyRootFilesystem',
+      'sidecar:allowPrivilegeEscalation', 'sidecar:readOnlyRootFilesystem',
+    ].join(','));
+    expect(out.intent.labels).to.deep.equal({ [LABEL_VIOLATION]: 'true' });
+    // In the order of the policy cache; the Audit policy does not label.
+    expect(out.labelingPolicies).to.deep.equal(['b-privileged', 'a-root', 'c-escalation']);
+  });
+
+  it('lists only the labelling policies that found something', () => {
+    const out = desired([
+      enforceLabel('finds', { rules: { readOnlyRootFilesystem: true } }),
+      enforceLabel('finds-nothing', { rules: { readOnlyRootFilesystem: false, privileged: true } }),
+    ], pod('shop', 'web', [writable('nginx')]));
+    expect(out.labelingPolicies).to.deep.equal(['finds']);
+  });
+
+  it('reads the namespace labels from the namespace cache for namespaceSelector', () => {
+    const p = enforceLabel('prod', { match: { namespaceSelector: { matchLabels: { env: 'prod' } } } });
+    const target = pod('shop', 'web', [writable('nginx')]);
+    expect(desired([p], target, { namespaces: { shop: { env: 'prod' } } }).labelingPolicies).to.deep.equal(['prod']);
+    expect(desired([p], target, { namespaces: { shop: { env: 'dev' } } }).labelingPolicies).to.deep.equal([]);
+    // Namespace not cached: labels unknown, so the selector cannot match.
+    expect(desired([p], target, { namespaces: {} }).labelingPolicies).to.deep.equal([]);
+  });
+
+  it('looks up a pod without namespace under "default"', () => {
+    const p = enforceLabel('prod', { match: { namespaceSelector: { matchLabels: { env: 'prod' } } } });
+    expect(desired([p], pod(undefined, 'web', [writable('nginx')]), { namespaces: { default: { env: 'prod' } } }).labelingPolicies)
+      .to.deep.equal(['prod']);
+  });
+
+  it('never labels an unevaluable pod', () => {
+    const bad = pod('shop', 'web', [{ name: 'c', securityContext: 'x' as unknown as Pod['spec']['containers'][number]['securityContext'] }]);
+    expect(desired([enforceLabel('prod')], bad)).to.deep.equal({ intent: { labels: {}, annotations: {} }, labelingPolicies: [] });
+  });
+
+  it('merges drift metadata from the drift source, asking it with the governing policies and namespace labels', () => {
+    const calls: { pod: string; governing: string[]; nsLabels: Record<string, string> | undefined }[] = [];
+    const drift: DriftSource = {
+      podMetadata: (p: Pod, governing: readonly ActivePolicy[], nsLabels: Record<string, string> | undefined) => {
+        calls.push({ pod: p.metadata.name, governing: governing.map((g) => g.resolved.name), nsLabels });
+        return { labels: { [LABEL_DRIFT]: 'exec' }, annotations: { [ANNOTATION_DRIFT]: '{"count":1}' } };
+      },
+      driftFindings: () => [],
+    };
+    const out = desired(
+      [enforceLabel('prod'), policy('audit', { mode: 'Audit' }), enforceLabel('broken', { exemptions: [{ reason: 'x' }] })],
+      pod('shop', 'web', [writable('nginx')]),
+      { drift, namespaces: { shop: { env: 'prod' } } },
+    );
+    expect(out.intent).to.deep.equal({
+      labels: { [LABEL_VIOLATION]: 'true', [LABEL_DRIFT]: 'exec' },
+      annotations: { [ANNOTATION_VIOLATIONS]: 'nginx:readOnlyRootFilesystem', [ANNOTATION_DRIFT]: '{"count":1}' },
+    });
+    // Drift is recorded under every governing policy, Audit included (docs/audit.md: labels in every mode).
+    expect(calls).to.deep.equal([{ pod: 'web', governing: ['prod', 'audit'], nsLabels: { env: 'prod' } }]);
+  });
+
+  it('writes drift metadata even when no policy labels violations', () => {
+    const drift: DriftSource = { ...noDrift, podMetadata: () => ({ labels: { [LABEL_DRIFT]: 'ephemeral' }, annotations: {} }) };
+    const out = desired([policy('audit', { mode: 'Audit' })], pod('shop', 'web', [writable('nginx')]), { drift });
+    expect(out).to.deep.equal({ intent: { labels: { [LABEL_DRIFT]: 'ephemeral' }, annotations: {} }, labelingPolicies: [] });
+  });
+
+  it('only ever produces keys the reconciler owns', () => {
+    const drift: DriftSource = { ...noDrift, podMetadata: () => ({ labels: { [LABEL_DRIFT]: 'attach' }, annotations: { [ANNOTATION_DRIFT]: '{}' } }) };
+    const { intent } = desired([enforceLabel('prod')], pod('shop', 'web', [writable('nginx')]), { drift });
+    expect(Object.keys(intent.labels)).to.have.members([...OWNED_POD_KEYS.labels]);
+    expect(Object.keys(intent.annotations)).to.have.members([...OWNED_POD_KEYS.annotations]);
+  });
+});
+
+describe('controllers/drift-source noDrift', () => {
+  it('reports neither metadata nor findings', () => {
+    const p = pod('shop', 'web', [writable('c')]);
+    const caches = testCaches({ policies: [enforceLabel('prod')] });
+    const governing = new PolicySet(caches.policies).governing();
+    expect(noDrift.podMetadata(p, governing, undefined)).to.deep.equal({ labels: {}, annotations: {} });
+    expect(noDrift.driftFindings(p, governing[0]!)).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,377 @@
+import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import type { Pod, PodSpec } from '../../../src/api/kube.js';
+import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
+import type { WorkloadFindings } from '../../../src/controllers/policy-reconciler.js';
+import type { ActivePolicy } from '../../../src/controllers/policy-set.js';
+import type { WorkloadRef } from '../../../src/k8s/owners.js';
+import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
+import { evaluatePod, resolvePolicy } from '../../../src/policy/index.js';
+import { WorkloadRemediator } from '../../../src/remediation/remediator.js';
+import { templateHash } from '../../../src/remediation/workload-record.js';
+import { FakeClock } from '../../../src/runtime/clock.js';
+import { FakeApi, FakeEvents, silentLogger } from './fake-api.js';
+
+type Obj = Record<string, unknown>;
+
+function active(spec: ImmutabilityPolicySpec, name = 'p'): ActivePolicy {
+  return {
+    object: { apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name, generation: 1, uid: 'policy-uid' }, spec },
+    resolved: resolvePolicy(name, spec),
+    problems: [],
+    deleting: false,
+  };
+}
+
+function podSpec(securityContext?: Obj): PodSpec {
+  return { containers: [{ name: 'app', image: 'nginx', ...(securityContext ? { securityContext } : {}) }] };
+}
+
+function workload(kind: string, name: string, spec: PodSpec, extra: { spec?: Obj; metadata?: Obj } = {}): Obj {
+  return {
+    apiVersion: 'apps/v1', kind,
+    metadata: { name, namespace: 'ns', generation: 1, uid: `${name}-uid`, ...extra.metadata },
+    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec }, ...extra.spec },
+  };
+}
+
+function pod(name: string, spec: PodSpec, ownerKind?: string): Pod {
+  return {
+    metadata: {
+      name, namespace: 'ns', uid: `${name}-uid`,
+      ...(ownerKind ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: ownerKind, name: 'owner', uid: 'o', controller: true }] } : {}),
+    },
+    spec,
+  };
+}
+
+const NOW = new Date(Date.UTC(2026, 0, 1));
+
+function findings(policy: ActivePolicy, ref: WorkloadRef, pods: Pod[], drift: string[] = []): WorkloadFindings {
+  return {
+    ref,
+    pods: pods.map((p) => {
+      const evaluation = evaluatePod(policy.resolved, p, NOW);
+      return { pod: p, findings: evaluation.outcome === 'evaluated' ? evaluation.findings : [], driftFindings: drift };
+    }),
+  };
+}
+
+const ref = (kind: string, name: string, apiVersion = 'apps/v1'): WorkloadRef => ({ apiVersion, kind, namespace: 'ns', name, resolved: true });
+
+interface Harness {
+  api: FakeApi;
+  events: FakeEvents;
+  clock: FakeClock;
+  metrics: Metrics;
+  remediator: WorkloadRemediator;
+}
+
+function harness(): Harness {
+  const api = new FakeApi();
+  const events = new FakeEvents();
+  const clock = new FakeClock(NOW.getTime());
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const remediator = new WorkloadRemediator({ api, events, metrics, logger: silentLogger, clock });
+  return { api, events, clock, metrics, remediator };
+}
+
+async function actionCount(metrics: Metrics, labels: Record<string, string>): Promise<number> {
+  const values = (await metrics.actions.get()).values;
+  return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k as keyof typeof v.labels] === l))?.value ?? 0;
+}
+
+const writable = podSpec();
+const privileged = podSpec({ privileged: true, readOnlyRootFilesystem: true });
+const enforcePatch: ImmutabilityPolicySpec = { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } };
+
+describe('remediation/remediator', () => {
+  describe('Audit mode', () => {
+    it('reports the patch and the evictions Enforce would carry out, and writes nothing', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Audit', remediation: { patchOwner: { writablePaths: ['/tmp'] }, evict: {} } });
+      h.api.add(workload('Deployment', 'web', writable));
+      h.api.add(workload('StatefulSet', 'db', privileged, { spec: { updateStrategy: { type: 'OnDelete' } } }));
+      const report = await h.remediator.remediate(policy, [
+        findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')]),
+        findings(policy, ref('StatefulSet', 'db'), [pod('db-0', privileged, 'StatefulSet')]),
+      ]);
+      const web = report.outcomes.get('ns/Deployment/web');
+      expect(web?.action).to.equal('Planned');
+      expect(web?.message).to.match(/^would patch: set readOnlyRootFilesystem, added emptyDir at \/tmp/);
+      expect(JSON.parse(web?.patch ?? '[]')).to.have.length(3);
+      const db = report.outcomes.get('ns/StatefulSet/db');
+      expect(db?.action).to.equal('Planned');
+      expect(db?.message).to.match(/would evict ns\/db-0/);
+      // A Deployment's old pods are replaced by its rollout: no eviction is planned for them.
+      expect(web?.message).to.not.match(/would evict/);
+      expect(h.api.callsOf('apply')).to.deep.equal([]);
+      expect(h.api.callsOf('evict')).to.deep.equal([]);
+      expect(report.degraded).to.equal(undefined);
+      expect(h.events.recorded).to.deep.equal([]);
+      expect(await actionCount(h.metrics, { action: 'patch', result: 'planned' })).to.equal(2);
+    });
+
+    it('says when Enforce would not patch (GitOps) but still shows the patch', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Audit', remediation: { patchOwner: {} } });
+      h.api.add(workload('Deployment', 'web', writable, {
+        metadata: { managedFields: [{ manager: 'argocd-controller', operation: 'Apply', fieldsV1: { 'f:spec': {} } }] },
+      }));
+      const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
+      const outcome = report.outcomes.get('ns/Deployment/web');
+      expect(outcome?.action).to.equal('Planned');
+      expect(outcome?.message).to.match(/Enforce would not patch: GitOpsManaged.*argocd-controller/);
+      expect(outcome?.patch).to.be.a('string');
+    });
+  });
+
+  describe('patchOwner', () => {
+    it('applies only the planned fields with our record, once; a repeat finds the template fixed', async () => {
+      const h = harness();
+      const policy = active(enforcePatch);
+      h.api.add(workload('Deployment', 'web', writable));
+      const wf = findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')]);
+      const first = await h.remediator.remediate(policy, [wf]);
+      const applies = h.api.callsOf('apply');
+      expect(applies).to.have.length(1);
+      const body = applies[0]?.body as Obj;
+      expect((body['spec'])).to.deep.equal({ template: { spec: {
+        containers: [{ name: 'app', securityContext: { readOnlyRootFilesystem: true }, volumeMounts: [{ name: 'immutability-tmp-tmp', mountPath: '/tmp' }] }],
+        volumes: [{ name: 'immutability-tmp-tmp', emptyDir: {} }],
+      } } });
+      const record = JSON.parse(((body['metadata'] as Obj)['annotations'] as Record<string, string>)['immutability.dev/patched'] ?? '{}') as Obj;
+      expect(record).to.include({ template: templateHash(writable), attempts: 1 });
+      expect(first.outcomes.get('ns/Deployment/web')).to.include({ action: 'Patched', message: 'set readOnlyRootFilesystem, added emptyDir at /tmp' });
+      expect(first.actions).to.deep.equal({ patched: 1, evicted: 0, rolledBack: 0 });
+      expect(first.requeueAfterMs).to.be.a('number'); // the rollout is watched
+      expect(h.events.recorded.map((e) => [e.regarding.kind, e.reason])).to.deep.equal([['Deployment', 'Patched'], ['ImmutabilityPolicy', 'Patched']]);
+
+      // The old pod still violates while the rollout runs: no second apply, the same report.
+      const second = await h.remediator.remediate(policy, [wf]);
+      expect(h.api.callsOf('apply')).to.have.length(1);
+      expect(second.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
+      expect(second.actions.patched).to.equal(1);
+
+      // A fresh replica (after a crash) reads the record on the workload and does not patch again either.
+      const restarted = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: silentLogger, clock: h.clock });
+      const third = await restarted.remediate(policy, [wf]);
+      expect(h.api.callsOf('apply')).to.have.length(1);
+      expect(third.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
+    });
+
+    it('restates fields it already owns, so a second fix never removes the first', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Enforce', rules: { privileged: true, readOnlyRootFilesystem: true }, remediation: { patchOwner: {} } });
+      const spec = podSpec({ readOnlyRootFilesystem: true, privileged: true });
+      h.api.add(workload('Deployment', 'web', spec, {
+        metadata: { managedFields: [{ manager: 'immutability-operator', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': {
+          'f:containers': { 'k:{"name":"app"}': { 'f:name': {}, 'f:securityContext': { 'f:readOnlyRootFilesystem': {} } } },
+        } } } } }] },
+      }));
+      await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', spec, 'ReplicaSet')])]);
+      const body = h.api.callsOf('apply')[0]?.body as Obj;
+      expect(((body['spec'] as Obj)['template'] as Obj)['spec']).to.deep.equal({
+        containers: [{ name: 'app', securityContext: { readOnlyRootFilesystem: true, privileged: false } }],
+      });
+    });
+
+    const blockedCases: { name: string; metadata: (spec: PodSpec) => Obj; reason: string; message: RegExp }[] = [
+      {
+        name: 'a workload whose spec Flux applies',
+        metadata: () => ({ managedFields: [{ manager: 'kustomize-controller', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }] }),
+        reason: 'GitOpsManaged', message: /GitOpsManaged: the spec is managed by kustomize-controller/,
+      },
+      {
+        name: 'a template whose patch was rolled back',
+        metadata: (spec) => ({ annotations: { 'immutability.dev/rolled-back': templateHash(spec), 'immutability.dev/rollback-reason': 'new pods crash-loop' } }),
+        reason: 'RolloutFailed', message: /rolled back: new pods crash-loop; the patch is not re-applied/,
+      },
+    ];
+    for (const c of blockedCases) {
+      it(`does not patch ${c.name}: Blocked, Degraded ${c.reason}, patch shown`, async () => {
+        const h = harness();
+        const policy = active(enforcePatch);
+        h.api.add(workload('Deployment', 'web', writable, { metadata: c.metadata(writable) }));
+        const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
+        expect(h.api.callsOf('apply')).to.deep.equal([]);
+        const outcome = report.outcomes.get('ns/Deployment/web');
+        expect(outcome?.action).to.equal('Blocked');
+        expect(outcome?.message).to.match(c.message);
+        expect(outcome?.patch).to.contain('readOnlyRootFilesystem');
+        expect(report.degraded?.reason).to.equal(c.reason);
+        expect(h.events.recorded.some((e) => e.type === 'Warning' && e.regarding.kind === 'Deployment')).to.equal(true);
+      });
+    }
+
+    it('stops after three applies of the same change that someone keeps reverting', async () => {
+      const h = harness();
+      const policy = active(enforcePatch);
+      const wf = findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')]);
+      const original = workload('Deployment', 'web', writable, {
+        metadata: { managedFields: [{ manager: 'ci-pipeline', operation: 'Update', time: '2026-01-01T00:00:00Z', fieldsV1: { 'f:spec': {} } }] },
+      });
+      h.api.add(original);
+      for (let i = 1; i <= 4; i++) {
+        const report = await h.remediator.remediate(policy, [wf]);
+        const patched = h.api.get(ref('Deployment', 'web'));
+        // Someone restores the original template, keeping our record annotation.
+        h.api.add({ ...structuredClone(original), metadata: { ...(original['metadata'] as Obj), annotations: (patched['metadata'] as Obj)['annotations'] } });
+        h.remediator.forget('p');
+        if (i <= 3) expect(report.outcomes.get('ns/Deployment/web')?.action, `round ${i}`).to.equal('Patched');
+        else {
+          expect(report.outcomes.get('ns/Deployment/web')?.action).to.equal('Blocked');
+          expect(report.outcomes.get('ns/Deployment/web')?.message).to.match(/reverted 3 times \(last change by ci-pipeline\); not fighting/);
+          expect(report.degraded?.reason).to.equal('PatchFailed');
+        }
+      }
+      expect(h.api.callsOf('apply')).to.have.length(3);
+    });
+
+    it('rolls back when the new pods crash-loop: our fields removed, replaced values restored, template marked', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Enforce', rules: { privileged: true }, remediation: { patchOwner: { writablePaths: ['/tmp'] } } });
+      const spec = podSpec({ privileged: true });
+      h.api.add(workload('Deployment', 'web', spec));
+      const wf = findings(policy, ref('Deployment', 'web'), [pod('old', spec, 'ReplicaSet')]);
+      await h.remediator.remediate(policy, [wf]);
+      const patched = h.api.get(ref('Deployment', 'web'));
+      // The applied fields are now ours (as the API server would record them).
+      (patched['metadata'] as Obj)['managedFields'] = [{ manager: 'immutability-operator', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': {
+        'f:containers': { 'k:{"name":"app"}': { 'f:name': {}, 'f:securityContext': { 'f:readOnlyRootFilesystem': {}, 'f:privileged': {} },
+          'f:volumeMounts': { 'k:{"mountPath":"/tmp"}': { 'f:name': {}, 'f:mountPath': {} } } } },
+        'f:volumes': { 'k:{"name":"immutability-tmp-tmp"}': { 'f:name': {}, 'f:emptyDir': {} } },
+      } } } } }];
+      h.api.add(patched);
+      const newSpec = ((patched['spec'] as Obj)['template'] as Obj)['spec'];
+      h.api.pods = [{ metadata: { name: 'new' }, spec: newSpec, status: { containerStatuses: [{ name: 'app', restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }];
+
+      const report = await h.remediator.remediate(policy, [wf]);
+      const applies = h.api.callsOf('apply');
+      expect(applies).to.have.length(2);
+      const revert = applies[1]?.body as Obj;
+      expect(revert['spec']).to.deep.equal({ template: { spec: { containers: [{ name: 'app', securityContext: { privileged: true } }] } } });
+      expect((revert['metadata'] as Obj)['annotations']).to.include({ 'immutability.dev/rolled-back': templateHash(spec) });
+      const outcome = report.outcomes.get('ns/Deployment/web');
+      expect(outcome?.action).to.equal('Blocked');
+      expect(outcome?.message).to.match(/rolled back: new pods crash-loop/);
+      expect(report.actions.rolledBack).to.equal(1);
+      expect(report.degraded?.reason).to.equal('RolloutFailed');
+      expect(await actionCount(h.metrics, { action: 'rollback', result: 'success' })).to.equal(1);
+    });
+
+    it('never patches a bare pod, an unknown owner kind, a Job, or a ReplicaSet its Deployment controls', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Enforce', remediation: { label: {}, patchOwner: {} } });
+      h.api.add({ ...workload('ReplicaSet', 'rs', writable), metadata: {
+        name: 'rs', namespace: 'ns', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'u', controller: true }],
+      } });
+      h.api.add({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'job', namespace: 'ns' }, spec: { template: { spec: writable } } });
+      const report = await h.remediator.remediate(policy, [
+        findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)]),
+        findings(policy, ref('Rollout', 'canary', 'argoproj.io/v1alpha1'), [pod('c', writable, 'ReplicaSet')]),
+        findings(policy, ref('ReplicaSet', 'rs'), [pod('r', writable, 'ReplicaSet')]),
+        findings(policy, ref('Job', 'job', 'batch/v1'), [pod('j', writable, 'Job')]),
+      ]);
+      expect(h.api.callsOf('apply')).to.deep.equal([]);
+      expect(report.outcomes.get('ns/Pod/bare')).to.deep.equal({ action: 'Skipped', message: 'bare pod: no owner to patch; labelled only' });
+      expect(report.outcomes.get('ns/Rollout/canary')?.message).to.match(/owner kind Rollout \(argoproj.io\/v1alpha1\) is not supported/);
+      expect(report.outcomes.get('ns/ReplicaSet/rs')?.message).to.match(/controlled by Deployment d/);
+      expect(report.outcomes.get('ns/Job/job')?.message).to.match(/Job's pod template is immutable/);
+      expect(report.outcomes.get('ns/Job/job')?.action).to.equal('Labeled');
+      expect(h.api.callsOf('get').map((c) => c.key)).to.deep.equal(['ns/Job/job', 'ns/ReplicaSet/rs']);
+    });
+
+    it('reports a refused apply (403) as Forbidden and retries later', async () => {
+      const h = harness();
+      const policy = active(enforcePatch);
+      h.api.add(workload('Deployment', 'web', writable));
+      h.api.applyFailure = 403;
+      const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
+      expect(report.outcomes.get('ns/Deployment/web')?.action).to.equal('Blocked');
+      expect(report.degraded?.reason).to.equal('Forbidden');
+      expect(report.requeueAfterMs).to.equal(10_000);
+      expect(report.actions.patched).to.equal(0);
+    });
+  });
+
+  describe('evict', () => {
+    const evictPolicy = (evict: Obj = {}): ActivePolicy => active({ mode: 'Enforce', remediation: { evict } });
+
+    it('backs off after a PodDisruptionBudget refusal (429) and succeeds once allowed', async () => {
+      const h = harness();
+      const policy = evictPolicy();
+      h.api.add(workload('Deployment', 'web', writable));
+      const wf = findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')], ['app:exec']);
+      h.api.evictions = [429];
+      const blocked = await h.remediator.remediate(policy, [wf]);
+      expect(blocked.outcomes.get('ns/Deployment/web')?.action).to.equal('Blocked');
+      expect(blocked.degraded?.reason).to.equal('EvictionBlocked');
+      expect(blocked.requeueAfterMs).to.equal(5_000);
+
+      await h.clock.advance(4_000);
+      const waiting = await h.remediator.remediate(policy, [wf]);
+      expect(h.api.callsOf('evict')).to.have.length(1); // still backing off
+      expect(waiting.degraded?.reason).to.equal('EvictionBlocked');
+      expect(waiting.requeueAfterMs).to.equal(1_000);
+
+      await h.clock.advance(1_000);
+      const done = await h.remediator.remediate(policy, [wf]);
+      expect(h.api.callsOf('evict').map((c) => c.key)).to.deep.equal(['ns/web-1@web-1-uid', 'ns/web-1@web-1-uid']);
+      expect(done.outcomes.get('ns/Deployment/web')?.action).to.equal('Evicted');
+      expect(done.actions.evicted).to.equal(1);
+      expect(done.degraded).to.equal(undefined);
+
+      // The evicted pod may linger in the cache for a moment: it is never evicted twice.
+      await h.remediator.remediate(policy, [wf]);
+      expect(h.api.callsOf('evict')).to.have.length(2);
+    });
+
+    it('keeps to maxPerMinute: the rest wait (RateLimited) and come back when a token is due', async () => {
+      const h = harness();
+      const policy = evictPolicy({ maxPerMinute: 1 });
+      h.api.add(workload('Deployment', 'web', writable));
+      const wf = findings(policy, ref('Deployment', 'web'), [pod('a', writable, 'ReplicaSet'), pod('b', writable, 'ReplicaSet')], ['app:exec']);
+      const report = await h.remediator.remediate(policy, [wf]);
+      expect(h.api.callsOf('evict')).to.have.length(1);
+      expect(report.degraded?.reason).to.equal('RateLimited');
+      expect(report.requeueAfterMs).to.equal(60_000);
+      await h.clock.advance(60_000);
+      await h.remediator.remediate(policy, [wf]);
+      expect(h.api.callsOf('evict').map((c) => c.key)).to.deep.equal(['ns/a@a-uid', 'ns/b@b-uid']);
+    });
+
+    it('classifies 403 as Forbidden', async () => {
+      const h = harness();
+      const policy = evictPolicy();
+      h.api.add(workload('Deployment', 'web', writable));
+      h.api.evictions = [403];
+      const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('a', writable, 'ReplicaSet')], ['app:exec'])]);
+      expect(report.degraded?.reason).to.equal('Forbidden');
+      expect(await actionCount(h.metrics, { action: 'evict', result: 'failure' })).to.equal(1);
+    });
+
+    it('never evicts violating pods whose template still violates, bare pods or DaemonSet pods', async () => {
+      const h = harness();
+      const policy = evictPolicy();
+      h.api.add(workload('StatefulSet', 'db', writable, { spec: { updateStrategy: { type: 'OnDelete' } } }));
+      h.api.add(workload('DaemonSet', 'agent', writable));
+      const report = await h.remediator.remediate(policy, [
+        findings(policy, ref('StatefulSet', 'db'), [pod('db-0', writable, 'StatefulSet')]),
+        findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)], ['app:exec']),
+        findings(policy, ref('DaemonSet', 'agent'), [pod('agent-x', writable, 'DaemonSet')], ['app:exec']),
+      ]);
+      expect(h.api.callsOf('evict')).to.deep.equal([]);
+      expect(report.outcomes.get('ns/Pod/bare')?.message).to.match(/not evicted: bare \(bare pods are evicted only with evict.barePods: true\)/);
+      expect(report.outcomes.get('ns/DaemonSet/agent')?.message).to.match(/DaemonSet pods are never evicted/);
+    });
+
+    it('evicts a drifted bare pod only with barePods: true', async () => {
+      const h = harness();
+      const policy = evictPolicy({ barePods: true });
+      const report = await h.remediator.remediate(policy, [findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)], ['app:exec'])]);
+      expect(h.api.callsOf('evict').map((c) => c.key)).to.deep.equal(['ns/bare@bare-uid']);
+      expect(report.outcomes.get('ns/Pod/bare')?.action).to.equal('Evicted');
+    });
+  });
+});

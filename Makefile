@@ -16,9 +16,10 @@ help: ## Show this help.
 		/^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Development
-node_modules: package.json package-lock.json
+# npm records the installed tree in node_modules/.package-lock.json: reinstall only when the lockfile changed.
+node_modules: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
-	@touch node_modules
 
 .PHONY: build
 build: node_modules ## Compile TypeScript into dist/.

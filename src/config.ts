@@ -17,6 +17,8 @@ export interface RunConfig {
   leaderElectionNamespace: string;
   leaderElectionId: string;
   identity: string;
+  /** This replica's own pod (downward API), when running in one. */
+  ownPod?: { namespace: string; name: string };
   podWorkers: number;
   policyWorkers: number;
   statusIntervalMs: number;
@@ -139,9 +141,10 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     logLevel,
     logFormat,
     leaderElect: values['leader-elect'] === true,
-    leaderElectionNamespace: str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'immutability-system',
+    leaderElectionNamespace: str('leader-election-namespace') ?? (env.POD_NAMESPACE || 'immutability-system'),
     leaderElectionId: str('leader-election-id') ?? 'immutability-operator',
-    identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    identity: env.POD_NAME || `${hostname()}-${process.pid}`,
+    ...(env.POD_NAME && env.POD_NAMESPACE ? { ownPod: { namespace: env.POD_NAMESPACE, name: env.POD_NAME } } : {}),
     podWorkers: positiveInt('workers', str('workers'), 8),
     policyWorkers: 2,
     statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),

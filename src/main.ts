@@ -15,6 +15,7 @@ import { DriftRegistry } from './controllers/drift-registry.js';
 import { startDriftDetection } from './audit/drift-detection.js';
 import { KubeApi } from './k8s/api.js';
 import { KubeHttp } from './k8s/http.js';
+import { leaderLabel } from './k8s/leader-label.js';
 import { httpListWatch, leaseClient } from './k8s/list-watch.js';
 import { EventRecorder, eventsSink } from './observability/events.js';
 import { startHealthServer } from './observability/health-server.js';
@@ -120,6 +121,15 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
 
   if (config.leaderElect) {
     let leading: Promise<void> = Promise.resolve();
+    // The leader label on our own pod follows leadership; one left by a previous run of this pod goes first.
+    const ownPod = config.ownPod ? leaderLabel(http, config.ownPod) : undefined;
+    let labelWrite: Promise<unknown> = Promise.resolve();
+    const markLeader = (isLeader: boolean): void => {
+      if (!ownPod) return;
+      labelWrite = labelWrite.then(() => ownPod.set(isLeader)).catch((err: unknown) =>
+        logger.warn('could not update the leader label on our pod', { leader: isLeader, ...errorFields(err) }));
+    };
+    markLeader(false);
     const elector = new LeaderElector({
       client: leaseClient(kc), namespace: config.leaderElectionNamespace, name: config.leaderElectionId,
       identity: config.identity, clock, logger: logger.child({ component: 'leader-election' }),
@@ -127,10 +137,12 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
         setMaxListeners(MAX_SIGNAL_LISTENERS, signal);
         metrics.leader.set(1);
         logger.info('became leader', { identity: config.identity });
+        markLeader(true);
         leading = lead(signal);
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
+        markLeader(false);
         logger.info('stopped leading', { identity: config.identity });
       },
       onNewLeader: (identity) => logger.info('leader observed', { leader: identity }),
@@ -139,6 +151,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     // Leadership ended: either we are shutting down, or we lost the lease. client-go's answer to the latter is
     // to exit and let the Deployment restart us as a fresh candidate; never keep acting without the lease.
     await leading;
+    await labelWrite;
     if (!root.signal.aborted) stop('lost leadership', 1);
   } else {
     await lead(root.signal);

@@ -17,6 +17,8 @@ export const ANNOTATION_VIOLATIONS = `${GROUP}/violations`;
 export const LABEL_DRIFT = `${GROUP}/drift`;
 export const ANNOTATION_DRIFT = `${GROUP}/drift-details`;
 export const FINALIZER = `${GROUP}/cleanup`;
+/** On the operator's own pod while it holds the Lease (routes the audit webhook Service to the leader). */
+export const LABEL_LEADER = `${GROUP}/leader`;
 
 export type Mode = 'Audit' | 'Enforce';
 

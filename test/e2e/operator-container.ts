@@ -3,6 +3,7 @@
 // testcontainers, against the suite's local control plane. The container shares the host's network: the
 // control plane listens on 127.0.0.1 only.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,9 +29,8 @@ const DEFAULT_PODMAN_SOCKET = '/run/podman/podman.sock';
  */
 export async function containerRuntime(timeoutMs = 20_000): Promise<{ client?: ContainerRuntimeClient; reason?: string }> {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-  if (process.env.DOCKER_HOST === undefined) {
-    const { existsSync } = await import('node:fs');
-    if (existsSync(DEFAULT_PODMAN_SOCKET)) process.env.DOCKER_HOST = `unix://${DEFAULT_PODMAN_SOCKET}`;
+  if (process.env.DOCKER_HOST === undefined && existsSync(DEFAULT_PODMAN_SOCKET)) {
+    process.env.DOCKER_HOST = `unix://${DEFAULT_PODMAN_SOCKET}`;
   }
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

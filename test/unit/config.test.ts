@@ -67,6 +67,7 @@ describe('config parseRunConfig', () => {
     ], { POD_NAME: 'op-0', POD_NAMESPACE: 'ignored-because-flag-wins' });
     expect(config).to.deep.equal({
       kubeconfig: '/kc',
+      ownPod: { namespace: 'ignored-because-flag-wins', name: 'op-0' },
       metricsBindAddress: '0',
       metricsAuth: 'none',
       metricsCertFile: '/mc',
@@ -110,6 +111,16 @@ describe('config parseRunConfig', () => {
     });
     it('prefers --leader-election-namespace over POD_NAMESPACE', () => {
       expect(parseRunConfig(['--leader-election-namespace', 'flag'], { POD_NAMESPACE: 'env' }).leaderElectionNamespace).to.equal('flag');
+    });
+    it('knows its own pod only when both POD_NAME and POD_NAMESPACE are set (and not empty)', () => {
+      expect(parseRunConfig([], { POD_NAME: 'op-0', POD_NAMESPACE: 'ops' }).ownPod).to.deep.equal({ namespace: 'ops', name: 'op-0' });
+      expect(parseRunConfig([], { POD_NAME: 'op-0' }).ownPod).to.equal(undefined);
+      expect(parseRunConfig([], { POD_NAME: '', POD_NAMESPACE: 'ops' }).ownPod).to.equal(undefined);
+    });
+    it('ignores empty POD_NAME and POD_NAMESPACE', () => {
+      const config = parseRunConfig([], { POD_NAME: '', POD_NAMESPACE: '' });
+      expect(config.identity).to.match(/-\d+$/);
+      expect(config.leaderElectionNamespace).to.equal('immutability-system');
     });
     it('takes the identity from POD_NAME', () => {
       expect(parseRunConfig([], { POD_NAME: 'immutability-operator-7d9-abcde' }).identity).to.equal('immutability-operator-7d9-abcde');

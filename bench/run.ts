@@ -111,7 +111,7 @@ class Operator {
     this.startedAt = performance.now();
     this.child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'run',
       '--kubeconfig', this.kubeconfig, '--metrics-bind-address', '0', '--health-probe-bind-address', '0',
-      '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'],
+      '--log-level', 'warn', ...(process.env.BENCH_OPERATOR_ARGS?.split(' ').filter(Boolean) ?? [])], { stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS ?? OPERATOR_NODE_OPTIONS } });
   }
 

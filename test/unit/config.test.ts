@@ -33,7 +33,7 @@ describe('config parseRunConfig', () => {
       leaderElectionNamespace: 'immutability-system',
       leaderElectionId: 'immutability-operator',
       identity: 'op-0',
-      podWorkers: 8,
+      podWorkers: 16,
       policyWorkers: 2,
       statusIntervalMs: 1000,
       audit: {
@@ -145,7 +145,7 @@ describe('config parseRunConfig', () => {
       const config = parseRunConfig([], NO_ENV) as RunConfig;
       expect(Object.isFrozen(config)).to.equal(true);
       expect(() => { config.podWorkers = 99; }).to.throw(TypeError);
-      expect(config.podWorkers).to.equal(8);
+      expect(config.podWorkers).to.equal(16);
     });
 
     it('rejects writes to the nested audit settings', () => {

@@ -1,7 +1,9 @@
 // The local control plane is real: the CRD is validated by kube-apiserver's schema and CEL, workloads run
 // through kube-controller-manager and kube-scheduler onto kwok nodes, and evictions honour PDBs.
 import { expect } from 'chai';
-import { readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { cluster } from '../support/integration-hooks.js';
@@ -10,6 +12,15 @@ import { repoRoot } from '../support/controlplane/binaries.js';
 import { installCrd } from '../support/fixtures.js';
 
 const root = repoRoot();
+
+/** Runs the built CLI; resolves with its exit code and output. */
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'main.js'), ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('local control plane', function () {
   before(async function () {
@@ -77,6 +88,46 @@ describe('local control plane', function () {
         expect(res.stderr).to.match(tc.error);
       });
     }
+  });
+
+  describe('the shipped manifests (config/default)', function () {
+    it('deploy into a namespace that enforces the restricted Pod Security Standard', async function () {
+      await kubectlOk(['apply', '--server-side', '--force-conflicts', '-k', path.join(root, 'config/default')]);
+      try {
+        const psa = await kubectlOk(['get', 'namespace', 'immutability-system', '-o', 'jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}']);
+        expect(psa).to.equal('restricted');
+        // Pod Security admission rejects non-compliant pods at creation: two pods existing proves the hardening.
+        await eventually('both operator replicas created', async () => {
+          const out = await kubectlOk(['-n', 'immutability-system', 'get', 'pods', '-l', 'app.kubernetes.io/name=immutability-operator', '-o', 'name']);
+          return out.trim().split('\n').filter(Boolean).length === 2 ? true : undefined;
+        }, 60_000);
+        const events = await kubectlOk(['-n', 'immutability-system', 'get', 'events', '-o', 'jsonpath={.items[*].reason}']);
+        expect(events).to.not.include('FailedCreate');
+      } finally {
+        // The namespace and RBAC stay (other specs use them); the fake replicas go.
+        await kubectl(['-n', 'immutability-system', 'delete', 'deployment', 'immutability-operator', '--ignore-not-found', '--wait=false']);
+      }
+    });
+
+    it('pass the operator\'s own strictest policy: it practices what it enforces', async function () {
+      const rendered = await kubectlOk(['kustomize', path.join(root, 'config/default')]);
+      const strict = JSON.stringify({
+        apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'strict' },
+        spec: { match: { excludedNamespaces: [] }, rules: { readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true } },
+      });
+      const dir = await mkdtemp(path.join(tmpdir(), 'strict-'));
+      try {
+        await writeFile(path.join(dir, 'strict.json'), strict);
+        await writeFile(path.join(dir, 'rendered.yaml'), rendered);
+        const res = await runCli(['check', '--policy', path.join(dir, 'strict.json'), '-f', path.join(dir, 'rendered.yaml'), '-o', 'json']);
+        const report = JSON.parse(res.stdout) as { results: { kind: string; compliant: boolean }[] };
+        expect(report.results.filter((r) => r.kind === 'Deployment')).to.have.length(1);
+        expect(report.results.every((r) => r.compliant), res.stdout).to.equal(true);
+        expect(res.code).to.equal(0);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('workloads on kwok nodes', function () {

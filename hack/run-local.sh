@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 args=(--log-format text --metrics-auth none --health-probe-bind-address 127.0.0.1:8081 --metrics-bind-address 127.0.0.1:8443)
-if [ -z "${KUBECONFIG:-}" ]; then
+local_kubeconfig="$PWD/.cluster/kubeconfig"
+# KUBECONFIG pointing at the local control plane (as the README suggests for other terminals) is still local.
+if [ -z "${KUBECONFIG:-}" ] || [ "$(realpath -m "$KUBECONFIG")" = "$local_kubeconfig" ]; then
   node dist/test/support/controlplane/cli.js up
-  export KUBECONFIG="$PWD/.cluster/kubeconfig"
+  export KUBECONFIG="$local_kubeconfig"
   kubectl="$PWD/.cluster/bin/kubectl"
   audit="$PWD/.cluster/audit"
   args+=(--audit-webhook-bind-address 127.0.0.1:9444
@@ -20,7 +22,7 @@ else
 fi
 
 "$kubectl" apply --server-side -k config/crd >/dev/null
-"$kubectl" wait --for=condition=Established --timeout=60s crd/immutabilitypolicies.immutability.dev >/dev/null
+until [ "$("$kubectl" get crd immutabilitypolicies.immutability.dev -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" = True ]; do sleep 0.5; done
 "$kubectl" apply -f config/samples/policy-audit.yaml
 "$kubectl" apply -f config/samples/namespace-demo.yaml
 "$kubectl" apply -f config/samples/nginx-writable-root.yaml -f config/samples/nginx-readonly.yaml -f config/samples/nginx-privileged.yaml

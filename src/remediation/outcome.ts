@@ -1,5 +1,6 @@
-// Folding what happened to each workload into the policy's Degraded condition. Pure.
+// What went wrong for a workload (a Problem), and folding those into the policy's Degraded condition. Pure.
 import { Reasons } from '../api/types.js';
+import { isForbidden, messageOf } from '../k8s/errors.js';
 import type { DegradedState } from '../policy/status.js';
 import { listSome, truncateText, MAX_MESSAGE_CHARS } from './status-text.js';
 
@@ -23,6 +24,12 @@ export interface Problem {
 function rank(reason: string): number {
   const i = DEGRADED_PRIORITY.indexOf(reason);
   return i < 0 ? DEGRADED_PRIORITY.length : i;
+}
+
+/** What a write of ours (`what`) that the API server refused means for Degraded. */
+export function apiProblem(err: unknown, what: 'patch' | 'rollback'): Problem {
+  if (isForbidden(err)) return { reason: Reasons.Forbidden, message: `${what} forbidden: ${messageOf(err)}` };
+  return { reason: Reasons.PatchFailed, message: truncateText(`${what} failed: ${messageOf(err)}`, MAX_MESSAGE_CHARS) };
 }
 
 export function worstProblem(problems: readonly Problem[]): Problem | undefined {

@@ -17,6 +17,8 @@ export interface OperatorOptions {
   auditWebhook?: boolean;
   leaderElect?: boolean;
   identity?: string;
+  /** Kubeconfig the operator runs with; default: the suite's admin kubeconfig. */
+  kubeconfig?: string;
 }
 
 let counter = 0;
@@ -37,7 +39,7 @@ export class OperatorProcess {
     this.healthPort = await freePort();
     const args = [
       path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'run',
-      '--kubeconfig', info.kubeconfig,
+      '--kubeconfig', this.opts.kubeconfig ?? info.kubeconfig,
       '--metrics-bind-address', '0',
       '--health-probe-bind-address', `127.0.0.1:${this.healthPort}`,
       '--log-format', 'json', '--log-level', 'debug',

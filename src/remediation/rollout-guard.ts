@@ -1,0 +1,180 @@
+// Watching the rollout of a patch we applied, and undoing it when the rollout fails (`patchOwner.rollback`,
+// default on). Only Enforce watches. The watch lives in memory, but everything needed to resume or revert it
+// is on the workload (the patch record annotation), so a restarted operator picks a Deployment's rollout up
+// again and never re-applies a rolled-back patch to the same template.
+import { FIELD_MANAGER, Reasons } from '../api/types.js';
+import { isAbortError, isNotFound } from '../k8s/errors.js';
+import type { WorkloadRef } from '../k8s/owners.js';
+import type { Logger } from '../observability/logger.js';
+import { workloadFromObject, type Workload } from '../policy/index.js';
+import { isRecord } from '../policy/guards.js';
+import type { WorkloadOutcome } from '../policy/status.js';
+import type { ActionReporter } from './action-reporter.js';
+import type { RemediationApi, RemediationContext } from './context.js';
+import { applyBody, mergeFragments, subtractFragment, type ApplyTarget } from './fragment.js';
+import { ownedFragment } from './managed-fields.js';
+import { apiProblem } from './outcome.js';
+import type { RolloutWatch, WorkloadResult } from './policy-state.js';
+import { podCarriesFragment, replacesPodsOnTemplateChange, rolloutVerdict, selectorQuery } from './rollout.js';
+import { truncateText } from './status-text.js';
+import { WorkloadDraft } from './workload-draft.js';
+import {
+  ANNOTATION_PATCHED, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ROLLED_BACK, annotationsOf, ownAnnotations, parsePatchRecord,
+} from './workload-record.js';
+
+type Obj = Record<string, unknown>;
+
+/** The same text when the rollback happens and on every later look, so status does not flap. */
+export function rolledBackMessage(reason: string): string {
+  return `rolled back: ${reason}; the patch is not re-applied to this template`;
+}
+
+/** Kinds whose pods change after a template patch; a CronJob's next Job is nothing to watch. */
+function watchable(kind: string): boolean {
+  return kind === 'Deployment' || kind === 'StatefulSet' || kind === 'DaemonSet' || kind === 'ReplicaSet';
+}
+
+export interface RolloutGuardOptions {
+  api: RemediationApi;
+  reporter: ActionReporter;
+  logger: Logger;
+  /** Rollout deadline for kinds without progressDeadlineSeconds. */
+  deadlineMs: number;
+  /** How often a rollout being watched is looked at. */
+  pollMs: number;
+  /** Retry delay after a refused rollback. */
+  retryMs: number;
+}
+
+export interface JudgedRollout {
+  /** The workload as it is after judging (reverted, when the rollback went through). */
+  live: Obj;
+  /** The rollout failed (and was rolled back, or the rollback is being retried): nothing else happens now. */
+  failed: boolean;
+}
+
+export class RolloutGuard {
+  constructor(private readonly opts: RolloutGuardOptions) {}
+
+  /** Only Enforce with patchOwner.rollback acts on rollouts. */
+  enabled(ctx: RemediationContext): boolean {
+    const patchOwner = ctx.policy.remediation.patchOwner;
+    return ctx.enforce && patchOwner !== undefined && patchOwner.rollback !== false;
+  }
+
+  /** Starts watching the rollout of a patch just applied. */
+  watch(ctx: RemediationContext, key: string, watch: Omit<RolloutWatch, 'startedAt'>, draft: WorkloadDraft): void {
+    if (!this.enabled(ctx) || !watchable(watch.ref.kind)) return;
+    ctx.state.rollouts.set(key, { ...watch, startedAt: ctx.now.getTime() });
+    draft.requeueWithin(this.opts.pollMs);
+  }
+
+  /** Judges the rollout of our patch to this workload, if one is under watch (or resumable after a restart). */
+  async judgeOngoing(
+    ctx: RemediationContext, key: string, ref: WorkloadRef, target: ApplyTarget, live: Obj, workload: Workload,
+    pods: readonly { findings: string[] }[], draft: WorkloadDraft,
+  ): Promise<JudgedRollout> {
+    const watch = ctx.state.rollouts.get(key) ?? this.resume(ctx, key, ref, target, live, workload, pods);
+    if (!watch) return { live, failed: false };
+    return this.judge(ctx, key, watch, live, draft);
+  }
+
+  /** A watched rollout whose workload no longer has violating pods (a StatefulSet replaces the old pod first). */
+  async judgeDetached(ctx: RemediationContext, key: string, watch: RolloutWatch): Promise<WorkloadResult> {
+    let live: Obj;
+    try {
+      live = await this.opts.api.getWorkload(watch.ref, ctx.signal);
+    } catch (err) {
+      if (isNotFound(err)) {
+        ctx.state.rollouts.delete(key);
+        return { settled: true };
+      }
+      throw err;
+    }
+    const draft = new WorkloadDraft();
+    await this.judge(ctx, key, watch, live, draft);
+    const result = draft.result(ctx.enforce, 'Patched');
+    delete result.outcome; // not a violating workload: nothing to list in status
+    return result;
+  }
+
+  /** After a restart the watch is gone from memory; the workload's record brings it back. */
+  private resume(
+    ctx: RemediationContext, key: string, ref: WorkloadRef, target: ApplyTarget, live: Obj, workload: Workload,
+    pods: readonly { findings: string[] }[],
+  ): RolloutWatch | undefined {
+    if (!this.enabled(ctx) || !watchable(ref.kind)) return undefined;
+    if (!replacesPodsOnTemplateChange(ref.kind, live) || pods.every((p) => p.findings.length === 0)) return undefined;
+    const record = parsePatchRecord(annotationsOf(live)[ANNOTATION_PATCHED]);
+    if (!record || !podCarriesFragment(workload.podSpec, record.fragment)) return undefined;
+    const outcome: WorkloadOutcome = { action: 'Patched', message: `pod template patched by ${FIELD_MANAGER}` };
+    const watch: RolloutWatch = { ref, target, record, startedAt: ctx.now.getTime(), outcome };
+    ctx.state.rollouts.set(key, watch);
+    return watch;
+  }
+
+  private async judge(ctx: RemediationContext, key: string, watch: RolloutWatch, live: Obj, draft: WorkloadDraft): Promise<JudgedRollout> {
+    const workload = workloadFromObject(live);
+    if ('error' in workload || !podCarriesFragment(workload.podSpec, watch.record.fragment)) {
+      ctx.state.rollouts.delete(key); // our change is gone (edited or reverted by someone): nothing of ours to watch
+      return { live, failed: false };
+    }
+    const selector = selectorQuery(isRecord(live['spec']) ? live['spec']['selector'] : undefined);
+    const pods = selector ? await this.opts.api.listPods(watch.ref.namespace, selector, ctx.signal) : [];
+    const newPods = pods.filter((p) => {
+      const meta = isRecord(p['metadata']) ? p['metadata'] : {};
+      return meta['deletionTimestamp'] === undefined && podCarriesFragment(p['spec'], watch.record.fragment);
+    });
+    const verdict = rolloutVerdict({
+      kind: watch.ref.kind, workload: live, newPods, startedAtMs: watch.startedAt, nowMs: ctx.now.getTime(),
+      deadlineMs: this.opts.deadlineMs,
+    });
+    if (verdict.state === 'complete') {
+      ctx.state.rollouts.delete(key);
+      return { live, failed: false };
+    }
+    if (verdict.state === 'progressing') {
+      draft.requeueWithin(this.opts.pollMs);
+      draft.settled = false;
+      return { live, failed: false };
+    }
+    return { live: await this.rollBack(ctx, key, watch, live, verdict.reason, draft), failed: true };
+  }
+
+  /**
+   * Reverts exactly our change: our fields go, the values we replaced come back, the template is marked.
+   * Returns the workload as it is afterwards.
+   */
+  private async rollBack(ctx: RemediationContext, key: string, watch: RolloutWatch, live: Obj, reason: string, draft: WorkloadDraft): Promise<Obj> {
+    const owned = ownedFragment(live, watch.target.podSpecPath, FIELD_MANAGER);
+    const fragment = mergeFragments(subtractFragment(owned, watch.record.fragment), watch.record.previous);
+    const annotations = {
+      ...ownAnnotations(live),
+      [ANNOTATION_ROLLED_BACK]: watch.record.template,
+      [ANNOTATION_ROLLBACK_REASON]: truncateText(reason, 256),
+    };
+    if (watch.outcome.patch) draft.patch = watch.outcome.patch;
+    try {
+      const reverted = await this.opts.api.applyWorkload(watch.ref, applyBody(watch.target, fragment, annotations), ctx.signal);
+      ctx.state.rollouts.delete(key);
+      ctx.state.patched.delete(key);
+      ctx.state.counts.rolledBack++;
+      const message = rolledBackMessage(truncateText(reason, 256));
+      this.opts.reporter.record(ctx, {
+        ref: watch.ref, live: reverted, action: 'rollback', result: 'success', type: 'Warning', reason: 'RolledBack', note: message,
+      });
+      this.opts.logger.warn('rolled back patch', { policy: ctx.policy.name, workload: key, reason });
+      draft.addProblem({ reason: Reasons.RolloutFailed, message });
+      return reverted;
+    } catch (err) {
+      if (isAbortError(err) || isNotFound(err)) throw err;
+      const message = `${reason}; ${apiProblem(err, 'rollback').message}`;
+      this.opts.reporter.record(ctx, {
+        ref: watch.ref, live, action: 'rollback', result: 'failure', type: 'Warning', reason: 'RollbackFailed', note: message,
+      });
+      draft.addProblem({ reason: Reasons.RolloutFailed, message });
+      draft.requeueWithin(this.opts.retryMs);
+      return live;
+    }
+  }
+}

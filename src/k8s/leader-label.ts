@@ -1,6 +1,6 @@
 // Marks the replica that holds the Lease with `immutability.dev/leader=true` on its own pod, so that a
 // Service can route to the leader only (the audit webhook: a batch delivered to a standby would never be
-// acted on). Written with its own field manager: the pod reconciler's server-side applies (manager
+// acted on). Written under its own field manager: the pod reconciler's server-side applies (manager
 // immutability-operator) never own, and so never remove, this label.
 import { FIELD_MANAGER, LABEL_LEADER } from '../api/types.js';
 import { isNotFound } from './errors.js';
@@ -18,13 +18,11 @@ export function leaderLabel(http: KubeHttp, pod: { namespace: string; name: stri
   return {
     async set(leading, signal) {
       try {
+        // A merge patch, not an apply: applying to a pod that does not exist would try to create one.
         await http.request('PATCH', Paths.pod(pod.namespace, pod.name), {
-          query: { fieldManager: LEADER_FIELD_MANAGER, force: true },
-          contentType: ContentTypes.apply,
-          body: {
-            apiVersion: 'v1', kind: 'Pod',
-            metadata: { name: pod.name, namespace: pod.namespace, labels: leading ? { [LABEL_LEADER]: 'true' } : {} },
-          },
+          query: { fieldManager: LEADER_FIELD_MANAGER },
+          contentType: ContentTypes.mergePatch,
+          body: { metadata: { labels: { [LABEL_LEADER]: leading ? 'true' : null } } },
           signal,
         });
         return true;

@@ -110,14 +110,19 @@ export function fragmentFromPlan(
   return { fragment, previous };
 }
 
+/** Copies of `a`'s items with `b`'s laid over them, matched by `key` (neither input changes). */
+function mergeBy(
+  a: readonly Record<string, unknown>[] | undefined, b: readonly Record<string, unknown>[] | undefined, key: string,
+): Record<string, unknown>[] {
+  const out = (a ?? []).map((x) => ({ ...x }));
+  for (const item of b ?? []) upsertBy(out, key, { ...item });
+  return out;
+}
+
 function mergeContainer(a: ContainerFragment, b: ContainerFragment): ContainerFragment {
   const out: ContainerFragment = { name: a.name };
   if (a.securityContext || b.securityContext) out.securityContext = { ...a.securityContext, ...b.securityContext };
-  if (a.volumeMounts || b.volumeMounts) {
-    const mounts = (a.volumeMounts ?? []).map((m) => ({ ...m }));
-    for (const m of b.volumeMounts ?? []) upsertBy(mounts, 'mountPath', { ...m });
-    out.volumeMounts = mounts;
-  }
+  if (a.volumeMounts || b.volumeMounts) out.volumeMounts = mergeBy(a.volumeMounts, b.volumeMounts, 'mountPath');
   return out;
 }
 
@@ -133,11 +138,7 @@ export function mergeFragments(a: TemplateFragment, b: TemplateFragment): Templa
     }
     if (merged.length > 0) out[list] = merged;
   }
-  if (a.volumes || b.volumes) {
-    const volumes = (a.volumes ?? []).map((v) => ({ ...v }));
-    for (const v of b.volumes ?? []) upsertBy(volumes, 'name', { ...v });
-    out.volumes = volumes;
-  }
+  if (a.volumes || b.volumes) out.volumes = mergeBy(a.volumes, b.volumes, 'name');
   return out;
 }
 

@@ -68,20 +68,20 @@ export class WorkloadRemediator implements Remediator {
   constructor(private readonly opts: WorkloadRemediatorOptions) {
     this.revisitMs = opts.revisitMs ?? 30_000;
     this.retryMs = opts.retryMs ?? 10_000;
-    const { api, logger } = opts;
-    const reporter = (this.reporter = new ActionReporter(opts.events, opts.metrics));
+    this.reporter = new ActionReporter(opts.events, opts.metrics);
+    const deps = { api: opts.api, reporter: this.reporter, logger: opts.logger };
     this.patcher = new OwnerPatcher({
-      api, reporter, logger, retryMs: this.retryMs,
+      ...deps, retryMs: this.retryMs,
       gitOpsManagers: opts.gitOpsManagers ?? GITOPS_MANAGERS,
       maxPatchAttempts: opts.maxPatchAttempts ?? 3,
     });
     this.rollouts = new RolloutGuard({
-      api, reporter, logger, retryMs: this.retryMs,
+      ...deps, retryMs: this.retryMs,
       deadlineMs: opts.rolloutDeadlineMs ?? DEFAULT_ROLLOUT_DEADLINE_MS,
       pollMs: opts.rolloutPollMs ?? 2_000,
     });
     this.evictor = new Evictor({
-      api, reporter, logger, clock: opts.clock,
+      ...deps, clock: opts.clock,
       backoff: opts.evictionBackoff ?? { initialMs: 5_000, maxMs: 300_000 },
     });
   }

@@ -33,7 +33,7 @@ export async function installOperatorRbac(): Promise<void> {
   // The RBAC authorizer learns bindings from a watch: wait until it has, or the first requests race it.
   await eventually('the ServiceAccount bound to its ClusterRole and Role', async () => {
     const clusterWide = await kubectl(['auth', 'can-i', 'watch', 'pods', '--all-namespaces', `--as=${OPERATOR_USER}`]);
-    const lease = await kubectl(['auth', 'can-i', 'update', 'leases', '-n', OPERATOR_NAMESPACE, `--as=${OPERATOR_USER}`]);
+    const lease = await kubectl(['auth', 'can-i', 'get', 'leases', '-n', OPERATOR_NAMESPACE, `--as=${OPERATOR_USER}`]);
     return clusterWide.stdout.trim() === 'yes' && lease.stdout.trim() === 'yes' ? true : undefined;
   }, 15_000);
 }

@@ -6,6 +6,7 @@ import { repoRoot } from '../support/controlplane/binaries.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { conditionOf as condition } from '../support/objects.js';
 import { OperatorProcess } from '../support/operator.js';
 
 const samples = path.join(repoRoot(), 'config', 'samples');
@@ -34,10 +35,6 @@ async function pods(ns: string): Promise<PodView[]> {
 async function policy(name: string): Promise<{ resourceVersion: string; status: PolicyStatusView }> {
   const out = JSON.parse(await kubectlOk(['get', 'imp', name, '-o', 'json'])) as { metadata: { resourceVersion: string }; status?: PolicyStatusView };
   return { resourceVersion: out.metadata.resourceVersion, status: out.status ?? {} };
-}
-
-function condition(status: PolicyStatusView, type: string): { status: string; reason: string; lastTransitionTime: string } | undefined {
-  return status.conditions?.find((c) => c.type === type);
 }
 
 function labelPolicy(name: string, spec: Record<string, unknown> = {}): string {

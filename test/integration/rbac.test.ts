@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { freePort } from '../support/controlplane/ports.js';
 import { installCrd } from '../support/fixtures.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { at, conditionOf as condition } from '../support/objects.js';
 import { OperatorProcess } from '../support/operator.js';
 import {
   OPERATOR_NAMESPACE, OPERATOR_USER, serviceAccountKubeconfig, uninstallOperatorRbac,
@@ -26,15 +27,6 @@ const SCRAPER = 'rbac-scraper';
 const SCRAPER_BINDING = 'rbac-scraper-metrics';
 const REPORTING_CONTROLLER = 'immutability.dev/operator';
 
-function at(obj: unknown, ...path: (string | number)[]): unknown {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[p];
-  }
-  return cur;
-}
-
 async function apply(obj: Json): Promise<void> {
   await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(obj) });
 }
@@ -45,10 +37,6 @@ async function getJson(args: string[]): Promise<Json> {
 
 async function policyStatus(): Promise<PolicyStatus> {
   return (await getJson(['imp', POLICY]))['status'] ?? {};
-}
-
-function condition(status: PolicyStatus, type: string): { status: string; reason: string; message: string } | undefined {
-  return status.conditions?.find((c) => c.type === type);
 }
 
 async function livePods(selector: string): Promise<Json[]> {

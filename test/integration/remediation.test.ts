@@ -4,6 +4,7 @@
 // patch does not lead to a second one.
 import { expect } from 'chai';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { at, conditionOf as condition } from '../support/objects.js';
 import { installCrd } from '../support/fixtures.js';
 import { OperatorProcess } from '../support/operator.js';
 import { templateHash } from '../../src/remediation/workload-record.js';
@@ -40,19 +41,6 @@ async function policyStatus(name: string): Promise<PolicyStatus> {
 
 function violationOf(status: PolicyStatus, kind: string, name: string): Violation | undefined {
   return status.violations?.find((v) => v.kind === kind && v.name === name);
-}
-
-function condition(status: PolicyStatus, type: string): { status: string; reason: string; message: string } | undefined {
-  return status.conditions?.find((c) => c.type === type);
-}
-
-function at(obj: unknown, ...path: (string | number)[]): unknown {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[p];
-  }
-  return cur;
 }
 
 function policy(name: string, namespace: string, spec: Json): Json {

@@ -4,7 +4,6 @@
 import { StatusError } from '../../../src/runtime/errors.js';
 import type { NamespacedRef } from '../../../src/k8s/api.js';
 import type { RemediationApi } from '../../../src/remediation/remediator.js';
-import type { Logger } from '../../../src/observability/logger.js';
 import type { EventType, ObjectReference } from '../../../src/observability/events.js';
 
 type Obj = Record<string, unknown>;
@@ -114,10 +113,4 @@ export class FakeEvents {
   }
 }
 
-export const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};
+export { silentLogger } from '../../../src/observability/logger.js';

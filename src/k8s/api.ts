@@ -41,7 +41,7 @@ export class KubeApi {
 
   /** Applies exactly our labels/annotations on a pod; keys we owned before and omit now are removed. */
   async applyPodMetadata(namespace: string, name: string, intent: PodMetadataIntent, signal?: AbortSignal): Promise<void> {
-    await this.http.request('PATCH', Paths.pod(namespace, name), {
+    await this.http.write('PATCH', Paths.pod(namespace, name), {
       query: applyQuery,
       contentType: ContentTypes.apply,
       body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: intent.labels, annotations: intent.annotations } },
@@ -50,7 +50,7 @@ export class KubeApi {
   }
 
   async applyPolicyStatus(name: string, status: ImmutabilityPolicyStatus, signal?: AbortSignal): Promise<void> {
-    await this.http.request('PATCH', Paths.policyStatus(name), {
+    await this.http.write('PATCH', Paths.policyStatus(name), {
       query: applyQuery,
       contentType: ContentTypes.apply,
       body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status },
@@ -63,12 +63,12 @@ export class KubeApi {
     const ops = expected === undefined
       ? [{ op: 'add', path: '/metadata/finalizers', value: next }]
       : [{ op: 'test', path: '/metadata/finalizers', value: expected }, { op: 'replace', path: '/metadata/finalizers', value: next }];
-    await this.http.request('PATCH', Paths.policy(name), { contentType: ContentTypes.jsonPatch, body: ops, signal });
+    await this.http.write('PATCH', Paths.policy(name), { contentType: ContentTypes.jsonPatch, body: ops, signal });
   }
 
   /** Evicts a pod (policy/v1 Eviction); PodDisruptionBudgets answer 429 when they forbid it. */
   async evictPod(namespace: string, name: string, uid: string | undefined, signal?: AbortSignal): Promise<void> {
-    await this.http.request('POST', Paths.eviction(namespace, name), {
+    await this.http.write('POST', Paths.eviction(namespace, name), {
       body: {
         apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace },
         // The UID precondition makes a retried eviction a no-op for the pod's replacement of the same name.

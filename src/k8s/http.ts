@@ -44,6 +44,22 @@ export class KubeHttp {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /**
+   * A write whose answer the caller does not read (label applies, status writes, evictions): the body of a
+   * success is drained unread. The API server echoes the whole object; parsing thousands of them during an
+   * initial sync only feeds the garbage collector.
+   */
+  async write(method: string, path: string, opts: RequestOptions = {}): Promise<void> {
+    const res = await this.send(method, path, opts);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) throw statusErrorFromBody(status, res.statusMessage ?? '', await readBody(res));
+    await new Promise<void>((resolve, reject) => {
+      res.on('end', resolve);
+      res.on('error', reject);
+      res.resume();
+    });
+  }
+
   /** A streaming GET (watch); the caller consumes and destroys the response. */
   async stream(path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
     const res = await this.send('GET', path, { ...opts, timeoutMs: 0 });

@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { KubeConfig, V1MicroTime } from '@kubernetes/client-node';
+import { V1MicroTime } from '@kubernetes/client-node';
+import { withServer } from './loopback-server.js';
 import { expect } from 'chai';
 import {
   apiListWatch,
@@ -43,32 +42,6 @@ describe('list/watch URLs', () => {
     });
   });
 });
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** A loopback HTTP server standing in for the transport (not for API semantics). */
-async function withServer(handler: Handler, fn: (kc: KubeConfig, requests: IncomingMessage[]) => Promise<void>) {
-  const requests: IncomingMessage[] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push(req);
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'secret-token' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  try {
-    await fn(kc, requests);
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 const line = (type: string, object: object): string => `${JSON.stringify({ type, object })}\n`;
 

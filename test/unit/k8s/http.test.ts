@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { KubeHttp } from '../../../src/k8s/http.js';
+import { StatusError } from '../../../src/runtime/errors.js';
+import { withServer } from './loopback-server.js';
+
+describe('KubeHttp', () => {
+  it('request: sends the body with its content type and bearer token, parses the JSON answer', async () => {
+    await withServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ echo: JSON.parse(body) as unknown, type: req.headers['content-type'], auth: req.headers.authorization }));
+      });
+    }, async (kc) => {
+      const http = new KubeHttp(kc);
+      const out = await http.request<{ echo: unknown; type: string; auth: string }>('PATCH', '/api/v1/x', {
+        body: { a: 1 }, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'm', force: true },
+      });
+      expect(out).to.deep.equal({ echo: { a: 1 }, type: 'application/apply-patch+yaml', auth: 'Bearer secret-token' });
+      http.close();
+    });
+  });
+
+  it('write: resolves without reading a success body, and a failure carries the Status reason and message', async () => {
+    let calls = 0;
+    await withServer((req, res) => {
+      calls++;
+      if (req.url?.startsWith('/ok')) {
+        res.end('{"kind":"Pod","metadata":{"name":"big"}}');
+        return;
+      }
+      res.statusCode = 429;
+      res.end(JSON.stringify({ kind: 'Status', reason: 'TooManyRequests', message: 'Cannot evict pod as it would violate the pod\'s disruption budget.' }));
+    }, async (kc) => {
+      const http = new KubeHttp(kc);
+      expect(await http.write('POST', '/ok', { body: {} })).to.equal(undefined);
+      const err = await http.write('POST', '/refused', { body: {} }).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(StatusError);
+      expect((err as StatusError).status).to.equal(429);
+      expect((err as StatusError).reason).to.equal('TooManyRequests');
+      expect((err as StatusError).message).to.include('disruption budget');
+      // Both requests went over the keep-alive agent and the drained success freed its socket for the next.
+      expect(calls).to.equal(2);
+      http.close();
+    });
+  });
+});

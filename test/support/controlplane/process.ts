@@ -35,7 +35,14 @@ export class ManagedProcess {
       });
     });
     this.child = child;
+    // Children live in their own process groups, so they would outlive a harness that exits without
+    // stopping them (an uncaught error, process.exit). Only SIGKILL of the harness still escapes this.
+    process.once('exit', this.killOnExit);
   }
+
+  private readonly killOnExit = (): void => {
+    if (this.child) signalGroup(this.child, 'SIGKILL');
+  };
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -60,6 +67,7 @@ export class ManagedProcess {
     }
     // Stragglers in the group (e.g. grandchildren) must not outlive the cluster.
     signalGroup(child, 'SIGKILL');
+    process.removeListener('exit', this.killOnExit);
     await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
     this.child = undefined;
   }

@@ -39,6 +39,6 @@ ENV NODE_ENV=production \
 # Numeric, so that Kubernetes can verify runAsNonRoot without an /etc/passwd entry.
 USER 65532:65532
 # A small young generation (2 MiB semi-spaces) lets V8 hand memory back after bursts such as the initial
-# sync of 10k pods: measured settled RSS 122 MiB instead of 280 MiB, at no cost in time (docs/benchmarks.md).
+# sync of 10k pods: settled RSS ~120 MiB instead of 280 MiB, at no cost in time (docs/benchmarks.md).
 ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli/main.js"]
 CMD ["run"]

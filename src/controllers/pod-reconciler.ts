@@ -34,7 +34,8 @@ export function desiredPodMetadata(deps: Pick<PodReconcilerDeps, 'caches' | 'pol
   const now = deps.now();
   const keys = new Set<string>();
   const labelingPolicies: string[] = [];
-  for (const policy of deps.policies.governing()) {
+  const governing = deps.policies.governing();
+  for (const policy of governing) {
     if (policy.resolved.mode !== 'Enforce' || !policy.resolved.remediation.label) continue;
     const verdict = assessPod(pod, policy, nsLabels, now);
     if (!verdict.matched || verdict.findings.length === 0) continue;
@@ -46,7 +47,7 @@ export function desiredPodMetadata(deps: Pick<PodReconcilerDeps, 'caches' | 'pol
     intent.labels[LABEL_VIOLATION] = 'true';
     intent.annotations[ANNOTATION_VIOLATIONS] = [...keys].sort().join(',');
   }
-  const drift = deps.drift.podMetadata(pod, deps.policies.governing(), nsLabels);
+  const drift = deps.drift.podMetadata(pod, governing, nsLabels);
   Object.assign(intent.labels, drift.labels);
   Object.assign(intent.annotations, drift.annotations);
   return { intent, labelingPolicies };

@@ -33,6 +33,10 @@ typecheck: node_modules ## Type-check without emitting.
 lint: node_modules ## Lint with type-aware ESLint rules.
 	npm run -s lint
 
+.PHONY: generate
+generate: node_modules ## Regenerate src/api/generated.ts from the CRD schema (after editing crds/).
+	npm run -s generate
+
 .PHONY: test
 test: node_modules ## Run all tests: unit, then integration against the local control plane (builds it on first use).
 	npm test

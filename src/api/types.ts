@@ -1,8 +1,30 @@
-// The ImmutabilityPolicy API (immutability.dev/v1alpha1) as TypeScript types. The CRD schema in
-// crds/immutability.dev_immutabilitypolicies.yaml is the source of truth; test/unit/api keeps the two from
-// drifting by validating every sample and fixture against the schema.
-
+// The ImmutabilityPolicy API (immutability.dev/v1alpha1). The object types are generated from the CRD schema
+// (crds/immutability.dev_immutabilitypolicies.yaml → generated.ts, checked by test/unit/api); this module
+// adds what a schema cannot say: names, the narrowing the operator guarantees, and the well-known labels.
+// Defaults live in src/policy/defaults.ts only.
+import type {
+  ActionCounts as GeneratedActionCounts,
+  Condition,
+  ImmutabilityPolicySpec,
+  ImmutabilityPolicyStatus as GeneratedStatus,
+  LabelSelectorRequirement,
+  PolicyRules,
+  WorkloadViolation as GeneratedWorkloadViolation,
+} from './generated.js';
 import type { KubeMeta } from './kube.js';
+
+export type {
+  Condition,
+  EvictRemediation,
+  Exemption,
+  ImmutabilityPolicySpec,
+  LabelSelector,
+  LabelSelectorRequirement,
+  PatchOwnerRemediation,
+  PolicyMatch,
+  PolicyRules,
+  Remediation,
+} from './generated.js';
 
 export const GROUP = 'immutability.dev';
 export const VERSION = 'v1alpha1';
@@ -20,7 +42,7 @@ export const FINALIZER = `${GROUP}/cleanup`;
 /** On the operator's own pod while it holds the Lease (routes the audit webhook Service to the leader). */
 export const LABEL_LEADER = `${GROUP}/leader`;
 
-export type Mode = 'Audit' | 'Enforce';
+export type Mode = NonNullable<ImmutabilityPolicySpec['mode']>;
 
 /** Rules that inspect the pod spec (spec drift). */
 export const SPEC_RULES = ['readOnlyRootFilesystem', 'privileged', 'allowPrivilegeEscalation', 'runAsNonRoot'] as const;
@@ -28,101 +50,12 @@ export const SPEC_RULES = ['readOnlyRootFilesystem', 'privileged', 'allowPrivile
 export const RUNTIME_RULES = ['exec', 'ephemeralContainers'] as const;
 export type SpecRuleName = (typeof SPEC_RULES)[number];
 export type RuntimeRuleName = (typeof RUNTIME_RULES)[number];
-export type RuleName = SpecRuleName | RuntimeRuleName;
+export type RuleName = keyof PolicyRules;
 
-export type LabelSelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: LabelSelectorOperator;
-  values?: string[];
-}
-
-/** metav1.LabelSelector. An empty selector matches everything. */
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
-
-export const DEFAULT_EXCLUDED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
-
-export interface PolicyMatch {
-  /** Namespace names or globs; empty means all namespaces. */
-  namespaces?: string[];
-  /** Defaults to DEFAULT_EXCLUDED_NAMESPACES when absent. */
-  excludedNamespaces?: string[];
-  namespaceSelector?: LabelSelector;
-  podSelector?: LabelSelector;
-}
-
-/** Which rules are enabled. Absent fields take the CRD defaults (see DEFAULT_RULES). */
-export interface PolicyRules {
-  readOnlyRootFilesystem?: boolean;
-  privileged?: boolean;
-  allowPrivilegeEscalation?: boolean;
-  runAsNonRoot?: boolean;
-  exec?: boolean;
-  ephemeralContainers?: boolean;
-}
-
-export const DEFAULT_RULES: Readonly<Required<PolicyRules>> = {
-  readOnlyRootFilesystem: true,
-  privileged: true,
-  allowPrivilegeEscalation: false,
-  runAsNonRoot: false,
-  exec: false,
-  ephemeralContainers: false,
-};
-
-export interface Exemption {
-  containers?: string[];
-  images?: string[];
-  namespaces?: string[];
-  /** Rules it waives; empty or absent means all rules. */
-  rules?: RuleName[];
-  /** RFC 3339; once past, the exemption no longer applies. */
-  expires?: string;
-  reason: string;
-}
-
-export interface PatchOwnerRemediation {
-  writablePaths?: string[];
-  emptyDirSizeLimit?: string;
-  rollback?: boolean;
-}
-
-export interface EvictRemediation {
-  maxPerMinute?: number;
-  barePods?: boolean;
-}
-
-/** A block that is present is enabled (Enforce mode only). */
-export interface Remediation {
-  label?: Record<string, never>;
-  patchOwner?: PatchOwnerRemediation;
-  evict?: EvictRemediation;
-}
-
-export interface ImmutabilityPolicySpec {
-  mode?: Mode;
-  match?: PolicyMatch;
-  rules?: PolicyRules;
-  exemptions?: Exemption[];
-  remediation?: Remediation;
-}
+export type LabelSelectorOperator = LabelSelectorRequirement['operator'];
 
 export type ConditionType = 'Ready' | 'Compliant' | 'Degraded';
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-/** metav1.Condition */
-export interface Condition {
-  type: ConditionType;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+export type ConditionStatus = Condition['status'];
 
 /** Condition reasons, CamelCase per metav1.Condition rules. */
 export const Reasons = {
@@ -143,38 +76,20 @@ export const Reasons = {
 export type Reason = (typeof Reasons)[keyof typeof Reasons];
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Job' | 'ReplicaSet' | 'Pod';
-export type WorkloadAction = 'Planned' | 'Labeled' | 'Patched' | 'Evicted' | 'Blocked' | 'Skipped';
+export type WorkloadAction = NonNullable<GeneratedWorkloadViolation['action']>;
 
-export interface WorkloadViolation {
-  namespace: string;
-  kind: string;
-  name: string;
-  pods: number;
-  findings: string[];
-  action: WorkloadAction;
-  message?: string;
-  patch?: string;
-}
+/** A status entry as the operator writes it: the schema leaves these optional, the operator always sets them. */
+export type WorkloadViolation = GeneratedWorkloadViolation & Required<Pick<GeneratedWorkloadViolation, 'pods' | 'findings' | 'action'>>;
 
-export interface ActionCounts {
-  labeled: number;
-  patched: number;
-  evicted: number;
-  rolledBack: number;
-}
+/** The operator always writes all four counts. */
+export type ActionCounts = Required<GeneratedActionCounts>;
 
 export const MAX_STATUS_VIOLATIONS = 50;
 
-export interface ImmutabilityPolicyStatus {
-  observedGeneration?: number;
-  conditions?: Condition[];
-  matchedPods?: number;
-  violatingPods?: number;
-  driftedPods?: number;
-  violatingWorkloads?: number;
+/** Status as the operator writes it (see WorkloadViolation and ActionCounts). */
+export interface ImmutabilityPolicyStatus extends Omit<GeneratedStatus, 'actions' | 'violations'> {
   actions?: ActionCounts;
   violations?: WorkloadViolation[];
-  lastEvaluationTime?: string;
 }
 
 /** A policy's metadata: the common object metadata plus what deletion handling reads. */

@@ -1,14 +1,56 @@
 // A policy spec as users write it leaves most fields out; the engine works on a ResolvedPolicy in which every
-// api.md default is filled in, so no other module has to know a default.
-import { DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_RULES } from '../api/types.js';
+// default is filled in, so no other module has to know one. The values equal the CRD's `default:` keywords
+// (test/unit/policy/defaults.test.ts compares them): objects read from the API server already carry them,
+// and `check` and unit tests, which see specs as written, get the same answer from here.
 import type {
+  EvictRemediation,
   Exemption,
   ImmutabilityPolicySpec,
   Mode,
+  PatchOwnerRemediation,
   PolicyMatch,
   PolicyRules,
-  Remediation,
 } from '../api/types.js';
+
+/** Every default of the spec, shaped like the spec (a block's defaults apply once the block is present). */
+export interface SpecDefaults {
+  mode: Mode;
+  match: { excludedNamespaces: readonly string[] };
+  rules: Readonly<Required<PolicyRules>>;
+  remediation: { patchOwner: { rollback: boolean }; evict: Readonly<Required<EvictRemediation>> };
+}
+
+export const SPEC_DEFAULTS: Readonly<SpecDefaults> = deepFreeze({
+  mode: 'Audit',
+  match: { excludedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'] },
+  rules: {
+    readOnlyRootFilesystem: true,
+    privileged: true,
+    allowPrivilegeEscalation: false,
+    runAsNonRoot: false,
+    exec: false,
+    ephemeralContainers: false,
+  },
+  remediation: { patchOwner: { rollback: true }, evict: { maxPerMinute: 5, barePods: false } },
+});
+
+/** Shared defaults must not change under a caller that edits what it was given. */
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) if (typeof child === 'object' && child !== null) deepFreeze(child as object);
+  return Object.freeze(value);
+}
+
+export const DEFAULT_RULES = SPEC_DEFAULTS.rules;
+export const DEFAULT_EXCLUDED_NAMESPACES = SPEC_DEFAULTS.match.excludedNamespaces;
+
+export type ResolvedPatchOwner = Omit<PatchOwnerRemediation, 'rollback'> & { rollback: boolean };
+
+/** Remediation with the defaults of each present block filled in; an absent block stays absent (off). */
+export interface ResolvedRemediation {
+  label?: Record<string, never>;
+  patchOwner?: ResolvedPatchOwner;
+  evict?: Required<EvictRemediation>;
+}
 
 export interface ResolvedPolicy {
   name: string;
@@ -17,11 +59,11 @@ export interface ResolvedPolicy {
     Pick<PolicyMatch, 'namespaceSelector' | 'podSelector'>;
   rules: Required<PolicyRules>;
   exemptions: Exemption[];
-  remediation: Remediation;
+  remediation: ResolvedRemediation;
 }
 
 /**
- * Applies the api.md defaults: mode Audit, DEFAULT_RULES for every rule left out, no namespace filter, and
+ * Applies the defaults: mode Audit, DEFAULT_RULES for every rule left out, no namespace filter, and
  * DEFAULT_EXCLUDED_NAMESPACES only when `excludedNamespaces` is absent (an explicit empty list excludes
  * nothing, so a user can govern kube-system on purpose).
  */
@@ -34,16 +76,32 @@ export function resolvePolicy(name: string, spec: ImmutabilityPolicySpec): Resol
   }
   const resolved: ResolvedPolicy = {
     name,
-    mode: spec.mode ?? 'Audit',
+    mode: spec.mode ?? SPEC_DEFAULTS.mode,
     match: {
       namespaces: [...(match.namespaces ?? [])],
       excludedNamespaces: [...(match.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES)],
     },
     rules,
     exemptions: [...(spec.exemptions ?? [])],
-    remediation: spec.remediation ?? {},
+    remediation: resolveRemediation(spec.remediation ?? {}),
   };
   if (match.namespaceSelector !== undefined) resolved.match.namespaceSelector = match.namespaceSelector;
   if (match.podSelector !== undefined) resolved.match.podSelector = match.podSelector;
+  return resolved;
+}
+
+function resolveRemediation(remediation: NonNullable<ImmutabilityPolicySpec['remediation']>): ResolvedRemediation {
+  const resolved: ResolvedRemediation = {};
+  if (remediation.label !== undefined) resolved.label = {};
+  const { patchOwner, evict } = remediation;
+  if (patchOwner !== undefined) {
+    resolved.patchOwner = { ...patchOwner, rollback: patchOwner.rollback ?? SPEC_DEFAULTS.remediation.patchOwner.rollback };
+  }
+  if (evict !== undefined) {
+    resolved.evict = {
+      maxPerMinute: evict.maxPerMinute ?? SPEC_DEFAULTS.remediation.evict.maxPerMinute,
+      barePods: evict.barePods ?? SPEC_DEFAULTS.remediation.evict.barePods,
+    };
+  }
   return resolved;
 }

@@ -1,7 +1,7 @@
 // The pure policy engine: match, evaluate and plan. No I/O, no clock (callers pass `now`), no clients.
 export type * from './types.js';
-export { resolvePolicy } from './defaults.js';
-export type { ResolvedPolicy } from './defaults.js';
+export { DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_RULES, resolvePolicy, SPEC_DEFAULTS } from './defaults.js';
+export type { ResolvedPolicy, ResolvedRemediation } from './defaults.js';
 export { globMatch, globMatchAny } from './glob.js';
 export { labelSelectorMatches, labelSelectorProblem } from './selector.js';
 export { matchPod } from './match.js';

@@ -96,9 +96,9 @@ export class Evictor {
     const evict = ctx.policy.remediation.evict;
     if (!evict || candidates.length === 0) return;
     const tally: Tally = { planned: [], evicted: [], waiting: [], refused: [], never: [] };
-    const bucket = ctx.state.evictionBucket(evict.maxPerMinute ?? 5);
+    const bucket = ctx.state.evictionBucket(evict.maxPerMinute);
     for (const c of candidates) {
-      const blocker = evictionBlocker(c.pod, ref.kind, evict.barePods === true);
+      const blocker = evictionBlocker(c.pod, ref.kind, evict.barePods);
       if (blocker) {
         if (c.cause === 'drift') tally.never.push(`${c.pod.metadata.name} (${blocker})`);
         continue;

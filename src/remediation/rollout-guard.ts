@@ -59,7 +59,7 @@ export class RolloutGuard {
   /** Only Enforce with patchOwner.rollback acts on rollouts. */
   enabled(ctx: RemediationContext): boolean {
     const patchOwner = ctx.policy.remediation.patchOwner;
-    return ctx.enforce && patchOwner !== undefined && patchOwner.rollback !== false;
+    return ctx.enforce && patchOwner !== undefined && patchOwner.rollback;
   }
 
   /** Starts watching the rollout of a patch just applied. */

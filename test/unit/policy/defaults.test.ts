@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
-import { DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_RULES } from '../../../src/api/types.js';
+import { loadPolicySchema, type StructuralSchema } from '../../../src/api/validation.js';
+import { DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_RULES, SPEC_DEFAULTS } from '../../../src/policy/defaults.js';
 import { resolvePolicy } from '../../../src/policy/index.js';
 import type { ResolvedPolicy } from '../../../src/policy/index.js';
 import { loadCases } from './fixtures.js';
@@ -31,5 +32,39 @@ describe('policy/defaults', () => {
   it('ignores rule values that are not booleans', () => {
     const spec = { rules: { privileged: 'no' } } as unknown as ImmutabilityPolicySpec;
     expect(resolvePolicy('p', spec).rules.privileged).to.equal(true);
+  });
+});
+
+/** Leaf `default:` values of a structural schema, as a tree shaped like the objects it describes. */
+function schemaDefaults(schema: StructuralSchema): unknown {
+  if (schema.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(schema.properties)) {
+      const value = schemaDefaults(child);
+      if (value !== undefined) out[key] = value;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+  return schema['default'];
+}
+
+describe('policy/defaults against the CRD', () => {
+  const specSchema = loadPolicySchema().properties?.['spec'];
+
+  it('SPEC_DEFAULTS equals the leaf default: values of the CRD spec schema', () => {
+    expect(specSchema).to.not.equal(undefined);
+    expect(SPEC_DEFAULTS).to.deep.equal(schemaDefaults(specSchema!));
+  });
+
+  it('a spec with every block present resolves to the CRD defaults at every defaulted path', () => {
+    const resolved = resolvePolicy('p', { remediation: { label: {}, patchOwner: {}, evict: {} } });
+    const check = (defaults: unknown, actual: unknown, path: string): void => {
+      if (typeof defaults === 'object' && defaults !== null && !Array.isArray(defaults)) {
+        for (const [key, value] of Object.entries(defaults)) check(value, (actual as Record<string, unknown>)[key], `${path}.${key}`);
+        return;
+      }
+      expect(actual, path).to.deep.equal(defaults);
+    };
+    check(schemaDefaults(specSchema!), resolved, 'spec');
   });
 });

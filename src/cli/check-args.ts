@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { parseRfc3339 } from '../policy/index.js';
 
-export type OutputFormat = 'table' | 'json';
+export const OUTPUT_FORMATS = ['table', 'json', 'sarif'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface CheckOptions {
   policyPaths: string[];
@@ -15,7 +16,7 @@ export interface CheckOptions {
 
 export type ParsedCheckArgs = { kind: 'run'; options: CheckOptions } | { kind: 'help' } | { kind: 'error'; message: string };
 
-export const CHECK_USAGE = `Usage: immutability-operator check --policy <file|dir|-> -f <file|dir|-> [-o table|json] [--now <RFC 3339>]
+export const CHECK_USAGE = `Usage: immutability-operator check --policy <file|dir|-> -f <file|dir|-> [-o table|json|sarif] [--now <RFC 3339>]
 
 Evaluates Kubernetes manifests against ImmutabilityPolicies offline, as the operator would in a cluster.
 
@@ -25,12 +26,17 @@ Options:
   -f, --filename <path>  Manifests to check: Pods and workloads (Deployment, StatefulSet, DaemonSet,
                          ReplicaSet, Job, CronJob), as files, directories or - for stdin. Repeatable.
                          Namespace objects given here supply labels for match.namespaceSelector.
-  -o, --output <format>  table (default) or json (a stable format, see docs/check-output.md).
+  -o, --output <format>  table (default), json (a stable format, see docs/check-output.md) or sarif
+                         (SARIF 2.1.0 for code scanning: one result per finding at the container's line).
       --now <time>       Evaluate exemption expiry at this RFC 3339 time instead of the current time.
   -h, --help             Show this help.
 
 Exit status: 0 all checked objects comply, 1 violations found, 2 invalid input or usage.
 `;
+
+function isOutputFormat(value: string): value is OutputFormat {
+  return (OUTPUT_FORMATS as readonly string[]).includes(value);
+}
 
 export function parseCheckArgs(argv: readonly string[]): ParsedCheckArgs {
   let values;
@@ -57,8 +63,8 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCheckArgs {
   if (policyPaths.length === 0) return { kind: 'error', message: 'missing --policy <file|dir|->' };
   if (objectPaths.length === 0) return { kind: 'error', message: 'missing -f <file|dir|->' };
   const output = values.output;
-  if (output !== 'table' && output !== 'json') {
-    return { kind: 'error', message: `--output must be table or json, not ${JSON.stringify(output)}` };
+  if (!isOutputFormat(output)) {
+    return { kind: 'error', message: `--output must be one of ${OUTPUT_FORMATS.join(', ')}, not ${JSON.stringify(output)}` };
   }
   const options: CheckOptions = { policyPaths, objectPaths, output };
   if (values.now !== undefined) {

@@ -11,7 +11,8 @@ import {
   resolvePolicy,
   workloadFromObject,
 } from '../policy/index.js';
-import type { Finding, RemediationPlan, ResolvedPolicy, Skip } from '../policy/index.js';
+import { parsePointer } from '../policy/index.js';
+import type { ContainerType, Finding, RemediationPlan, ResolvedPolicy, Skip, Workload } from '../policy/index.js';
 import type { SourceDocument } from './input.js';
 
 export interface CheckPolicy {
@@ -25,10 +26,25 @@ export interface CheckPlan extends RemediationPlan {
   mode: Mode;
 }
 
+/** Where a result's object and its containers are in the input, for formats that point at lines (SARIF). */
+export interface ResultLocation {
+  /** The file as given on the command line; undefined for stdin. */
+  file?: string;
+  /** 1-based line of the object. */
+  line?: number;
+  /** 1-based line of each container, keyed by `containerKey`. */
+  containerLines: ReadonlyMap<string, number>;
+}
+
+export function containerKey(containerType: string, name: string): string {
+  return `${containerType}/${name}`;
+}
+
 export interface CheckResult {
   policy: string;
   /** Where the object was read, e.g. `manifests/web.yaml#2`. */
   source: string;
+  location: ResultLocation;
   kind: string;
   namespace: string;
   name: string;
@@ -156,6 +172,32 @@ function governing(policy: CheckPolicy): Governing {
   };
 }
 
+const CONTAINER_LISTS: readonly { field: 'containers' | 'initContainers' | 'ephemeralContainers'; type: ContainerType }[] = [
+  { field: 'containers', type: 'container' },
+  { field: 'initContainers', type: 'initContainer' },
+  { field: 'ephemeralContainers', type: 'ephemeralContainer' },
+];
+
+function locationOf(document: SourceDocument, workload: Workload): ResultLocation {
+  const podSpecPath = parsePointer(workload.podSpecPath);
+  const containerLines = new Map<string, number>();
+  for (const { field: list, type } of CONTAINER_LISTS) {
+    // Not yet validated (a malformed spec is reported by the evaluation), so read it defensively.
+    const containers: unknown = workload.podSpec[list];
+    if (!Array.isArray(containers)) continue;
+    containers.forEach((container: unknown, index) => {
+      const name = field(container, 'name');
+      const line = document.lineOf([...podSpecPath, list, index]);
+      if (typeof name === 'string' && line !== undefined) containerLines.set(containerKey(type, name), line);
+    });
+  }
+  const location: ResultLocation = { containerLines };
+  if (document.file !== undefined) location.file = document.file;
+  const line = document.lineOf([]);
+  if (line !== undefined) location.line = line;
+  return location;
+}
+
 function toFinding(finding: Finding): Finding {
   const { container, containerType, rule, fieldPath, message } = finding;
   return { container, containerType, rule, fieldPath, message };
@@ -181,7 +223,8 @@ export function buildCheckReport(policies: readonly CheckPolicy[], documents: re
     errors: 0,
   };
 
-  for (const { source, object } of documents) {
+  for (const document of documents) {
+    const { source, object } = document;
     const classified = classify(object);
     if (classified === 'policy' || classified === 'namespace') continue;
     if (classified === 'other') {
@@ -197,6 +240,7 @@ export function buildCheckReport(policies: readonly CheckPolicy[], documents: re
     const target = { namespace: workload.namespace, labels: podLabels(object) };
     const labels = namespaceLabels.get(workload.namespace);
     const objectResults: CheckResult[] = [];
+    const location = locationOf(document, workload);
     let failure: string | undefined;
     for (const policy of ordered) {
       if (!matchPod(policy.resolved, target, labels).matched) {
@@ -218,6 +262,7 @@ export function buildCheckReport(policies: readonly CheckPolicy[], documents: re
       objectResults.push({
         policy: policy.name,
         source,
+        location,
         kind: workload.kind,
         namespace: workload.namespace,
         name: workload.name,

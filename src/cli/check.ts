@@ -5,11 +5,13 @@ import { validatePolicyObject } from '../api/validation.js';
 import { CHECK_USAGE, parseCheckArgs } from './check-args.js';
 import type { CheckOptions } from './check-args.js';
 import { buildCheckReport } from './check-report.js';
-import type { CheckPolicy } from './check-report.js';
+import type { CheckPolicy, CheckReport } from './check-report.js';
 import { readManifests } from './input.js';
 import type { SourceDocument } from './input.js';
 import { renderJson } from './output-json.js';
+import { renderSarif } from './output-sarif.js';
 import { renderTable } from './output-table.js';
+import { docsUrl, packageInfo } from './package-info.js';
 
 export const EXIT_COMPLIANT = 0;
 export const EXIT_VIOLATIONS = 1;
@@ -52,10 +54,23 @@ async function check(argv: string[], io: CheckIo): Promise<number> {
     return EXIT_INVALID;
   }
   const report = buildCheckReport(inputs.policies, inputs.objects, options.now ?? io.now);
-  io.stdout(options.output === 'json' ? renderJson(report) : renderTable(report));
+  io.stdout(render(report, options.output));
   for (const message of report.errors) io.stderr(`error: ${message}\n`);
   if (report.errors.length > 0) return EXIT_INVALID;
   return report.summary.violating > 0 ? EXIT_VIOLATIONS : EXIT_COMPLIANT;
+}
+
+function render(report: CheckReport, output: CheckOptions['output']): string {
+  switch (output) {
+    case 'json':
+      return renderJson(report);
+    case 'sarif': {
+      const { name, version, homepage } = packageInfo();
+      return renderSarif(report, { name, version, informationUri: homepage, docsUrl });
+    }
+    case 'table':
+      return renderTable(report);
+  }
 }
 
 type Inputs = { policies: CheckPolicy[]; objects: SourceDocument[] } | { errors: string[] };

@@ -3,8 +3,8 @@
 // a source label (`path#index`, 1-based) so a message can point at the exact document.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import type { DocumentOptions, ParseOptions, SchemaOptions, ToJSOptions } from 'yaml';
+import { isNode, LineCounter, parseAllDocuments } from 'yaml';
+import type { Document, DocumentOptions, ParseOptions, SchemaOptions, ToJSOptions } from 'yaml';
 
 export const STDIN = '-';
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
@@ -13,6 +13,10 @@ export interface SourceDocument {
   /** e.g. `manifests/app.yaml#2`, or `list.yaml#1 items[3]` for an item of a List. */
   source: string;
   object: unknown;
+  /** The file the document was read from, as given on the command line; undefined for stdin. */
+  file?: string;
+  /** 1-based line in `file` (or stdin) where the node at `path` inside `object` starts, if it exists. */
+  lineOf: (path: readonly (string | number)[]) => number | undefined;
 }
 
 export interface ReadResult {
@@ -45,11 +49,15 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Parses one text into its documents; empty documents (a trailing `---`, comments only) are dropped. */
-export function parseManifests(text: string, name: string): ReadResult {
+/**
+ * Parses one text into its documents; empty documents (a trailing `---`, comments only) are dropped. `file`
+ * is the path the text was read from (undefined for stdin), kept so that results can point at a line.
+ */
+export function parseManifests(text: string, name: string, file?: string): ReadResult {
   const documents: SourceDocument[] = [];
   const errors: string[] = [];
-  parseAllDocuments(text, YAML_OPTIONS).forEach((document, index) => {
+  const lineCounter = new LineCounter();
+  parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }).forEach((document, index) => {
     const source = `${name}#${index + 1}`;
     const firstError = document.errors[0];
     if (firstError !== undefined) {
@@ -65,7 +73,7 @@ export function parseManifests(text: string, name: string): ReadResult {
       return;
     }
     if (object === null || object === undefined) return;
-    documents.push(...expandLists(object, source));
+    documents.push(...expandLists(object, source, [], lineLocator(document, lineCounter), file));
   });
   return { documents, errors };
 }
@@ -74,14 +82,24 @@ function firstLine(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/:$/, '');
 }
 
+type LineLocator = (path: readonly (string | number)[]) => number | undefined;
+
+function lineLocator(document: Document.Parsed, lineCounter: LineCounter): LineLocator {
+  return (path) => {
+    const node: unknown = document.getIn(path, true);
+    return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  };
+}
+
 /** `kind: List` (what `kubectl get -o yaml` prints) and typed lists such as `PodList` hold their objects in items. */
-function expandLists(object: unknown, source: string): SourceDocument[] {
-  if (!isRecord(object) || typeof object['kind'] !== 'string' || !object['kind'].endsWith('List')) {
-    return [{ source, object }];
-  }
+function expandLists(object: unknown, source: string, prefix: readonly (string | number)[], locate: LineLocator, file: string | undefined): SourceDocument[] {
+  const document: SourceDocument = { source, object, lineOf: (path) => locate([...prefix, ...path]) };
+  if (file !== undefined) document.file = file;
+  if (!isRecord(object) || typeof object['kind'] !== 'string' || !object['kind'].endsWith('List')) return [document];
   const items = object['items'];
-  if (!Array.isArray(items)) return [{ source, object }];
-  return (items as unknown[]).flatMap((item, index) => expandLists(item, `${source} items[${index}]`));
+  if (!Array.isArray(items)) return [document];
+  return (items as unknown[]).flatMap((item, index) =>
+    expandLists(item, `${source} items[${index}]`, [...prefix, 'items', index], locate, file));
 }
 
 /**
@@ -138,7 +156,7 @@ export async function readManifests(
     }
     for (const file of files) {
       try {
-        add(parseManifests(await readFile(file, 'utf8'), file));
+        add(parseManifests(await readFile(file, 'utf8'), file, file));
       } catch (error) {
         result.errors.push(`${file}: ${describeFsError(error)}`);
       }

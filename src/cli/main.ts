@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The `immutability-operator` command: `run` (the controller), `check` (offline policy evaluation for CI),
 // `version`. Errors end as one readable line and a non-zero exit code, never a stack trace.
-import { readFileSync } from 'node:fs';
 import { ConfigError, parseRunConfig, RUN_USAGE } from '../config.js';
 import { runCheck } from './check.js';
+import { packageInfo } from './package-info.js';
 
 const USAGE = `Usage: immutability-operator <command> [flags]
 
@@ -12,11 +12,6 @@ Commands:
   check     evaluate manifests against ImmutabilityPolicies offline, for CI (see: check --help)
   version   print the version
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function readStdin(): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -48,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'version':
     case '--version':
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${packageInfo().version}\n`);
       return 0;
     case undefined:
     case 'help':

@@ -70,7 +70,7 @@ describe('immutability-operator check', () => {
       ['a stray argument', ['--policy', fixture('policies'), '-f', fixture('objects'), 'extra'], "Unexpected argument 'extra'"],
       ['a missing --policy', ['-f', fixture('objects')], 'missing --policy'],
       ['a missing -f', ['--policy', fixture('policies')], 'missing -f'],
-      ['an unknown output format', ['--policy', fixture('policies'), '-f', fixture('objects'), '-o', 'yaml'], '--output must be table or json'],
+      ['an unknown output format', ['--policy', fixture('policies'), '-f', fixture('objects'), '-o', 'yaml'], '--output must be one of table, json, sarif'],
       ['an invalid --now', ['--policy', fixture('policies'), '-f', fixture('objects'), '--now', '2027-02-30T00:00:00Z'], '--now must be an RFC 3339 time'],
     ] as const) {
       it(`is 2 for ${name}`, async () => {

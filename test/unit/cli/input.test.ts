@@ -5,7 +5,7 @@ describe('parseManifests', () => {
   it('reads YAML as kubectl does: 1.1 booleans and octals, timestamps kept as strings', () => {
     const { documents, errors } = parseManifests('a: yes\nb: off\nc: 0644\nd: 2027-01-31T00:00:00Z\ne: 1:30\n', 'x.yaml');
     expect(errors).to.deep.equal([]);
-    expect(documents).to.deep.equal([{ source: 'x.yaml#1', object: { a: true, b: false, c: 420, d: '2027-01-31T00:00:00Z', e: '1:30' } }]);
+    expect(documents.map(({ source, object }) => ({ source, object }))).to.deep.equal([{ source: 'x.yaml#1', object: { a: true, b: false, c: 420, d: '2027-01-31T00:00:00Z', e: '1:30' } }]);
   });
 
   it('numbers documents from 1, skipping empty ones but keeping their place', () => {
@@ -19,10 +19,32 @@ describe('parseManifests', () => {
       items: [{ kind: 'Pod' }, { kind: 'PodList', items: [{ kind: 'Pod', metadata: { name: 'p' } }] }],
     });
     const { documents } = parseManifests(text, 'l.json');
-    expect(documents).to.deep.equal([
+    expect(documents.map(({ source, object }) => ({ source, object }))).to.deep.equal([
       { source: 'l.json#1 items[0]', object: { kind: 'Pod' } },
       { source: 'l.json#1 items[1] items[0]', object: { kind: 'Pod', metadata: { name: 'p' } } },
     ]);
+  });
+
+  it('locates nodes by line, through List items, and keeps the file it was read from', () => {
+    const text = [
+      'kind: A', // 1
+      '---',
+      'kind: List', // 3
+      'items:',
+      '- kind: Pod', // 5
+      '  spec:',
+      '    containers:',
+      '    - name: a', // 8
+      '    - name: b', // 9
+      '',
+    ].join('\n');
+    const { documents } = parseManifests(text, 'f.yaml', 'dir/f.yaml');
+    expect(documents.map((d) => d.file)).to.deep.equal(['dir/f.yaml', 'dir/f.yaml']);
+    expect(documents[0]?.lineOf(['kind'])).to.equal(1);
+    expect(documents[1]?.lineOf([])).to.equal(5);
+    expect(documents[1]?.lineOf(['spec', 'containers', 1])).to.equal(9);
+    expect(documents[1]?.lineOf(['spec', 'containers', 2])).to.equal(undefined);
+    expect(parseManifests('kind: A\n', '<stdin>').documents[0]?.file).to.equal(undefined);
   });
 
   it('reports a syntax error with its document, line and column, and keeps the other documents', () => {

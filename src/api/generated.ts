@@ -99,13 +99,29 @@ export interface PolicyRules {
    */
   privileged?: boolean;
   /**
-   * When true, securityContext.allowPrivilegeEscalation must be explicitly false. Default false.
+   * When true, securityContext.allowPrivilegeEscalation must be explicitly false and the container must not be privileged. Windows pods are skipped (the API server rejects the field there), and the skip is reported. Default false.
    */
   allowPrivilegeEscalation?: boolean;
   /**
-   * When true, runAsNonRoot must resolve to true from the container or the pod security context. Never patched (it can stop an image from starting): labelled and reported only. Default false.
+   * When true, a container must not run as root: runAsNonRoot resolves to true (container, else pod security context) or a non-zero runAsUser is set, and runAsUser is not 0. Pods with hostUsers: false (a user namespace) comply, as in Pod Security Admission. Never patched (it can stop an image from starting): labelled and reported only. Default false.
    */
   runAsNonRoot?: boolean;
+  /**
+   * When true, no container adds a capability outside Pod Security Admission's baseline list (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT) in securityContext.capabilities.add; SYS_ADMIN, for one, can remount a read-only root filesystem read-write. Each added capability is one finding (nginx:capabilities:SYS_ADMIN). patchOwner removes the additions. Default false.
+   */
+  capabilities?: boolean;
+  /**
+   * When true, every container must list ALL in securityContext.capabilities.drop (Pod Security "restricted"). Windows pods are skipped, and the skip is reported. Never patched (dropping every capability can stop an app from starting): labelled and reported only. Default false.
+   */
+  dropAllCapabilities?: boolean;
+  /**
+   * When true, securityContext.procMount must not be Unmasked (an unmasked /proc exposes kernel settings a read-only root does not protect). patchOwner sets procMount: Default. Default false.
+   */
+  procMount?: boolean;
+  /**
+   * When true, a container may mount a hostPath volume only with readOnly: true; each writable mount is one finding (nginx:hostPathWritable:/var/log). Never patched (the app may need to write there): labelled and reported only. Default false.
+   */
+  hostPathWritable?: boolean;
   /**
    * When true, an exec, attach or cp into a matched pod is runtime drift. Needs the API server's audit events to be delivered to the operator. Default false.
    */
@@ -146,7 +162,7 @@ export interface Exemption {
   /**
    * The rules this exemption waives. Empty means all rules.
    *
-   * @maxItems 6
+   * @maxItems 10
    *
    * Items: A rule name.
    */
@@ -155,6 +171,10 @@ export interface Exemption {
     | "privileged"
     | "allowPrivilegeEscalation"
     | "runAsNonRoot"
+    | "capabilities"
+    | "dropAllCapabilities"
+    | "procMount"
+    | "hostPathWritable"
     | "exec"
     | "ephemeralContainers"
   )[];

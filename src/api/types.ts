@@ -45,7 +45,16 @@ export const LABEL_LEADER = `${GROUP}/leader`;
 export type Mode = NonNullable<ImmutabilityPolicySpec['mode']>;
 
 /** Rules that inspect the pod spec (spec drift). */
-export const SPEC_RULES = ['readOnlyRootFilesystem', 'privileged', 'allowPrivilegeEscalation', 'runAsNonRoot'] as const;
+export const SPEC_RULES = [
+  'readOnlyRootFilesystem',
+  'privileged',
+  'allowPrivilegeEscalation',
+  'runAsNonRoot',
+  'capabilities',
+  'dropAllCapabilities',
+  'procMount',
+  'hostPathWritable',
+] as const;
 /** Rules that need runtime signals (audit events). */
 export const RUNTIME_RULES = ['exec', 'ephemeralContainers'] as const;
 export type SpecRuleName = (typeof SPEC_RULES)[number];

@@ -1,11 +1,16 @@
 // Spec drift: which containers of a pod (or pod template) break the policy's enabled spec rules. Runtime
 // rules (exec, ephemeralContainers) need audit events and are judged elsewhere. Malformed input yields
 // `{ outcome: 'error' }` so that "could not evaluate" is never mistaken for "compliant" or "violating".
-import { SPEC_RULES } from '../api/types.js';
+// Whether a rule holds comes from RULE_TABLE (rules.ts), the one place rules are defined; this module adds
+// the field paths and sentences that explain a finding.
 import type { SpecRuleName } from '../api/types.js';
 import type { ResolvedPolicy } from './defaults.js';
 import { activeExemption } from './exemptions.js';
 import { isRecord, nonEmptyString } from './guards.js';
+import { CONTAINER, POD, holds, read } from './predicate.js';
+import type { Bindings } from './predicate.js';
+import { RULE_TABLE } from './rules.js';
+import type { SpecRule } from './rules.js';
 import type { ContainerType, Evaluation, Finding, Skip, Workload } from './types.js';
 
 /** A container with the context every rule needs, after the input has been checked for shape. */
@@ -16,6 +21,7 @@ interface ContainerUnderTest {
   /** e.g. `spec.initContainers[1]` */
   path: string;
   securityContext: Record<string, unknown>;
+  raw: Record<string, unknown>;
 }
 
 interface PodUnderTest {
@@ -23,12 +29,21 @@ interface PodUnderTest {
   podSecurityContext: Record<string, unknown>;
   podSecurityContextPath: string;
   windows: boolean;
+  raw: Record<string, unknown>;
 }
 
-/** What is wrong with one container under one rule; undefined when the rule holds. */
+/** What is wrong with one container (or one item of it) under one rule. */
 interface Breach {
   fieldPath: string;
   message: string;
+  subject?: string;
+}
+
+/** The offending list item of an item rule, for its explanation. */
+interface OffendingItem {
+  value: Record<string, unknown> | string;
+  index: number;
+  subject: string;
 }
 
 const CONTAINER_LISTS: readonly { field: string; type: ContainerType }[] = [
@@ -42,8 +57,6 @@ const CONTAINER_LABELS: Readonly<Record<ContainerType, string>> = {
   initContainer: 'Init container',
   ephemeralContainer: 'Ephemeral container',
 };
-
-const WINDOWS_SKIP_REASON = 'Windows pods do not support a read-only root filesystem.';
 
 /** A securityContext that is absent or null means the Kubernetes defaults. */
 function securityContextAt(owner: Record<string, unknown>, path: string): Record<string, unknown> | string {
@@ -69,7 +82,7 @@ function readPodSpec(podSpec: unknown, prefix: string): PodUnderTest | string {
       if (name === undefined) return `${path} has no name`;
       const securityContext = securityContextAt(entry, path);
       if (typeof securityContext === 'string') return securityContext;
-      const container: ContainerUnderTest = { type: list.type, name, path, securityContext };
+      const container: ContainerUnderTest = { type: list.type, name, path, securityContext, raw: entry };
       const image = nonEmptyString(entry['image']);
       if (image !== undefined) container.image = image;
       containers.push(container);
@@ -81,6 +94,7 @@ function readPodSpec(podSpec: unknown, prefix: string): PodUnderTest | string {
     podSecurityContext,
     podSecurityContextPath: `${prefix}.securityContext`,
     windows: isRecord(os) && os['name'] === 'windows',
+    raw: podSpec,
   };
 }
 
@@ -92,26 +106,25 @@ function described(value: unknown): string {
   return value === undefined ? 'is not set' : `is ${JSON.stringify(value)}`;
 }
 
-function checkReadOnlyRootFilesystem(container: ContainerUnderTest): Breach | undefined {
+type Explain = (container: ContainerUnderTest, pod: PodUnderTest, item: OffendingItem | undefined) => Breach;
+
+function explainReadOnlyRootFilesystem(container: ContainerUnderTest): Breach {
   const value = container.securityContext['readOnlyRootFilesystem'];
-  if (value === true) return undefined;
   return {
     fieldPath: `${container.path}.securityContext.readOnlyRootFilesystem`,
     message: `${label(container)} has a writable root filesystem: securityContext.readOnlyRootFilesystem ${described(value)}.`,
   };
 }
 
-function checkPrivileged(container: ContainerUnderTest): Breach | undefined {
-  if (container.securityContext['privileged'] !== true) return undefined;
+function explainPrivileged(container: ContainerUnderTest): Breach {
   return {
     fieldPath: `${container.path}.securityContext.privileged`,
     message: `${label(container)} runs privileged: securityContext.privileged is true.`,
   };
 }
 
-function checkAllowPrivilegeEscalation(container: ContainerUnderTest): Breach | undefined {
+function explainAllowPrivilegeEscalation(container: ContainerUnderTest): Breach {
   const { securityContext } = container;
-  // A privileged process can always gain more privileges, whatever allowPrivilegeEscalation says.
   if (securityContext['privileged'] === true) {
     return {
       fieldPath: `${container.path}.securityContext.privileged`,
@@ -119,60 +132,99 @@ function checkAllowPrivilegeEscalation(container: ContainerUnderTest): Breach | 
     };
   }
   const value = securityContext['allowPrivilegeEscalation'];
-  if (value === false) return undefined;
   return {
     fieldPath: `${container.path}.securityContext.allowPrivilegeEscalation`,
     message: `${label(container)} can escalate privileges: securityContext.allowPrivilegeEscalation ${described(value)}${value === undefined ? ' (Kubernetes allows escalation by default)' : ''}.`,
   };
 }
 
-/**
- * The container's securityContext wins over the pod's, field by field. A process whose user is 0 is root even
- * when runAsNonRoot is true (the kubelet then refuses to start it); a non-zero runAsUser is non-root even
- * without runAsNonRoot; with neither, the image's USER decides, so the container may run as root.
- */
-function checkRunAsNonRoot(container: ContainerUnderTest, pod: PodUnderTest): Breach | undefined {
+/** Names the field that decided: a runAsUser of 0 (container before pod), else the missing runAsNonRoot. */
+function explainRunAsNonRoot(container: ContainerUnderTest, pod: PodUnderTest): Breach {
   const containerUser = container.securityContext['runAsUser'];
-  const podUser = pod.podSecurityContext['runAsUser'];
-  const [user, userPath, userField] =
-    typeof containerUser === 'number'
-      ? [containerUser, `${container.path}.securityContext.runAsUser`, 'securityContext.runAsUser']
-      : [
-          typeof podUser === 'number' ? podUser : undefined,
-          `${pod.podSecurityContextPath}.runAsUser`,
-          "the pod's securityContext.runAsUser",
-        ];
   const containerNonRoot = container.securityContext['runAsNonRoot'];
-  const podNonRoot = pod.podSecurityContext['runAsNonRoot'];
-  const nonRoot = typeof containerNonRoot === 'boolean' ? containerNonRoot : podNonRoot;
-  if (user === 0) {
+  const nonRoot = typeof containerNonRoot === 'boolean' ? containerNonRoot : pod.podSecurityContext['runAsNonRoot'];
+  const rootBy =
+    containerUser === 0 ? [`${container.path}.securityContext.runAsUser`, 'securityContext.runAsUser']
+    : containerUser === undefined && pod.podSecurityContext['runAsUser'] === 0
+      ? [`${pod.podSecurityContextPath}.runAsUser`, "the pod's securityContext.runAsUser"]
+      : undefined;
+  if (rootBy !== undefined) {
     return {
-      fieldPath: userPath,
-      message: `${label(container)} runs as root: ${userField} is 0${nonRoot === true ? ', which runAsNonRoot: true does not override' : ''}.`,
+      fieldPath: rootBy[0] ?? '',
+      message: `${label(container)} runs as root: ${rootBy[1] ?? ''} is 0${nonRoot === true ? ', which runAsNonRoot: true does not override' : ''}.`,
     };
   }
-  if (nonRoot === true || user !== undefined) return undefined;
   return {
     fieldPath: `${container.path}.securityContext.runAsNonRoot`,
     message: `${label(container)} may run as root: runAsNonRoot ${nonRoot === false ? 'is false' : 'is not set on the pod or the container'} and no non-zero runAsUser is set.`,
   };
 }
 
-function checkRule(rule: SpecRuleName, container: ContainerUnderTest, pod: PodUnderTest): Breach | undefined {
-  switch (rule) {
-    case 'readOnlyRootFilesystem':
-      return checkReadOnlyRootFilesystem(container);
-    case 'privileged':
-      return checkPrivileged(container);
-    case 'allowPrivilegeEscalation':
-      return checkAllowPrivilegeEscalation(container);
-    case 'runAsNonRoot':
-      return checkRunAsNonRoot(container, pod);
-  }
+function explainCapabilities(container: ContainerUnderTest, _pod: PodUnderTest, item: OffendingItem | undefined): Breach {
+  return {
+    fieldPath: `${container.path}.securityContext.capabilities.add[${item?.index ?? 0}]`,
+    message: `${label(container)} adds capability ${item?.subject ?? ''}, which is outside the Pod Security baseline set.`,
+  };
 }
 
+function explainDropAllCapabilities(container: ContainerUnderTest): Breach {
+  const capabilities = container.securityContext['capabilities'];
+  const drop = isRecord(capabilities) ? capabilities['drop'] : undefined;
+  return {
+    fieldPath: `${container.path}.securityContext.capabilities.drop`,
+    message: `${label(container)} keeps the runtime's default capabilities: securityContext.capabilities.drop ${described(drop)}, without "ALL".`,
+  };
+}
+
+function explainProcMount(container: ContainerUnderTest): Breach {
+  return {
+    fieldPath: `${container.path}.securityContext.procMount`,
+    message: `${label(container)} sees the host's unmasked /proc: securityContext.procMount is "Unmasked".`,
+  };
+}
+
+function explainHostPathWritable(container: ContainerUnderTest, _pod: PodUnderTest, item: OffendingItem | undefined): Breach {
+  const mount = isRecord(item?.value) ? item.value : {};
+  return {
+    fieldPath: `${container.path}.volumeMounts[${item?.index ?? 0}].readOnly`,
+    message: `${label(container)} mounts hostPath volume ${JSON.stringify(mount['name'])} writable at ${item?.subject ?? ''}: the node's files can be changed from the container.`,
+  };
+}
+
+const EXPLAIN: Readonly<Record<SpecRuleName, Explain>> = {
+  readOnlyRootFilesystem: explainReadOnlyRootFilesystem,
+  privileged: explainPrivileged,
+  allowPrivilegeEscalation: explainAllowPrivilegeEscalation,
+  runAsNonRoot: explainRunAsNonRoot,
+  capabilities: explainCapabilities,
+  dropAllCapabilities: explainDropAllCapabilities,
+  procMount: explainProcMount,
+  hostPathWritable: explainHostPathWritable,
+};
+
+/** Every way one container breaks one rule: none, one, or one per offending item. */
+function breaches(rule: SpecRule, container: ContainerUnderTest, pod: PodUnderTest): Breach[] {
+  const bindings: Bindings = { [CONTAINER]: container.raw, [POD]: pod.raw };
+  const explain = EXPLAIN[rule.name];
+  if (rule.items === undefined) {
+    return rule.complies === undefined || holds(rule.complies, bindings) ? [] : [explain(container, pod, undefined)];
+  }
+  const { list, as, offends, subject } = rule.items;
+  const items = read(bindings, list);
+  if (!Array.isArray(items)) return [];
+  return (items as unknown[]).flatMap((value, index) => {
+    const itemBindings = { ...bindings, [as]: value };
+    if (!holds(offends, itemBindings)) return [];
+    const named = read(itemBindings, subject);
+    const name = typeof named === 'string' || typeof named === 'number' ? String(named) : String(index);
+    const offending = { value: isRecord(value) ? value : String(value), index, subject: name };
+    return [{ ...explain(container, pod, offending), subject: name }];
+  });
+}
+
+/** `container:rule`, or `container:rule:subject` for item rules (e.g. `nginx:capabilities:SYS_ADMIN`). */
 export function findingKey(f: Finding): string {
-  return `${f.container}:${f.rule}`;
+  return f.subject === undefined ? `${f.container}:${f.rule}` : `${f.container}:${f.rule}:${f.subject}`;
 }
 
 /**
@@ -190,22 +242,24 @@ export function evaluatePodSpec(
   if (typeof pod === 'string') return { outcome: 'error', error: pod };
   const findings: Finding[] = [];
   const skips: Skip[] = [];
-  const enabledRules = SPEC_RULES.filter((rule) => policy.rules[rule]);
+  const enabledRules = RULE_TABLE.filter((rule) => policy.rules[rule.name]);
   for (const container of pod.containers) {
     for (const rule of enabledRules) {
-      if (rule === 'readOnlyRootFilesystem' && pod.windows) {
-        skips.push({ container: container.name, rule, reason: WINDOWS_SKIP_REASON });
+      if (rule.windowsSkip !== undefined && pod.windows) {
+        skips.push({ container: container.name, rule: rule.name, reason: rule.windowsSkip });
         continue;
       }
-      const breach = checkRule(rule, container, pod);
-      if (breach === undefined) continue;
-      const exemptionContext = { namespace, container: container.name, rule, image: container.image };
+      const found = breaches(rule, container, pod);
+      if (found.length === 0) continue;
+      const exemptionContext = { namespace, container: container.name, rule: rule.name, image: container.image };
       const exemption = activeExemption(policy, exemptionContext, now);
       if (exemption !== undefined) {
-        skips.push({ container: container.name, rule, reason: `Exempted: ${exemption.reason}` });
+        skips.push({ container: container.name, rule: rule.name, reason: `Exempted: ${exemption.reason}` });
         continue;
       }
-      findings.push({ container: container.name, containerType: container.type, rule, ...breach });
+      for (const breach of found) {
+        findings.push({ container: container.name, containerType: container.type, rule: rule.name, ...breach });
+      }
     }
   }
   return { outcome: 'evaluated', findings, skips };

@@ -1,18 +1,30 @@
 // What Enforce mode would change in a workload's pod template. The patch sets only what the enabled rules
 // need and is idempotent: every operation is derived from the current template, so planning again over the
-// patched template yields an empty patch. runAsNonRoot is never patched, because forcing it can stop an image
-// that expects root from starting; such findings are reported as unpatchable.
+// patched template yields an empty patch. runAsNonRoot, dropAllCapabilities and hostPathWritable are never
+// patched, because forcing them can stop an app from starting (an image that expects root, a capability it
+// needs, a host directory it writes); such findings are reported as unpatchable, with what the owner must
+// change.
 import { SPEC_RULES } from '../api/types.js';
 import type { RuleName, SpecRuleName } from '../api/types.js';
 import type { ResolvedPolicy } from './defaults.js';
 import { findingKey } from './evaluate.js';
+import { RULE_TABLE } from './rules.js';
 import { isRecord } from './guards.js';
 import { escapePointerToken } from './json-patch.js';
 import type { Finding, JsonPatchOperation, RemediationPlan, Workload } from './types.js';
 import { fingerprintedVolumeName, normalizeMountPath, readableVolumeName } from './volume-name.js';
 
-type PatchableRule = Extract<SpecRuleName, 'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation'>;
-const PATCHABLE_RULES: readonly RuleName[] = ['readOnlyRootFilesystem', 'privileged', 'allowPrivilegeEscalation'];
+type PatchableRule = Extract<
+  SpecRuleName,
+  'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation' | 'capabilities' | 'procMount'
+>;
+const PATCHABLE_RULES: readonly RuleName[] = [
+  'readOnlyRootFilesystem',
+  'privileged',
+  'allowPrivilegeEscalation',
+  'capabilities',
+  'procMount',
+];
 
 /** Ephemeral containers are not part of any template, so only these two lists can be patched. */
 const PATCHABLE_LISTS = { container: 'containers', initContainer: 'initContainers' } as const;
@@ -112,13 +124,15 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
   const newVolumes = new Map<string, unknown>(); // keyed by name: a volume shared by containers is added once
   const addedPaths = new Set<string>();
   const changed = new Set<PatchableRule>();
+  const removedCapabilities = new Set<string>();
   const patchedRules = new Set<SpecRuleName>();
   // Template order (containers, then init containers), so the patch does not depend on finding order.
   const ordered = [...targets.values()].sort((a, b) => comparePointers(a.pointer, b.pointer));
   for (const target of ordered) {
     const securityContext = securityContextOf(target.container);
     const current = securityContext ?? {};
-    const desired: Partial<Record<PatchableRule, boolean>> = {};
+    const desired: Partial<Record<'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation', boolean>> &
+      { procMount?: string } = {};
     if (target.rules.has('readOnlyRootFilesystem') && current['readOnlyRootFilesystem'] !== true) {
       desired.readOnlyRootFilesystem = true;
     }
@@ -134,7 +148,8 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
         desired.allowPrivilegeEscalation = false;
       }
     }
-    const fields = Object.entries(desired) as [PatchableRule, boolean][];
+    if (target.rules.has('procMount') && current['procMount'] === 'Unmasked') desired.procMount = 'Default';
+    const fields = Object.entries(desired) as [PatchableRule, unknown][];
     if (fields.length > 0 && securityContext === undefined) {
       operations.push({ op: 'add', path: `${target.pointer}/securityContext`, value: desired });
     } else {
@@ -144,6 +159,13 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
       }
     }
     fields.forEach(([field]) => changed.add(field));
+    if (target.rules.has('capabilities')) {
+      const removal = capabilityRemoval(target, current);
+      if (removal !== undefined) {
+        operations.push(removal.operation);
+        removal.removed.forEach((capability) => removedCapabilities.add(capability));
+      }
+    }
     target.rules.forEach((rule) => patchedRules.add(rule));
 
     if (target.rules.has('readOnlyRootFilesystem')) {
@@ -165,7 +187,7 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
   return {
     patchedRules: SPEC_RULES.filter((rule) => patchedRules.has(rule)),
     patch: operations,
-    message: summary(changed, [...addedPaths], unpatchable),
+    message: summary(changed, [...addedPaths], [...removedCapabilities], unpatchable),
     unpatchable,
   };
 }
@@ -181,8 +203,50 @@ function comparePointers(a: string, b: string): number {
   return listA - listB || indexA - indexB;
 }
 
+/**
+ * The container's `capabilities.add` without the added capabilities the findings name (the others, within the
+ * baseline set or exempted, stay). `add` is an atomic list, so the whole remaining list is set.
+ */
+function capabilityRemoval(
+  target: TargetContainer,
+  securityContext: Record<string, unknown>,
+): { operation: JsonPatchOperation; removed: string[] } | undefined {
+  const offending = new Set(target.findings.filter((f) => f.rule === 'capabilities').map((f) => f.subject));
+  const capabilities = securityContext['capabilities'];
+  const added: unknown = isRecord(capabilities) ? capabilities['add'] : undefined;
+  if (!Array.isArray(added)) return undefined;
+  const kept = added.filter((capability) => !offending.has(String(capability)));
+  if (kept.length === added.length) return undefined;
+  return {
+    operation: { op: 'replace', path: `${target.pointer}/securityContext/capabilities/add`, value: kept },
+    removed: added.filter((capability) => offending.has(String(capability))).map(String),
+  };
+}
+
+const CONTAINER_WORDS = { container: 'container', initContainer: 'init container', ephemeralContainer: 'ephemeral container' };
+
+/** Rules whose fix is left to the owner on purpose (see the top of this file). */
+const OWNER_FIXES: readonly RuleName[] = ['runAsNonRoot', 'dropAllCapabilities', 'hostPathWritable'];
+
+/** What the owner has to change in the template by hand, in the rule table's words. */
+function ownerInstructions(unpatchable: Finding[]): string[] {
+  const instructions = new Set<string>();
+  for (const finding of unpatchable) {
+    const rule = RULE_TABLE.find((r) => r.name === finding.rule);
+    if (rule === undefined || !OWNER_FIXES.includes(rule.name) || finding.containerType === 'ephemeralContainer') continue;
+    const subject = finding.subject === undefined ? '' : ` (${finding.subject})`;
+    instructions.add(`${CONTAINER_WORDS[finding.containerType]} "${finding.container}" ${rule.requirement}${subject}`);
+  }
+  return [...instructions];
+}
+
 /** e.g. "set readOnlyRootFilesystem, added emptyDir at /var/cache/nginx, /var/run; dropped privileged". */
-function summary(changed: Set<PatchableRule>, addedPaths: string[], unpatchable: Finding[]): string {
+function summary(
+  changed: Set<PatchableRule>,
+  addedPaths: string[],
+  removedCapabilities: string[],
+  unpatchable: Finding[],
+): string {
   const parts: string[] = [];
   const readOnly: string[] = [];
   if (changed.has('readOnlyRootFilesystem')) readOnly.push('set readOnlyRootFilesystem');
@@ -190,8 +254,12 @@ function summary(changed: Set<PatchableRule>, addedPaths: string[], unpatchable:
   if (readOnly.length > 0) parts.push(readOnly.join(', '));
   if (changed.has('privileged')) parts.push('dropped privileged');
   if (changed.has('allowPrivilegeEscalation')) parts.push('disallowed privilege escalation');
+  if (removedCapabilities.length > 0) parts.push(`removed added capabilities ${removedCapabilities.join(', ')}`);
+  if (changed.has('procMount')) parts.push('set procMount Default');
   if (unpatchable.length > 0) {
-    parts.push(`not patchable: ${[...new Set(unpatchable.map(findingKey))].join(', ')}`);
+    const instructions = ownerInstructions(unpatchable);
+    const fix = instructions.length > 0 ? ` (the owner must change: ${instructions.join('; ')})` : '';
+    parts.push(`not patchable: ${[...new Set(unpatchable.map(findingKey))].join(', ')}${fix}`);
   }
   return parts.join('; ');
 }

@@ -10,6 +10,8 @@ export interface Finding {
   container: string;
   containerType: ContainerType;
   rule: RuleName;
+  /** What in the container breaks the rule when a rule reports items: a capability, a mount path. */
+  subject?: string;
   /** Path inside the evaluated object, e.g. `spec.containers[0].securityContext.readOnlyRootFilesystem`. */
   fieldPath: string;
   message: string;

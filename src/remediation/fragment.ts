@@ -1,5 +1,6 @@
 // A pod-template fragment: the part of a workload's pod spec that the operator sets by server-side apply.
-// Only three kinds of fields ever appear — container securityContext fields, volumeMounts keyed by
+// Only three kinds of fields ever appear — container securityContext fields (capabilities.add among them,
+// set whole because the API declares it atomic), volumeMounts keyed by
 // mountPath, volumes keyed by name — always addressed through the list keys the API server merges on
 // (container name, mountPath, volume name), never by index. Pure.
 import { isRecord } from '../policy/guards.js';
@@ -86,6 +87,17 @@ export function fragmentFromPlan(
     if (sub === 'securityContext') {
       if (tail.length === 0 && op.op === 'add' && isRecord(op.value)) {
         entry.securityContext = { ...entry.securityContext, ...op.value };
+        continue;
+      }
+      if (tail.length === 2 && tail[0] === 'capabilities' && tail[1] === 'add' && Array.isArray(op.value)) {
+        // capabilities.add is an atomic list: the fragment carries the whole remaining list.
+        entry.securityContext = { ...entry.securityContext, capabilities: { add: op.value } };
+        const current = container?.['securityContext'];
+        const capabilities = isRecord(current) ? current['capabilities'] : undefined;
+        if (isRecord(capabilities) && Array.isArray(capabilities['add'])) {
+          const prev = containerEntry(previous, field, name);
+          prev.securityContext = { ...prev.securityContext, capabilities: { add: capabilities['add'] } };
+        }
         continue;
       }
       const [key] = tail;

@@ -113,7 +113,7 @@ describe('local control plane', function () {
       const rendered = await kubectlOk(['kustomize', path.join(root, 'config/default')]);
       const strict = JSON.stringify({
         apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'strict' },
-        spec: { match: { excludedNamespaces: [] }, rules: { readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true } },
+        spec: { match: { excludedNamespaces: [] }, rules: { readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true, capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true } },
       });
       const dir = await mkdtemp(path.join(tmpdir(), 'strict-'));
       try {

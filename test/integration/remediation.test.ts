@@ -101,8 +101,8 @@ describe('remediation', function () {
 
   describe('with one operator', function () {
     let operator: OperatorProcess;
-    const namespaces = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit'];
-    const policies = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit'];
+    const namespaces = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit', 'rem-caps'];
+    const policies = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit', 'rem-caps'];
 
     before(async function () {
       for (const ns of namespaces) await kubectlOk(['create', 'namespace', ns]);
@@ -325,6 +325,46 @@ describe('remediation', function () {
       expect(gen).to.equal(3); // created, patched, reverted
       await new Promise((r) => setTimeout(r, 4_000));
       expect(await generation(['-n', ns, 'deployment', 'fragile'])).to.equal(gen);
+    });
+
+    it('removes an added SYS_ADMIN and rolls out; a missing drop ALL is labelled and reported, never patched', async function () {
+      const ns = 'rem-caps';
+      const base = { readOnlyRootFilesystem: true };
+      await apply(deployment(ns, 'sysadmin', {
+        securityContext: { ...base, capabilities: { add: ['SYS_ADMIN', 'NET_BIND_SERVICE'], drop: ['ALL'] } },
+      }));
+      await apply(deployment(ns, 'keeps-caps', { securityContext: base }));
+      await eventually('pods of both Deployments', async () =>
+        ((await podsOf(ns, 'app in (sysadmin,keeps-caps)')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-caps', ns, {
+        mode: 'Enforce',
+        rules: { capabilities: true, dropAllCapabilities: true },
+        remediation: { label: {}, patchOwner: {} },
+      }));
+
+      const capabilitiesOf = (obj: Json): unknown => at(obj, 'spec', 'template', 'spec', 'containers', 0, 'securityContext', 'capabilities');
+      await eventually('SYS_ADMIN removed from the template, the rest kept', async () => {
+        const caps = capabilitiesOf(await getJson(['-n', ns, 'deployment', 'sysadmin']));
+        return JSON.stringify(caps) === JSON.stringify({ add: ['NET_BIND_SERVICE'], drop: ['ALL'] }) ? true : undefined;
+      }, 30_000);
+      await eventually('the new pod runs without SYS_ADMIN and without the violation label', async () => {
+        const pods = await podsOf(ns, 'app=sysadmin');
+        const ok = pods.length === 1 && pods.every((p) =>
+          JSON.stringify(at(p, 'spec', 'containers', 0, 'securityContext', 'capabilities', 'add')) === '["NET_BIND_SERVICE"]' &&
+          at(p, 'status', 'phase') === 'Running' && at(p, 'metadata', 'labels', 'immutability.dev/violation') === undefined);
+        return ok ? true : undefined;
+      }, 60_000);
+
+      const reported = await eventually('keeps-caps reported with what its owner must change', async () => {
+        const v = violationOf(await policyStatus('rem-caps'), 'Deployment', 'keeps-caps');
+        return v?.message?.includes('must drop ALL capabilities') ? v : undefined;
+      }, 30_000);
+      expect(reported.action).to.not.equal('Patched');
+      const pods = await podsOf(ns, 'app=keeps-caps');
+      expect(pods.map((p) => at(p, 'metadata', 'labels', 'immutability.dev/violation'))).to.deep.equal(['true']);
+      expect(pods.map((p) => at(p, 'metadata', 'annotations', 'immutability.dev/violations'))[0]).to.include('nginx:dropAllCapabilities');
+      expect(await generation(['-n', ns, 'deployment', 'keeps-caps'])).to.equal(1);
+      expect(capabilitiesOf(await getJson(['-n', ns, 'deployment', 'keeps-caps']))).to.equal(undefined);
     });
 
     it('changes nothing in Audit mode and reports the planned patch and evictions', async function () {

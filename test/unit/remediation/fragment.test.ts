@@ -24,7 +24,14 @@ function mergeInto(podSpec: Obj, fragment: TemplateFragment): Obj {
   for (const list of ['containers', 'initContainers'] as const) {
     for (const c of fragment[list] ?? []) {
       const target = (out[list] as Obj[]).find((x) => x['name'] === c.name) as Obj;
-      if (c.securityContext) target['securityContext'] = { ...(target['securityContext'] as Obj | undefined), ...c.securityContext };
+      if (c.securityContext) {
+        // Structs merge field by field (securityContext, and capabilities inside it); capabilities.add is atomic.
+        const current = (target['securityContext'] ?? {}) as Obj;
+        const merged: Obj = { ...current, ...c.securityContext };
+        const capabilities = c.securityContext['capabilities'];
+        if (capabilities !== undefined) merged['capabilities'] = { ...(current['capabilities'] as Obj | undefined), ...(capabilities as Obj) };
+        target['securityContext'] = merged;
+      }
       for (const m of c.volumeMounts ?? []) {
         const mounts = (target['volumeMounts'] ??= []) as Obj[];
         if (!mounts.some((x) => x['mountPath'] === m['mountPath'])) mounts.push(m);

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { semanticErrors } from './semantic.js';
 import { API_VERSION, KIND, VERSION } from './types.js';
 import type { ImmutabilityPolicy } from './types.js';
+import { isRecord } from '../runtime/json.js';
 
 export const CRD_FILE_NAME = 'immutability.dev_immutabilitypolicies.yaml';
 
@@ -39,9 +40,6 @@ export function defaultCrdPath(): string {
   return found;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Reads the v1alpha1 `openAPIV3Schema` out of the CRD file. */
 export function loadPolicySchema(crdPath: string = defaultCrdPath()): StructuralSchema {

@@ -1,6 +1,7 @@
 // The parts of kube-apiserver's `audit.k8s.io/v1` Event the operator reads, and strict validation of what
 // arrives over the wire. Everything here is pure: the webhook and the log follower hand raw JSON in, and a
 // malformed event is reported (with why) rather than thrown, so one bad item never sinks its batch.
+import { isRecord } from '../runtime/json.js';
 
 export const AUDIT_API_VERSION = 'audit.k8s.io/v1';
 
@@ -42,9 +43,6 @@ const MAX_USER = 512;
 
 type Raw = Record<string, unknown>;
 
-function isRecord(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { classifyAuditEvent, type DriftRecord, type PodRef } from './classify.js';
 import { validateAuditEvent } from './event.js';
-import { LruMap } from './lru.js';
+import { LRUCache } from 'lru-cache';
 
 export type AuditSourceName = 'webhook' | 'log';
 
@@ -66,11 +66,11 @@ export interface AuditPipelineOptions {
 
 export class AuditPipeline {
   private readonly input = new Subject<AuditInput>();
-  private readonly seen: LruMap<string, true>;
+  private readonly seen: LRUCache<string, true>;
   private readonly subscription: Subscription;
 
   constructor(private readonly opts: AuditPipelineOptions) {
-    this.seen = new LruMap(opts.dedupCapacity ?? 16_384);
+    this.seen = new LRUCache({ max: opts.dedupCapacity ?? 16_384 });
     this.subscription = this.input
       .pipe(boundedBatches(opts.capacity ?? 10_000, (item) => this.count(item.source, 'dropped'), opts.scheduler))
       .subscribe((batch) => {
@@ -109,10 +109,11 @@ export class AuditPipeline {
     }
     // The webhook may resend a batch after a timeout, and a long-running request is reported at both
     // ResponseStarted and ResponseComplete: the first report of an audit ID is the one that counts.
-    if (!this.seen.addIfAbsent(event.auditID, true)) {
+    if (this.seen.get(event.auditID)) {
       this.count(source, 'duplicate');
       return;
     }
+    this.seen.set(event.auditID, true);
     const pod = `${verdict.pod.namespace}/${verdict.pod.name}`;
     switch (verdict.outcome) {
       case 'denied':

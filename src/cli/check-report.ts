@@ -14,6 +14,7 @@ import {
 import { parsePointer } from '../policy/index.js';
 import type { ContainerType, Finding, RemediationPlan, ResolvedPolicy, Skip, Workload } from '../policy/index.js';
 import type { SourceDocument } from './input.js';
+import { isRecord } from '../runtime/json.js';
 
 export interface CheckPolicy {
   name: string;
@@ -94,9 +95,6 @@ const WORKLOAD_GROUPS: Readonly<Record<string, string>> = {
 /** Label Kubernetes puts on every Namespace; selectors often use it. */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function field(object: unknown, ...path: string[]): unknown {
   let current = object;

@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNode, LineCounter, parseAllDocuments } from 'yaml';
 import type { Document, DocumentOptions, ParseOptions, SchemaOptions, ToJSOptions } from 'yaml';
+import { isRecord } from '../runtime/json.js';
 
 export const STDIN = '-';
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
@@ -41,9 +42,6 @@ const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
 /** Bounds alias expansion so a hostile file ("billion laughs") cannot exhaust memory. */
 const TO_JS_OPTIONS: ToJSOptions = { maxAliasCount: 100 };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

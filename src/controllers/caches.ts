@@ -10,6 +10,7 @@ import type { ListWatchSource } from '../runtime/list-watch.js';
 import type { Logger } from '../observability/logger.js';
 import { Reflector, type RestartReason } from '../runtime/reflector.js';
 import { Store } from '../runtime/store.js';
+import { objectKey } from '../runtime/list-watch.js';
 
 export type SourceFactory = (path: string) => ListWatchSource;
 
@@ -27,8 +28,7 @@ export interface Caches {
 
 export const POD_NAMESPACE_INDEX = 'namespace';
 
-const namespacedKey = (o: { metadata: { namespace?: string; name: string } }): string =>
-  `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const namespacedKey = (o: { metadata: { namespace?: string; name: string } }): string => objectKey(o.metadata);
 const clusterKey = (o: { metadata: { name: string } }): string => o.metadata.name;
 
 function slimPolicy(raw: unknown): ImmutabilityPolicy | undefined {

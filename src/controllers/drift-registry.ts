@@ -16,11 +16,12 @@ import {
   DRIFT_LABELS, compareRecords, decodeDriftDetails, driftLabelOf, encodeDriftDetails, mergeDriftRecords, trimRecords,
   type DriftLabel,
 } from '../audit/drift-details.js';
-import { LruMap } from '../audit/lru.js';
+import { LRUCache } from 'lru-cache';
 import type { PodMetadataIntent } from '../k8s/api.js';
 import { activeExemption, matchPod } from '../policy/index.js';
 import type { DriftSource } from './drift-source.js';
 import type { ActivePolicy } from './policy-set.js';
+import { objectKey } from '../runtime/list-watch.js';
 
 export interface DriftRegistryOptions {
   /** UID of the pod cached under `namespace/name`, if any; binds a new record to the pod it was about. */
@@ -60,18 +61,18 @@ function allContainers(pod: Pod): Container[] {
 }
 
 export class DriftRegistry implements DriftSource {
-  private readonly memory: LruMap<string, Remembered>;
+  private readonly memory: LRUCache<string, Remembered>;
   private readonly changes = new Subject<DriftChange>();
   /** Emits after every new record (not for duplicates). */
   readonly changes$: Observable<DriftChange> = this.changes.asObservable();
 
   constructor(private readonly opts: DriftRegistryOptions) {
-    this.memory = new LruMap(opts.capacity ?? 10_000);
+    this.memory = new LRUCache({ max: opts.capacity ?? 10_000 });
   }
 
   /** Remembers a drift record for a pod; returns false when the audit ID was known already. */
   record(pod: PodRef, record: DriftRecord): boolean {
-    const key = `${pod.namespace}/${pod.name}`;
+    const key = objectKey(pod);
     const uid = this.opts.podUid(key);
     let entry = this.memory.get(key);
     if (!entry || (uid !== undefined && entry.uid !== undefined && entry.uid !== uid)) {
@@ -164,7 +165,7 @@ export class DriftRegistry implements DriftSource {
   private state(pod: Pod): {
     evidence: Evidence[]; records: DriftRecord[]; count: number; ephemeralContainers: string[]; persistedLabel?: DriftLabel;
   } | undefined {
-    const key = `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
+    const key = objectKey(pod.metadata);
     const remembered = this.memory.peek(key);
     const memory = remembered && (remembered.uid === undefined || remembered.uid === pod.metadata.uid) ? remembered.records : [];
     const annotation = pod.metadata.annotations?.[ANNOTATION_DRIFT];

@@ -12,6 +12,7 @@ import type { StoreEvent } from '../runtime/store.js';
 import { POD_NAMESPACE_INDEX, type Caches } from './caches.js';
 import type { PodReconciler } from './pod-reconciler.js';
 import type { PolicyReconciler } from './policy-reconciler.js';
+import { objectKey } from '../runtime/list-watch.js';
 
 export interface ManagerOptions {
   caches: Caches;
@@ -59,7 +60,7 @@ export class ControllerManager {
     caches.namespaces.onChange((ev) => {
       if (ev.type === 'updated' && JSON.stringify(ev.old?.metadata.labels ?? {}) === JSON.stringify(ev.obj.metadata.labels ?? {})) return;
       for (const pod of caches.pods.byIndex(POD_NAMESPACE_INDEX, ev.obj.metadata.name)) {
-        this.queues?.pods.add(`${pod.metadata.namespace ?? ''}/${pod.metadata.name}`);
+        this.queues?.pods.add(objectKey(pod.metadata));
       }
       this.touchAllPolicies();
     });
@@ -125,7 +126,7 @@ export class ControllerManager {
   private enqueueAllPods(): void {
     const queue = this.queues?.pods;
     if (!queue) return;
-    for (const pod of this.opts.caches.pods.list()) queue.add(`${pod.metadata.namespace ?? ''}/${pod.metadata.name}`);
+    for (const pod of this.opts.caches.pods.list()) queue.add(objectKey(pod.metadata));
   }
 
   private touchAllPolicies(): void {

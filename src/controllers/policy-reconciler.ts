@@ -20,6 +20,7 @@ import type { Caches } from './caches.js';
 import type { DriftSource } from './drift-source.js';
 import type { ActivePolicy, PolicySet } from './policy-set.js';
 import type { PodReconciler } from './pod-reconciler.js';
+import { objectKey } from '../runtime/list-watch.js';
 
 /** A violating or drifted workload as remediation sees it. */
 export interface WorkloadFindings {
@@ -40,11 +41,6 @@ export interface Remediator {
   remediate(policy: ActivePolicy, workloads: WorkloadFindings[], signal?: AbortSignal): Promise<RemediationReport>;
   forget(policyName: string): void;
 }
-
-export const noRemediation: Remediator = {
-  remediate: () => Promise.resolve({ outcomes: new Map(), actions: { patched: 0, evicted: 0, rolledBack: 0 } }),
-  forget: () => undefined,
-};
 
 export interface PolicyReconcilerDeps {
   caches: Caches;
@@ -184,7 +180,7 @@ export class PolicyReconciler {
       const labels = pod.metadata.labels ?? {};
       if (labels[LABEL_VIOLATION] === undefined && labels[LABEL_DRIFT] === undefined &&
         pod.metadata.annotations?.[ANNOTATION_VIOLATIONS] === undefined) continue;
-      await this.deps.podReconciler.reconcile(`${pod.metadata.namespace ?? ''}/${pod.metadata.name}`, signal);
+      await this.deps.podReconciler.reconcile(objectKey(pod.metadata), signal);
     }
     try {
       await this.deps.api.setPolicyFinalizers(name, finalizers, finalizers.filter((f) => f !== FINALIZER), signal);

@@ -4,11 +4,10 @@
  * client-node's `Watch` errors (`statusCode`).
  */
 import { StatusError, statusCodeOf } from '../runtime/errors.js';
+import { isRecord } from '../runtime/json.js';
 
 export { StatusError, MalformedStreamError, TerminalError, statusCodeOf, isAbortError } from '../runtime/errors.js';
 
-/** 410: the resourceVersion or continue token is too old; relist. */
-export const isGone = (err: unknown): boolean => statusCodeOf(err) === 410;
 /** 409: stale resourceVersion on update, or the object already exists on create. */
 export const isConflict = (err: unknown): boolean => statusCodeOf(err) === 409;
 export const isNotFound = (err: unknown): boolean => statusCodeOf(err) === 404;
@@ -16,12 +15,6 @@ export const isNotFound = (err: unknown): boolean => statusCodeOf(err) === 404;
 export const isTooManyRequests = (err: unknown): boolean => statusCodeOf(err) === 429;
 export const isForbidden = (err: unknown): boolean => statusCodeOf(err) === 403;
 export const isUnprocessable = (err: unknown): boolean => statusCodeOf(err) === 422;
-
-/** Worth retrying later: throttling, timeouts, server errors and network failures without a status. */
-export function isTransient(err: unknown): boolean {
-  const code = statusCodeOf(err);
-  return code === undefined || code === 408 || code === 429 || code >= 500;
-}
 
 /** A Kubernetes `Status` object as the API server returns it for failures. */
 export interface KubeStatus {
@@ -31,9 +24,6 @@ export interface KubeStatus {
   details?: { retryAfterSeconds?: number; causes?: Array<{ reason?: string; message?: string; field?: string }> };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The Status object carried by an error, if any (ApiException bodies are JSON text in client-node 1.4). */
 export function kubeStatusOf(err: unknown): KubeStatus | undefined {

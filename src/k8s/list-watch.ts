@@ -1,15 +1,10 @@
 /**
- * The real `ListWatchSource` and `LeaseClient` over @kubernetes/client-node 1.4. client-node supplies the
- * cluster URL, TLS and credentials (`KubeConfig`) and the typed Lease API; LIST and WATCH are plain HTTP here
- * because client-node's `Watch` ignores undecodable lines and its `ListWatch` gives up on non-410 errors —
- * the reflector needs every failure surfaced.
+ * The real `ListWatchSource` over the operator's HTTP client. LIST and WATCH are plain HTTP here because
+ * client-node's `Watch` ignores undecodable lines and its `ListWatch` gives up on non-410 errors — the
+ * reflector needs every failure surfaced.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { KubeHttp } from './http.js';
-import type { Lease, LeaseClient } from '../runtime/leader-election.js';
 import { WatchLineDecoder, type ListPage, type ListWatchSource, type WatchEvent } from '../runtime/list-watch.js';
-import { isNotFound } from './errors.js';
 
 export interface Selectors {
   labelSelector?: string;
@@ -43,15 +38,6 @@ export function watchQuery(
   };
 }
 
-/** `server` (which may carry a path prefix, as behind some proxies) + `path` + the non-empty query values. */
-export function apiUrl(server: string, path: string, query: Query): URL {
-  const url = new URL(server.replace(/\/+$/, '') + path);
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
-  }
-  return url;
-}
-
 /** Turns a non-2xx response into a `StatusError`, keeping the Status reason/message when the body has one. */
 /** Parses a LIST response body. */
 export function listPageOf(body: unknown): ListPage {
@@ -64,14 +50,6 @@ export function listPageOf(body: unknown): ListPage {
     resourceVersion,
     ...(typeof cont === 'string' && cont !== '' ? { continueToken: cont } : {}),
   };
-}
-
-/**
- * LIST/WATCH for one collection path, e.g. `/api/v1/pods` or
- * `/apis/immutability.dev/v1alpha1/immutabilitypolicies`, over the operator's one HTTP client.
- */
-export function apiListWatch(kc: KubeConfig, path: string, opts: Selectors = {}): ListWatchSource {
-  return httpListWatch(new KubeHttp(kc), path, opts);
 }
 
 /**
@@ -105,7 +83,10 @@ export interface HttpPort {
   stream(path: string, opts: { query?: Query; signal?: AbortSignal }): Promise<AsyncIterable<unknown> & { destroy?(err?: Error): void }>;
 }
 
-/** Same as `apiListWatch`, over an existing HTTP client (e.g. one sharing a keep-alive agent). */
+/**
+ * LIST/WATCH for one collection path, e.g. `/api/v1/pods` or
+ * `/apis/immutability.dev/v1alpha1/immutabilitypolicies`, over the operator's one HTTP client (`KubeHttp`).
+ */
 export function httpListWatch(http: HttpPort, path: string, opts: Selectors = {}): ListWatchSource {
   return {
     async list({ limit, continueToken, resourceVersion, signal }) {
@@ -116,78 +97,6 @@ export function httpListWatch(http: HttpPort, path: string, opts: Selectors = {}
       const query = watchQuery({ ...opts, resourceVersion, timeoutSeconds, allowBookmarks });
       const body = await http.stream(path, { query, signal });
       await decodeWatchStream(body, onEvent);
-    },
-  };
-}
-
-/** A MicroTime as client-node reads it: typed as a Date but left as the server's string at run time. */
-function timeText(value: unknown): string | undefined {
-  if (value instanceof Date) return value.toISOString();
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function microTime(value: string | undefined): V1MicroTime | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : new V1MicroTime(ms);
-}
-
-/** client-node Lease → plain Lease. */
-export function leaseFromApi(lease: V1Lease): Lease {
-  const spec = lease.spec ?? {};
-  const plain: Lease = {
-    metadata: {
-      name: lease.metadata?.name ?? '',
-      namespace: lease.metadata?.namespace ?? '',
-      ...(lease.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
-    },
-    spec: {},
-  };
-  if (spec.holderIdentity) plain.spec.holderIdentity = spec.holderIdentity;
-  if (spec.leaseDurationSeconds !== undefined) plain.spec.leaseDurationSeconds = spec.leaseDurationSeconds;
-  if (spec.leaseTransitions !== undefined) plain.spec.leaseTransitions = spec.leaseTransitions;
-  const acquireTime = timeText(spec.acquireTime);
-  const renewTime = timeText(spec.renewTime);
-  if (acquireTime) plain.spec.acquireTime = acquireTime;
-  if (renewTime) plain.spec.renewTime = renewTime;
-  return plain;
-}
-
-/** Plain Lease → client-node Lease; times become MicroTime (the API server rejects millisecond precision). */
-export function leaseToApi(lease: Lease): V1Lease {
-  const acquireTime = microTime(lease.spec.acquireTime);
-  const renewTime = microTime(lease.spec.renewTime);
-  return {
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { ...lease.metadata },
-    spec: {
-      ...(lease.spec.holderIdentity ? { holderIdentity: lease.spec.holderIdentity } : {}),
-      ...(lease.spec.leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds: lease.spec.leaseDurationSeconds }),
-      ...(lease.spec.leaseTransitions === undefined ? {} : { leaseTransitions: lease.spec.leaseTransitions }),
-      ...(acquireTime ? { acquireTime } : {}),
-      ...(renewTime ? { renewTime } : {}),
-    },
-  };
-}
-
-/** `LeaseClient` over CoordinationV1Api; `replace` is conditional on metadata.resourceVersion (409 if stale). */
-export function leaseClient(kc: KubeConfig): LeaseClient {
-  const api = kc.makeApiClient(CoordinationV1Api);
-  return {
-    async get(namespace, name) {
-      try {
-        return leaseFromApi(await api.readNamespacedLease({ name, namespace }));
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
-    async create(namespace, lease) {
-      return leaseFromApi(await api.createNamespacedLease({ namespace, body: leaseToApi(lease) }));
-    },
-    async replace(namespace, name, lease) {
-      return leaseFromApi(await api.replaceNamespacedLease({ name, namespace, body: leaseToApi(lease) }));
     },
   };
 }

@@ -39,7 +39,3 @@ export function topLevelOwner(pod: { metadata: KubeMeta }, lookup: OwnerLookup):
   if (!grandOwner || grandOwner.kind !== expected) return ref(owner, namespace);
   return ref(grandOwner, namespace);
 }
-
-export function workloadKey(w: Pick<WorkloadRef, 'namespace' | 'kind' | 'name'>): string {
-  return `${w.namespace}/${w.kind}/${w.name}`;
-}

@@ -2,12 +2,10 @@
 // status and unused spec keeps 10k pods in a few tens of MiB and makes change detection cheap.
 import type { Container, KubeMeta, OwnerReference, Pod, PodSpec, Volume, VolumeMount } from '../api/kube.js';
 import { GROUP } from '../api/types.js';
+import { isRecord } from '../runtime/json.js';
 
 type Raw = Record<string, unknown>;
 
-function isRecord(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function pick<T extends object>(src: unknown, keys: readonly (keyof T & string)[]): Partial<T> | undefined {
   if (!isRecord(src)) return undefined;

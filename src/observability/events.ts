@@ -12,6 +12,7 @@
 // Events over the budget are dropped and logged at debug level.
 import { EventsV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { EventsV1Event, KubeConfig } from '@kubernetes/client-node';
+import { TokenBucket } from '../runtime/token-bucket.js';
 import type { Logger } from './logger.js';
 
 export const REPORTING_CONTROLLER = 'immutability.dev/operator';
@@ -88,14 +89,11 @@ export class EventRecorder {
   private readonly clock: { now(): number };
   private readonly logger: Logger;
   private readonly windowMs: number;
-  private readonly burst: number;
-  private readonly perSecond: number;
   private readonly maxTracked: number;
   // Ordered by last emission (entries are re-inserted when emitted), so the oldest come first.
   private readonly emitted = new Map<string, Emitted>();
   private readonly inFlight = new Set<Promise<void>>();
-  private tokens: number;
-  private refilledAt: number;
+  private readonly bucket: TokenBucket;
   private sequence = 0;
 
   constructor(opts: EventRecorderOptions) {
@@ -104,11 +102,8 @@ export class EventRecorder {
     this.clock = opts.clock;
     this.logger = opts.logger.child({ component: opts.component ?? 'immutability-operator', subsystem: 'events' });
     this.windowMs = opts.dedupWindowMs ?? 5 * 60_000;
-    this.burst = opts.rateLimit?.burst ?? 50;
-    this.perSecond = opts.rateLimit?.perSecond ?? 2;
+    this.bucket = new TokenBucket({ ratePerSec: opts.rateLimit?.perSecond ?? 2, burst: opts.rateLimit?.burst ?? 50, clock: opts.clock });
     this.maxTracked = opts.maxTracked ?? 4096;
-    this.tokens = this.burst;
-    this.refilledAt = opts.clock.now();
   }
 
   record(regarding: ObjectReference, type: EventType, reason: string, action: string, note: string): void {
@@ -130,7 +125,7 @@ export class EventRecorder {
       previous.suppressed++;
       return;
     }
-    if (!this.takeToken(now)) {
+    if (!this.bucket.tryTake()) {
       this.logger.debug('event dropped by rate limit', { reason, kind: regarding.kind, name: regarding.name });
       return;
     }
@@ -195,17 +190,6 @@ export class EventRecorder {
     const stamp = (BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16);
     const prefix = objectName.slice(0, MAX_NAME - stamp.length - 1).replace(/[-.]+$/, '');
     return `${prefix}.${stamp}`;
-  }
-
-  private takeToken(now: number): boolean {
-    const elapsedSeconds = Math.max(0, now - this.refilledAt) / 1000;
-    this.tokens = Math.min(this.burst, this.tokens + elapsedSeconds * this.perSecond);
-    this.refilledAt = now;
-    if (this.tokens < 1) {
-      return false;
-    }
-    this.tokens -= 1;
-    return true;
   }
 
   // Entries stay for two windows so that a repeat shortly after the window still reports its series count;

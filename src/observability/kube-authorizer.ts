@@ -2,6 +2,7 @@
 // whether they may `get` the non-resource path. Decisions are cached per token and path so that a
 // Prometheus scraping every 15 s costs two API calls a minute, not eight.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AuthorizationDecision, RequestAuthorizer } from './metrics-server.js';
@@ -97,7 +98,8 @@ export function cachedAuthorizer(inner: RequestAuthorizer, opts: CacheOptions = 
   const allowTtl = opts.allowTtlMs ?? 60_000;
   const denyTtl = opts.denyTtlMs ?? 10_000;
   const maxEntries = opts.maxEntries ?? 1024;
-  const cache = new Map<string, CacheEntry>();
+  // Least recently used first out: a flood of random tokens cannot grow memory or push out a busy scraper.
+  const cache = new LRUCache<string, CacheEntry>({ max: maxEntries });
 
   return {
     authorize(token, path) {
@@ -120,26 +122,7 @@ export function cachedAuthorizer(inner: RequestAuthorizer, opts: CacheOptions = 
         },
       );
       cache.set(key, entry);
-      evictOldest(cache, maxEntries, now);
       return entry.decision;
     },
   };
-}
-
-function evictOldest(cache: Map<string, CacheEntry>, maxEntries: number, now: number): void {
-  if (cache.size <= maxEntries) {
-    return;
-  }
-  for (const [key, entry] of cache) {
-    if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
-      cache.delete(key);
-    }
-  }
-  // Map iteration follows insertion order, so the first keys are the oldest.
-  for (const key of cache.keys()) {
-    if (cache.size <= maxEntries) {
-      break;
-    }
-    cache.delete(key);
-  }
 }

@@ -6,16 +6,9 @@
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 
-export type LogFields = Record<string, unknown>;
+import type { LogFields, Logger } from '../runtime/logger.js';
 
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  /** A logger that adds `fields` to every entry (e.g. `{ controller: 'pod' }`). */
-  child(fields: LogFields): Logger;
-}
+export type { LogFields, Logger } from '../runtime/logger.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

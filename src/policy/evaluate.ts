@@ -6,7 +6,8 @@
 import type { SpecRuleName } from '../api/types.js';
 import type { ResolvedPolicy } from './defaults.js';
 import { activeExemption } from './exemptions.js';
-import { isRecord, nonEmptyString } from './guards.js';
+import { isRecord } from '../runtime/json.js';
+import { nonEmptyString } from './guards.js';
 import { CONTAINER, POD, holds, read } from './predicate.js';
 import type { Bindings } from './predicate.js';
 import { RULE_TABLE } from './rules.js';

@@ -2,6 +2,7 @@
 // the pure core prove its patches (planning over the patched template must yield nothing) and lets the
 // `check` command show a patched manifest, without a dependency.
 import type { JsonPatchOperation } from './types.js';
+import { deepEqual } from '../runtime/json.js';
 
 export class JsonPatchError extends Error {
   constructor(
@@ -37,21 +38,6 @@ function arrayIndex(token: string, length: number, allowEnd: boolean): number | 
   if (!/^(0|[1-9][0-9]*)$/.test(token)) return undefined;
   const index = Number(token);
   return index < length || (allowEnd && index === length) ? index : undefined;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (!isContainer(a) || !isContainer(b) || Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((item, index) => deepEqual(item, b[index]));
-  }
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  const keys = Object.keys(left);
-  return (
-    keys.length === Object.keys(right).length &&
-    keys.every((key) => Object.prototype.hasOwnProperty.call(right, key) && deepEqual(left[key], right[key]))
-  );
 }
 
 /** Applies one operation in place to `root` and returns the (possibly replaced) root. */

@@ -2,7 +2,8 @@
 // keeps its pod spec at a fixed place; anything else is rejected with a message a user can act on.
 import type { PodSpec } from '../api/kube.js';
 import type { WorkloadKind } from '../api/types.js';
-import { isRecord, nonEmptyString } from './guards.js';
+import { isRecord } from '../runtime/json.js';
+import { nonEmptyString } from './guards.js';
 import type { Workload } from './types.js';
 
 interface KindLayout {

@@ -4,7 +4,7 @@ import { API_VERSION, KIND } from '../api/types.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { EventRecorder, EventType, ObjectReference } from '../observability/events.js';
 import type { Metrics } from '../observability/metrics.js';
-import { isRecord } from '../policy/guards.js';
+import { isRecord } from '../runtime/json.js';
 import type { RemediationContext } from './context.js';
 import type { WorkloadResult } from './policy-state.js';
 

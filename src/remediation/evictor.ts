@@ -7,6 +7,7 @@ import { isAbortError, isConflict, isForbidden, isNotFound, isTooManyRequests, m
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
 import { evaluateWorkload, findingKey, type Workload } from '../policy/index.js';
+import { exponentialDelay } from '../runtime/backoff.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ActionReporter } from './action-reporter.js';
 import type { RemediationApi, RemediationContext } from './context.js';
@@ -16,8 +17,9 @@ import {
 import type { Problem } from './outcome.js';
 import { replacesPodsOnTemplateChange } from './rollout.js';
 import { listSome } from './status-text.js';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '../runtime/token-bucket.js';
 import type { WorkloadDraft } from './workload-draft.js';
+import { objectKey } from '../runtime/list-watch.js';
 
 type Obj = Record<string, unknown>;
 
@@ -37,14 +39,11 @@ export function evictionRefusal(err: unknown, pod: string): { problem: Problem; 
 
 /** Delay before the `attempts`-th retry: doubling up to the cap, but never sooner than the server asks. */
 export function evictionRetryDelay(backoff: Backoff, attempts: number, err: unknown): number {
-  return Math.max(
-    Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempts - 1)),
-    (retryAfterSecondsOf(err) ?? 0) * 1000,
-  );
+  return Math.max(exponentialDelay(attempts - 1, backoff), (retryAfterSecondsOf(err) ?? 0) * 1000);
 }
 
 function podName(pod: Pod): string {
-  return `${pod.metadata.namespace ?? ''}/${pod.metadata.name}`;
+  return objectKey(pod.metadata);
 }
 
 /** Pods by what became of them in one pass, for the workload's message. */
@@ -113,7 +112,7 @@ export class Evictor {
       draft.settled = false;
     }
     if (tally.waiting.length > 0) {
-      draft.addProblem({ reason: Reasons.RateLimited, message: `${tally.waiting.length} pod(s) waiting for the eviction budget (${bucket.rate}/min)` });
+      draft.addProblem({ reason: Reasons.RateLimited, message: `${tally.waiting.length} pod(s) waiting for the eviction budget (${bucket.burst}/min)` });
     }
     if (tally.refused.length > 0) {
       draft.messages.push(...new Set(tally.refused));

@@ -3,7 +3,7 @@
 // set whole because the API declares it atomic), volumeMounts keyed by
 // mountPath, volumes keyed by name — always addressed through the list keys the API server merges on
 // (container name, mountPath, volume name), never by index. Pure.
-import { isRecord } from '../policy/guards.js';
+import { isRecord } from '../runtime/json.js';
 import { parsePointer } from '../policy/json-patch.js';
 import type { JsonPatchOperation } from '../policy/index.js';
 

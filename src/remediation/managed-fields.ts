@@ -1,7 +1,7 @@
 // Reading `metadata.managedFields`: which template fields the operator owns (so every apply restates them
 // and never drops another policy's or an earlier patch's fields), and whether a GitOps tool owns the spec.
 // Pure.
-import { isRecord } from '../policy/guards.js';
+import { isRecord } from '../runtime/json.js';
 import { parsePointer } from '../policy/json-patch.js';
 import { CONTAINER_LISTS, type ContainerFragment, type TemplateFragment } from './fragment.js';
 

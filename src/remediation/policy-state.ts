@@ -7,7 +7,7 @@ import type { WorkloadOutcome } from '../policy/status.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ApplyTarget } from './fragment.js';
 import type { Problem } from './outcome.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '../runtime/token-bucket.js';
 import type { PatchRecord } from './workload-record.js';
 
 export interface WorkloadResult {
@@ -59,8 +59,8 @@ export class PolicyState {
   }
 
   evictionBucket(perMinute: number): TokenBucket {
-    if (!this.bucket) this.bucket = new TokenBucket(this.clock, perMinute);
-    else if (this.bucket.rate !== perMinute) this.bucket.setRate(perMinute);
+    if (!this.bucket) this.bucket = TokenBucket.perMinute(perMinute, this.clock);
+    else if (this.bucket.burst !== perMinute) this.bucket.setRate(perMinute / 60, perMinute);
     return this.bucket;
   }
 

@@ -7,7 +7,7 @@ import { isAbortError, isNotFound } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
 import { workloadFromObject, type Workload } from '../policy/index.js';
-import { isRecord } from '../policy/guards.js';
+import { isRecord } from '../runtime/json.js';
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
 import type { RemediationApi, RemediationContext } from './context.js';

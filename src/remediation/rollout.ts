@@ -1,7 +1,7 @@
 // Is the rollout of our patch going well? Judged from the workload's status (the Deployment controller's
 // own ProgressDeadlineExceeded verdict, or rollout counters) and from the new pods — the ones that carry our
 // change — crash-looping. Pure: the caller passes the objects and the clock reading.
-import { isRecord } from '../policy/guards.js';
+import { isRecord } from '../runtime/json.js';
 import { CONTAINER_LISTS, type TemplateFragment } from './fragment.js';
 
 export type RolloutVerdict =

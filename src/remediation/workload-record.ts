@@ -3,7 +3,7 @@
 // to. Pure.
 import { createHash } from 'node:crypto';
 import { GROUP } from '../api/types.js';
-import { isRecord } from '../policy/guards.js';
+import { isRecord } from '../runtime/json.js';
 import type { TemplateFragment } from './fragment.js';
 
 /** JSON PatchRecord of the last patch we applied. */

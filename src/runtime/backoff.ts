@@ -1,4 +1,5 @@
-import type { Clock } from './clock.js';
+// The one exponential backoff of the operator: `exponentialDelay` is the curve; ExponentialBackoff walks it
+// for one operation (watch reconnects, lease renewals), PerKeyBackoff for many keys (the work queue).
 
 export interface ExponentialBackoffOptions {
   initialMs: number;
@@ -12,6 +13,11 @@ export interface ExponentialBackoffOptions {
    */
   jitter?: number;
   random?: () => number;
+}
+
+/** The delay after `failures` earlier failures: initial × factor^failures, capped at max. */
+export function exponentialDelay(failures: number, opts: { initialMs: number; maxMs: number; factor?: number }): number {
+  return Math.min(opts.maxMs, opts.initialMs * Math.pow(opts.factor ?? 2, Math.max(0, failures)));
 }
 
 /** Delays for successive retries of one operation: initial, initial×factor, … capped at max. */
@@ -33,7 +39,7 @@ export class ExponentialBackoff {
 
   /** The delay to wait before the next attempt; each call counts one more failure. */
   next(): number {
-    const base = Math.min(this.maxMs, this.initialMs * Math.pow(this.factor, this.attempt));
+    const base = exponentialDelay(this.attempt, { initialMs: this.initialMs, maxMs: this.maxMs, factor: this.factor });
     // Stop growing the exponent once capped so it cannot overflow after very long outages.
     if (base < this.maxMs) this.attempt++;
     return Math.round(base * (1 - this.jitter * this.random()));
@@ -76,7 +82,7 @@ export class PerKeyBackoff {
   delay(key: string): number {
     const failures = this.counts.get(key) ?? 0;
     this.counts.set(key, failures + 1);
-    return Math.min(this.maxMs, this.initialMs * Math.pow(this.factor, failures));
+    return exponentialDelay(failures, { initialMs: this.initialMs, maxMs: this.maxMs, factor: this.factor });
   }
 
   failures(key: string): number {
@@ -85,43 +91,5 @@ export class PerKeyBackoff {
 
   forget(key: string): void {
     this.counts.delete(key);
-  }
-}
-
-export interface TokenBucketOptions {
-  ratePerSec: number;
-  burst: number;
-  clock: Clock;
-}
-
-/**
- * Global rate limit shared by all keys: `burst` tokens, refilled at `ratePerSec`. `reserve()` always takes a
- * token — possibly borrowing from the future — and says how long the caller must wait before using it, so
- * concurrent callers queue up fairly instead of all retrying at once.
- */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private readonly ratePerSec: number;
-  private readonly burst: number;
-  private readonly clock: Clock;
-
-  constructor(opts: TokenBucketOptions) {
-    if (!(opts.ratePerSec > 0)) throw new RangeError('TokenBucket ratePerSec must be > 0');
-    this.ratePerSec = opts.ratePerSec;
-    this.burst = Math.max(1, opts.burst);
-    this.clock = opts.clock;
-    this.tokens = this.burst;
-    this.last = opts.clock.now();
-  }
-
-  /** Milliseconds to wait before the reserved token may be used; 0 when one is available now. */
-  reserve(): number {
-    const now = this.clock.now();
-    const elapsed = Math.max(0, now - this.last);
-    this.last = now;
-    this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSec) / 1000);
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.ratePerSec);
   }
 }

@@ -1,4 +1,5 @@
 import { MalformedStreamError, StatusError } from './errors.js';
+import { isRecord } from './json.js';
 
 /** The event types of a Kubernetes-style watch stream. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -31,9 +32,6 @@ export interface ListWatchSource<_T = unknown> {
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Decodes one line of a watch stream; throws `MalformedStreamError` for anything that is not a watch event. */
 export function parseWatchLine(line: string): WatchEvent {
@@ -91,7 +89,15 @@ export function metadataKeyOf(obj: unknown): string | undefined {
   if (!isRecord(obj) || !isRecord(obj.metadata)) return undefined;
   const { name, namespace } = obj.metadata;
   if (typeof name !== 'string' || name === '') return undefined;
-  return typeof namespace === 'string' && namespace !== '' ? `${namespace}/${name}` : name;
+  return objectKey({ name, namespace: typeof namespace === 'string' ? namespace : undefined });
+}
+
+/**
+ * The one key of an object in caches and work queues: `namespace/name`, or `name` when cluster-scoped
+ * (client-go's MetaNamespaceKeyFunc).
+ */
+export function objectKey(meta: { namespace?: string | undefined; name: string }): string {
+  return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
 }
 
 /** Turns the Status object of an in-stream ERROR event into a `StatusError` (code 410 means "relist"). */

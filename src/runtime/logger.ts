@@ -1,9 +1,16 @@
-/** The logging the runtime needs; a winston logger satisfies it. Fields are structured, never interpolated. */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * The one logging interface of the operator; observability/logger.ts implements it over winston, tests pass a
+ * recording fake. Values travel as fields, never interpolated into the message.
+ */
 export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error?(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every entry (e.g. `{ controller: 'pod' }`). */
+  child(fields: LogFields): Logger;
 }
 
 export const noopLogger: Logger = {
@@ -11,6 +18,7 @@ export const noopLogger: Logger = {
   info: () => undefined,
   warn: () => undefined,
   error: () => undefined,
+  child: () => noopLogger,
 };
 
 /** A message and, when present, the HTTP status of an error, for log fields. */

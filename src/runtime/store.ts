@@ -1,3 +1,4 @@
+import { deepEqual } from './json.js';
 /**
  * An in-memory cache of objects keyed by `keyOf`, fed by a reflector and read by reconcilers. Listeners get
  * one event per effective change; a relist (`replace`) is diffed against what was cached so that consumers
@@ -26,22 +27,6 @@ export interface StoreOptions<T> {
    * itself is already consistent by then).
    */
   onListenerError?: (err: unknown, ev: StoreEvent<T>) => void;
-}
-
-/** Structural equality of JSON-like values (plain objects, arrays, primitives). */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const aKeys = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bKeys = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  if (aKeys.length !== bKeys.length) return false;
-  return aKeys.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && deepEqual(ao[k], bo[k]));
 }
 
 export class Store<T> {

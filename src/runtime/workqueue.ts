@@ -1,4 +1,5 @@
-import { PerKeyBackoff, TokenBucket } from './backoff.js';
+import { PerKeyBackoff } from './backoff.js';
+import { TokenBucket } from './token-bucket.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 
 export interface RateLimitOptions {
@@ -12,19 +13,15 @@ export interface RateLimitOptions {
   burst?: number;
 }
 
-export interface WorkQueueHooks<K extends string> {
+export interface WorkQueueHooks {
   /** Keys ready to be handed out (not counting keys being processed or waiting on a delay). */
   onDepthChange?(depth: number): void;
-  /** A key became ready (first add while not already queued). */
-  onAdd?(key: K): void;
-  /** Time a key spent ready before a worker picked it up. */
-  onQueueLatency?(key: K, ms: number): void;
 }
 
-export interface WorkQueueOptions<K extends string> {
+export interface WorkQueueOptions {
   clock?: Clock;
   rateLimit?: RateLimitOptions;
-  hooks?: WorkQueueHooks<K>;
+  hooks?: WorkQueueHooks;
 }
 
 /**
@@ -38,19 +35,19 @@ export interface WorkQueueOptions<K extends string> {
  */
 export class WorkQueue<K extends string = string> {
   private readonly clock: Clock;
-  private readonly hooks: WorkQueueHooks<K>;
+  private readonly hooks: WorkQueueHooks;
   private readonly backoff: PerKeyBackoff;
   private readonly bucket: TokenBucket;
 
   private readonly ready: K[] = [];
   /** Keys that need processing: queued, or to be re-queued when their current processing finishes. */
-  private readonly dirty = new Map<K, number>();
+  private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();
   private readonly delayed = new Map<K, { readyAt: number; timer: Timer }>();
   private readonly getters: Array<(key: K | undefined) => void> = [];
   private shuttingDown = false;
 
-  constructor(opts: WorkQueueOptions<K> = {}) {
+  constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.hooks = opts.hooks ?? {};
     const rl = opts.rateLimit ?? {};
@@ -60,8 +57,7 @@ export class WorkQueue<K extends string = string> {
 
   add(key: K): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
-    this.dirty.set(key, this.clock.now());
-    this.hooks.onAdd?.(key);
+    this.dirty.add(key);
     if (this.processing.has(key)) return;
     this.enqueue(key);
   }
@@ -160,10 +156,8 @@ export class WorkQueue<K extends string = string> {
   }
 
   private handOut(key: K): K {
-    const addedAt = this.dirty.get(key);
     this.dirty.delete(key);
     this.processing.add(key);
-    if (addedAt !== undefined) this.hooks.onQueueLatency?.(key, this.clock.now() - addedAt);
     this.hooks.onDepthChange?.(this.ready.length);
     return key;
   }

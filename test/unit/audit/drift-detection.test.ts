@@ -12,9 +12,10 @@ import { systemClock } from '../../../src/runtime/clock.js';
 import { noopLogger } from '../../../src/runtime/logger.js';
 import { Store } from '../../../src/runtime/store.js';
 import { auditEvent, pod, policy } from './helpers.js';
+import { objectKey } from '../../../src/runtime/list-watch.js';
 
 const logger = { ...noopLogger, error: () => undefined, child: () => logger };
-const key = (o: { metadata: { namespace?: string; name: string } }): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const key = (o: { metadata: { namespace?: string; name: string } }): string => objectKey(o.metadata);
 
 describe('drift detection wiring', function () {
   this.timeout(10_000);

@@ -5,6 +5,7 @@ import { API_VERSION, KIND, type ImmutabilityPolicy, type ImmutabilityPolicySpec
 import { POD_NAMESPACE_INDEX, type Caches } from '../../../src/controllers/caches.js';
 import type { SlimNamespace, SlimOwned } from '../../../src/k8s/slim.js';
 import { Store } from '../../../src/runtime/store.js';
+import { objectKey } from '../../../src/runtime/list-watch.js';
 
 export function policy(name: string, spec: ImmutabilityPolicySpec, meta: Partial<ObjectMeta> = {}): ImmutabilityPolicy {
   return { apiVersion: API_VERSION, kind: KIND, metadata: { name, generation: 1, uid: `uid-${name}`, ...meta }, spec };
@@ -30,7 +31,7 @@ export function pod(namespace: string | undefined, name: string, containers: Con
   };
 }
 
-const namespacedKey = (o: { metadata: { namespace?: string; name: string } }): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const namespacedKey = (o: { metadata: { namespace?: string; name: string } }): string => objectKey(o.metadata);
 
 export function testCaches(init: { policies?: ImmutabilityPolicy[]; namespaces?: Record<string, Record<string, string> | undefined>; pods?: Pod[] } = {}): Caches {
   const pods = new Store<Pod>(namespacedKey);

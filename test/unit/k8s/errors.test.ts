@@ -3,10 +3,8 @@ import {
   StatusError,
   isConflict,
   isForbidden,
-  isGone,
   isNotFound,
   isTooManyRequests,
-  isTransient,
   kubeStatusOf,
   messageOf,
   reasonOf,
@@ -23,9 +21,8 @@ function apiException(code: number, status?: object, headers: Record<string, str
 }
 
 describe('k8s error classification', () => {
-  const predicates = { isGone, isConflict, isNotFound, isTooManyRequests, isForbidden } as const;
+  const predicates = { isConflict, isNotFound, isTooManyRequests, isForbidden } as const;
   const expected: Record<keyof typeof predicates, number> = {
-    isGone: 410,
     isConflict: 409,
     isNotFound: 404,
     isTooManyRequests: 429,
@@ -40,13 +37,6 @@ describe('k8s error classification', () => {
     });
   }
 
-  it('isTransient: throttling, server errors and network failures, not client errors', () => {
-    expect(isTransient(new StatusError(429, 'slow down'))).to.equal(true);
-    expect(isTransient(new StatusError(503, 'unavailable'))).to.equal(true);
-    expect(isTransient(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).to.equal(true);
-    expect(isTransient(new StatusError(403, 'forbidden'))).to.equal(false);
-    expect(isTransient(new StatusError(422, 'invalid'))).to.equal(false);
-  });
 
   it('reads reason, message and retry-after from an ApiException Status body', () => {
     const err = apiException(429, {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { KubeMeta, OwnerReference } from '../../../src/api/kube.js';
-import { controllerOf, topLevelOwner, workloadKey, type OwnerLookup, type WorkloadRef } from '../../../src/k8s/owners.js';
+import { controllerOf, topLevelOwner, type OwnerLookup, type WorkloadRef } from '../../../src/k8s/owners.js';
 
 /** `controller: 'absent'` leaves the field out, as the API server does for plain owners. */
 const owner = (apiVersion: string, kind: string, name: string, controller: boolean | 'absent' = true): OwnerReference =>
@@ -172,12 +172,4 @@ describe('k8s/owners topLevelOwner', () => {
       expect(lookup.calls).to.deep.equal(c.lookups);
     });
   }
-});
-
-describe('k8s/owners workloadKey', () => {
-  it('is namespace/kind/name and ignores the other fields', () => {
-    expect(workloadKey({ namespace: 'shop', kind: 'Deployment', name: 'web' })).to.equal('shop/Deployment/web');
-    const ref: WorkloadRef = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web', resolved: false };
-    expect(workloadKey(ref)).to.equal('shop/Deployment/web');
-  });
 });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ExponentialBackoff, PerKeyBackoff, TokenBucket } from '../../../src/runtime/backoff.js';
+import { ExponentialBackoff, PerKeyBackoff } from '../../../src/runtime/backoff.js';
+import { TokenBucket } from '../../../src/runtime/token-bucket.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
 
 describe('ExponentialBackoff', () => {

@@ -4,8 +4,9 @@ import { MalformedStreamError, StatusError } from '../../../src/runtime/errors.j
 import { Reflector, type ReflectorOptions, type RestartReason } from '../../../src/runtime/reflector.js';
 import { Store, type StoreEvent } from '../../../src/runtime/store.js';
 import { ScriptedSource, obj, page, type Obj } from './fake-source.js';
+import { objectKey } from '../../../src/runtime/list-watch.js';
 
-const keyOf = (o: Obj): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const keyOf = (o: Obj): string => objectKey(o.metadata);
 
 interface Harness {
   clock: FakeClock;

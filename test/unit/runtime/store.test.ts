@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Store, deepEqual, type StoreEvent } from '../../../src/runtime/store.js';
+import { deepEqual } from '../../../src/runtime/json.js';
+import { Store, type StoreEvent } from '../../../src/runtime/store.js';
 
 interface Item {
   name: string;

@@ -53,6 +53,10 @@ test-integration: node_modules ## Run the integration tier against a fresh local
 test-e2e: node_modules ## Run the e2e tier: the operator image (hack/image/build.sh) in podman/docker against the local control plane.
 	npm run -s test:e2e
 
+.PHONY: test-faults
+test-faults: node_modules ## Run the fault and bad-input tier: the operator as a process under crashes, stalls, throttling and hostile input (docs/reliability.md).
+	npm run -s test:faults
+
 .PHONY: bench
 bench: build ## Run the benchmarks in bench/ against a fresh local control plane.
 	node dist/bench/run.js

@@ -30,10 +30,10 @@ export function cluster(): { info: ControlPlaneInfo; controlPlane: ControlPlane;
   return { info, controlPlane, audit };
 }
 
-/** True when the run includes integration or e2e specs: unit-only runs never pay for a control plane. */
+/** True when the run includes integration, fault or e2e specs: unit-only runs never pay for a control plane. */
 function integrationSpecsLoaded(ctx: Mocha.Context): boolean {
   const root = ctx.test?.parent;
-  return root?.suites.some((s) => ['integration', 'e2e'].some((tier) => s.file?.includes(`${path.sep}${tier}${path.sep}`))) ?? false;
+  return root?.suites.some((s) => ['integration', 'faults', 'e2e'].some((tier) => s.file?.includes(`${path.sep}${tier}${path.sep}`))) ?? false;
 }
 
 export const mochaHooks = {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { repoRoot } from './controlplane/binaries.js';
 import { freePort } from './controlplane/ports.js';
 import { cluster } from './integration-hooks.js';
+import { parseSamples, sumOf, type Sample } from './faults/prometheus.js';
 
 export interface OperatorOptions {
   /** Extra flags for `run`. */
@@ -19,6 +20,11 @@ export interface OperatorOptions {
   identity?: string;
   /** Kubeconfig the operator runs with; default: the suite's admin kubeconfig. */
   kubeconfig?: string;
+  /**
+   * Serve /metrics on a free loopback port: 'open' without authentication (for reading counters), 'kube'
+   * with the shipped TokenReview + SubjectAccessReview check. Default: no metrics endpoint.
+   */
+  metrics?: 'open' | 'kube';
 }
 
 let counter = 0;
@@ -29,6 +35,7 @@ export class OperatorProcess {
   private log?: WriteStream;
   readonly logFile: string;
   healthPort = 0;
+  metricsPort = 0;
 
   constructor(private readonly opts: OperatorOptions = {}) {
     this.logFile = path.join(tmpdir(), `immutability-operator-${process.pid}-${++counter}.log`);
@@ -40,11 +47,16 @@ export class OperatorProcess {
     const args = [
       path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'run',
       '--kubeconfig', this.opts.kubeconfig ?? info.kubeconfig,
-      '--metrics-bind-address', '0',
       '--health-probe-bind-address', `127.0.0.1:${this.healthPort}`,
       '--log-format', 'json', '--log-level', 'debug',
       '--status-interval-ms', '300',
     ];
+    if (this.opts.metrics) {
+      this.metricsPort = await freePort();
+      args.push('--metrics-bind-address', `127.0.0.1:${this.metricsPort}`, '--metrics-auth', this.opts.metrics === 'open' ? 'none' : 'kube');
+    } else {
+      args.push('--metrics-bind-address', '0');
+    }
     if (this.opts.leaderElect) args.push('--leader-elect', '--leader-election-namespace', 'default');
     if (this.opts.auditWebhook) {
       args.push('--audit-webhook-bind-address', `127.0.0.1:${audit.port}`,
@@ -97,6 +109,19 @@ export class OperatorProcess {
     await new Promise<void>((r) => (this.log ? this.log.end(r) : r()));
     this.child = undefined;
     return code;
+  }
+
+  /** The operator's own /metrics (needs `metrics: 'open'`), parsed. */
+  async metrics(): Promise<Sample[]> {
+    if (this.opts.metrics !== 'open') throw new Error('start the operator with metrics: open to read its metrics');
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    if (res.status !== 200) throw new Error(`operator /metrics answered ${res.status}`);
+    return parseSamples(await res.text());
+  }
+
+  /** Sum of one of the operator's metrics over the samples whose labels include `match`. */
+  async metric(name: string, match: Record<string, string | RegExp> = {}): Promise<number> {
+    return sumOf(await this.metrics(), name, match);
   }
 
   /** Parsed JSON log lines (non-JSON lines are kept as `{ msg: line }`). */

@@ -108,11 +108,20 @@ export class ControlPlane {
     if (this.ownsWorkDir && this.workDir) await rm(this.workDir, { recursive: true, force: true });
   }
 
-  /** Stops and starts kube-apiserver on the same port, for tests of watch recovery. */
-  async restartApiServer(downtimeMs = 0): Promise<void> {
-    await this.processes.get('kube-apiserver')?.stop();
+  /**
+   * Stops and starts kube-apiserver on the same port, for tests of watch recovery. `kill` crashes it
+   * (SIGKILL) instead of a graceful stop; `whileDown` runs between the two.
+   */
+  async restartApiServer(downtimeMs = 0, opts: { kill?: boolean; whileDown?: () => Promise<void> } = {}): Promise<void> {
+    const apiServer = this.processes.get('kube-apiserver');
+    await (opts.kill ? apiServer?.kill() : apiServer?.stop());
     if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
+    await opts.whileDown?.();
     await this.launchApiServer();
+  }
+
+  get apiServerAddress(): { host: string; port: number } {
+    return { host: '127.0.0.1', port: this.apiServerPort };
   }
 
   private process(name: string, command: string, args: string[]): ManagedProcess {

@@ -72,6 +72,12 @@ export class ManagedProcess {
     this.child = undefined;
   }
 
+  /** Crash (SIGKILL to the group, no grace): what an OOM kill or a lost node does to it. */
+  async kill(): Promise<void> {
+    if (this.child && this.exitInfo === undefined) signalGroup(this.child, 'SIGKILL');
+    await this.stop();
+  }
+
   /** The last lines of its log, for error messages that explain why a component did not come up. */
   async tail(lines = 20): Promise<string> {
     try {

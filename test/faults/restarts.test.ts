@@ -84,8 +84,8 @@ describe('faults: operator crashes and restarts', function () {
     }, 120_000, 20);
     await first.kill();
     await proxy.stop();
-    const patchedAtKill = count(atKill, 2);
-    expect(patchedAtKill, 'the kill landed mid-way').to.be.below(DEPLOYMENTS);
+    expect(count(atKill, 2), 'the kill landed mid-way').to.be.below(DEPLOYMENTS);
+    const patchedAtKill = count(await generations(), 2);
 
     const restarted = Date.now();
     operator = await new OperatorProcess().start();
@@ -119,6 +119,9 @@ describe('faults: operator crashes and restarts', function () {
     // A Deployment's rollout replaces its own pods: each old pod is evicted at most once, most never.
     expect(evicted).to.be.at.most(DEPLOYMENTS);
     expect(condition(status, 'Degraded')?.status).to.equal('False');
+    // Never over-counted. Patches the killed replica made after its last status write are not counted: the
+    // counts live in memory between status writes (docs/reliability.md, known gaps).
+    expect(status.actions?.patched).to.be.within(DEPLOYMENTS - patchedAtKill, DEPLOYMENTS);
     expect(quiet.cpuShare, 'CPU share while idle').to.be.below(0.2);
     report(3, {
       deployments: DEPLOYMENTS, patchedAtKill, generation2: count(gens, 2), replicaSets: replicaSets.length,

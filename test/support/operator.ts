@@ -90,6 +90,16 @@ export class OperatorProcess {
     return this.child?.pid;
   }
 
+  get identity(): string | undefined {
+    return this.opts.identity;
+  }
+
+  /** Undefined while it runs (or before it started); its exit code (null after a signal) once it ended by itself. */
+  get exitCode(): number | null | undefined {
+    if (!this.child) return undefined;
+    return this.child.exitCode === null && this.child.signalCode === null ? undefined : this.child.exitCode;
+  }
+
   /** Graceful stop (SIGTERM): releases the Lease and drains. Resolves with the exit code. */
   async stop(): Promise<number | null> {
     return this.signal('SIGTERM');

@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries (kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, etcd, kwok) from Go modules into a cache outside the work tree, keyed by their versions, so
-# later runs and CI on the same machine skip the build. Prints the directory that holds the binaries.
+# kubectl, etcd, kwok) and the tools tests and users drive it with (helm; kstatus, hack/controlplane/kstatus)
+# from Go modules into a cache outside the work tree, keyed by their versions, so later runs and CI on the
+# same machine skip the build. Prints the directory that holds the binaries.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KUBE_VERSION="$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/kubernetes/go.mod")"
 ETCD_VERSION="$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$here/etcd/go.mod")"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 cache_root="${IMMUTABILITY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/immutability-operator}"
 bin_dir="$cache_root/controlplane-k8s-${KUBE_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}"
 
 log() { printf '[controlplane-build] %s\n' "$*" >&2; }
 
+# kstatus is the project's own wrapper: its sources are its version.
+KSTATUS_VERSION="$(cat "$here"/kstatus/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
+
 need=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 missing=()
 for b in "${need[@]}"; do [ -x "$bin_dir/$b" ] || missing+=("$b"); done
+# Tools outside the control plane carry their version in the file name, so that bumping one rebuilds only it;
+# a symlink gives them their stable name.
+versioned() { [ -x "$bin_dir/$1-$2" ] && [ "$(readlink "$bin_dir/$1")" = "$1-$2" ] || missing+=("$1"); }
+versioned helm "$HELM_VERSION"
+versioned kstatus "$KSTATUS_VERSION"
+install_versioned() { mv "$tmp/$1" "$bin_dir/$1-$2"; ln -sfn "$1-$2" "$bin_dir/$1"; }
 if [ ${#missing[@]} -eq 0 ]; then
   log "cached: $bin_dir"
   echo "$bin_dir"
@@ -54,6 +65,16 @@ for b in "${missing[@]}"; do
       log "building kwok $KWOK_VERSION"
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
       mv "$tmp/kwok" "$bin_dir/kwok" ;;
+    kstatus)
+      log "building kstatus (sigs.k8s.io/cli-utils $(awk '$1=="sigs.k8s.io/cli-utils" {print $2}' "$here/kstatus/go.mod"))"
+      (cd "$here/kstatus" && go build -trimpath -ldflags "-s -w" -o "$tmp/kstatus" .)
+      install_versioned kstatus "$KSTATUS_VERSION" ;;
+    helm)
+      # helm's go.mod has no replace lines, so `go install` builds it; without the ldflag it reports v3.22.
+      log "building helm $HELM_VERSION"
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+        "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+      install_versioned helm "$HELM_VERSION" ;;
     *) build_kube "$b" ;;
   esac
 done

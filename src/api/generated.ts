@@ -203,7 +203,7 @@ export interface Remediation {
  */
 export interface PatchOwnerRemediation {
   /**
-   * Absolute paths that get an emptyDir volume and mount when readOnlyRootFilesystem is turned on, so that applications keep a writable scratch area (e.g. /tmp, /var/run). Paths a container already mounts are left alone.
+   * Absolute paths that get an emptyDir volume and mount when readOnlyRootFilesystem is turned on, so that applications keep a writable scratch area (e.g. /tmp, /var/run). Paths a container already mounts are left alone. Added to the paths of the image presets (see presets).
    *
    * @maxItems 32
    *
@@ -218,6 +218,10 @@ export interface PatchOwnerRemediation {
    * When true (default), a patch whose rollout fails (new pods not ready within the workload's progress deadline, or crash-looping) is reverted and reported.
    */
   rollback?: boolean;
+  /**
+   * When true (default), containers of well-known images also get emptyDirs at the paths those images write (official nginx: /var/cache/nginx and /var/run; nginx-unprivileged, JVM and Python images: /tmp; postgres, redis, mariadb: their data, socket and temporary directories), merged with writablePaths. docs/remediation.md lists every preset and its source. False: writablePaths only.
+   */
+  presets?: boolean;
 }
 /**
  * Present to evict drifted pods, and violating pods whose owner's template already complies (stale replicas), through the Eviction API so that their controller recreates them. PodDisruptionBudgets are always respected; pods are never deleted.
@@ -238,7 +242,7 @@ export interface EvictRemediation {
  */
 export interface ImmutabilityPolicyStatus {
   /**
-   * The metadata.generation the status was computed for.
+   * The metadata.generation the status was computed for; 0 until the operator has evaluated the policy.
    */
   observedGeneration?: number;
   /**

@@ -27,6 +27,7 @@ function resultJson(result: CheckResult): Record<string, unknown> {
             patchedRules: plan.patchedRules,
             patch: plan.patch,
             message: plan.message,
+            warnings: plan.warnings,
             unpatchable: plan.unpatchable.map(({ container, containerType, rule, fieldPath, message }) => ({
               container,
               containerType,

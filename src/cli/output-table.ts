@@ -37,6 +37,7 @@ function details(result: CheckResult): string[] {
     const when = plan.mode === 'Enforce' ? 'Enforce' : 'Audit, planned only';
     lines.push(`  plan (${when}): ${plan.message === '' ? 'nothing the owner patch can fix' : plan.message}`);
     if (plan.patch.length > 0) lines.push(`  patch      ${JSON.stringify(plan.patch)}`);
+    for (const warning of plan.warnings) lines.push(`  warning: ${warning}`);
   }
   return lines;
 }

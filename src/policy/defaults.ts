@@ -17,7 +17,7 @@ export interface SpecDefaults {
   mode: Mode;
   match: { excludedNamespaces: readonly string[] };
   rules: Readonly<Required<PolicyRules>>;
-  remediation: { patchOwner: { rollback: boolean }; evict: Readonly<Required<EvictRemediation>> };
+  remediation: { patchOwner: { rollback: boolean; presets: boolean }; evict: Readonly<Required<EvictRemediation>> };
 }
 
 export const SPEC_DEFAULTS: Readonly<SpecDefaults> = deepFreeze({
@@ -35,7 +35,7 @@ export const SPEC_DEFAULTS: Readonly<SpecDefaults> = deepFreeze({
     exec: false,
     ephemeralContainers: false,
   },
-  remediation: { patchOwner: { rollback: true }, evict: { maxPerMinute: 5, barePods: false } },
+  remediation: { patchOwner: { rollback: true, presets: true }, evict: { maxPerMinute: 5, barePods: false } },
 });
 
 /** Shared defaults must not change under a caller that edits what it was given. */
@@ -47,7 +47,7 @@ function deepFreeze<T extends object>(value: T): T {
 export const DEFAULT_RULES = SPEC_DEFAULTS.rules;
 export const DEFAULT_EXCLUDED_NAMESPACES = SPEC_DEFAULTS.match.excludedNamespaces;
 
-export type ResolvedPatchOwner = Omit<PatchOwnerRemediation, 'rollback'> & { rollback: boolean };
+export type ResolvedPatchOwner = Omit<PatchOwnerRemediation, 'rollback' | 'presets'> & { rollback: boolean; presets: boolean };
 
 /** Remediation with the defaults of each present block filled in; an absent block stays absent (off). */
 export interface ResolvedRemediation {
@@ -99,7 +99,8 @@ function resolveRemediation(remediation: NonNullable<ImmutabilityPolicySpec['rem
   if (remediation.label !== undefined) resolved.label = {};
   const { patchOwner, evict } = remediation;
   if (patchOwner !== undefined) {
-    resolved.patchOwner = { ...patchOwner, rollback: patchOwner.rollback ?? SPEC_DEFAULTS.remediation.patchOwner.rollback };
+    const defaults = SPEC_DEFAULTS.remediation.patchOwner;
+    resolved.patchOwner = { ...patchOwner, rollback: patchOwner.rollback ?? defaults.rollback, presets: patchOwner.presets ?? defaults.presets };
   }
   if (evict !== undefined) {
     resolved.evict = {

@@ -6,11 +6,14 @@
 // change.
 import { SPEC_RULES } from '../api/types.js';
 import type { RuleName, SpecRuleName } from '../api/types.js';
+import { SPEC_DEFAULTS } from './defaults.js';
 import type { ResolvedPolicy } from './defaults.js';
 import { findingKey } from './evaluate.js';
 import { isRecord } from '../runtime/json.js';
 import { RULE_TABLE } from './rules.js';
 import { escapePointerToken } from './json-patch.js';
+import { presetForImage } from './presets.js';
+import type { ImagePreset } from './presets.js';
 import type { Finding, JsonPatchOperation, RemediationPlan, Workload } from './types.js';
 import { fingerprintedVolumeName, normalizeMountPath, readableVolumeName } from './volume-name.js';
 
@@ -90,14 +93,33 @@ function appendOps(listPointer: string, current: unknown, items: unknown[]): Jso
   return items.map((value) => ({ op: 'add', path: `${listPointer}/-`, value }));
 }
 
+function presetOf(container: Record<string, unknown>): ImagePreset | undefined {
+  const image = container['image'];
+  return presetForImage(typeof image === 'string' ? image : undefined);
+}
+
+/** True when `path` or a directory above it is mounted. */
+function covered(path: string, mounted: ReadonlySet<string>): boolean {
+  for (let at = path; at !== ''; at = at.slice(0, at.lastIndexOf('/'))) if (mounted.has(at)) return true;
+  return mounted.has('/');
+}
+
 export function planRemediation(policy: ResolvedPolicy, workload: Workload, findings: Finding[]): RemediationPlan {
   // Typed as PodSpec, but it came from a cluster or a file: read it defensively.
   const template: unknown = workload.podSpec;
   const podSpec = isRecord(template) ? template : {};
   const patchOwner = policy.remediation.patchOwner;
+  // Audit plans what Enforce would do once a patchOwner block is added, so an absent block means its defaults.
+  const presets = (patchOwner ?? SPEC_DEFAULTS.remediation.patchOwner).presets;
   const writablePaths = [...new Set((patchOwner?.writablePaths ?? []).map(normalizeMountPath))];
+  const containerPaths = (container: Record<string, unknown>): string[] => {
+    const preset = presets ? presetOf(container) : undefined;
+    return [...new Set([...writablePaths, ...(preset?.writablePaths ?? []).map(normalizeMountPath)])];
+  };
   const existingVolumes = records(podSpec['volumes']) ?? [];
-  const names = volumeNames(writablePaths, existingVolumes);
+  // Named over every container's paths, not only those patched now, so a path keeps its volume name.
+  const allContainers = Object.values(PATCHABLE_LISTS).flatMap((list) => records(podSpec[list]) ?? []);
+  const names = volumeNames([...new Set([...writablePaths, ...allContainers.flatMap(containerPaths)])], existingVolumes);
 
   const unpatchable: Finding[] = [];
   const targets = new Map<string, TargetContainer>();
@@ -123,6 +145,7 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
   const operations: JsonPatchOperation[] = [];
   const newVolumes = new Map<string, unknown>(); // keyed by name: a volume shared by containers is added once
   const addedPaths = new Set<string>();
+  const warnings: string[] = [];
   const changed = new Set<PatchableRule>();
   const removedCapabilities = new Set<string>();
   const patchedRules = new Set<SpecRuleName>();
@@ -170,9 +193,14 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
 
     if (target.rules.has('readOnlyRootFilesystem')) {
       const mounted = mountedPaths(target.container);
-      const mounts = [...names]
-        .filter(([path]) => !mounted.has(path))
-        .map(([path, name]) => ({ name, mountPath: path }));
+      const paths = containerPaths(target.container);
+      const mounts = paths
+        .filter((path) => !mounted.has(path))
+        .map((path) => ({ name: names.get(path) ?? fingerprintedVolumeName(path), mountPath: path }));
+      if (desired.readOnlyRootFilesystem) {
+        const warning = unmountedPresetPaths(target, new Set([...mounted, ...paths]));
+        if (warning !== undefined) warnings.push(warning);
+      }
       operations.push(...appendOps(`${target.pointer}/volumeMounts`, target.container['volumeMounts'], mounts));
       for (const mount of mounts) {
         addedPaths.add(mount.mountPath);
@@ -189,7 +217,18 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
     patch: operations,
     message: summary(changed, [...addedPaths], [...removedCapabilities], unpatchable),
     unpatchable,
+    warnings,
   };
+}
+
+/** Says which paths a known image writes that the read-only root about to be set leaves without a mount. */
+function unmountedPresetPaths(target: TargetContainer, mounted: ReadonlySet<string>): string | undefined {
+  const preset = presetOf(target.container);
+  const missing = (preset?.writablePaths ?? []).filter((path) => !covered(normalizeMountPath(path), mounted));
+  if (preset === undefined || missing.length === 0) return undefined;
+  const name = target.container['name'];
+  return `container ${JSON.stringify(name)} (${preset.name} image) writes to ${missing.join(', ')}, which the planned read-only ` +
+    'root filesystem leaves without a writable mount: add them to patchOwner.writablePaths or leave patchOwner.presets on';
 }
 
 /** Orders ".../containers/N" before ".../initContainers/N", each by index. */

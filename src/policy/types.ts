@@ -63,4 +63,9 @@ export interface RemediationPlan {
   message: string;
   /** Findings the patch cannot fix (runAsNonRoot, exempted-free leftovers): label and report only. */
   unpatchable: Finding[];
+  /**
+   * Why the patch may break the workload: a known image (see presets.ts) would get a read-only root without
+   * a mount at a path it writes. Empty when none.
+   */
+  warnings: string[];
 }

@@ -51,6 +51,10 @@ export class ActionReporter {
     const same = before?.outcome?.action === after.outcome?.action && before?.outcome?.message === after.outcome?.message;
     if (same || !after.outcome) return;
     if (!ctx.enforce && after.outcome.action === 'Planned' && after.outcome.patch) this.count(ctx, 'patch', 'planned');
+    // Told before anyone switches to Enforce: the planned read-only root would break a known image.
+    if (!ctx.enforce && after.warning && after.warning !== before?.warning) {
+      this.emit(ctx, ref, undefined, 'Warning', 'WritablePathsMissing', EVENT_ACTION.patch, after.warning);
+    }
     if (ctx.enforce && after.problem?.event) {
       this.record(ctx, { ref, action: 'patch', result: 'blocked', type: 'Warning', reason: after.problem.event, note: after.problem.message });
     }

@@ -112,6 +112,7 @@ export class OwnerPatcher {
     if (!ctx.enforce) {
       const would = patchOwner ? 'would patch' : 'would patch (with remediation.patchOwner)';
       draft.messages.push(decision.blocked ? `${plan.message}; Enforce would not patch: ${decision.blocked.message}` : `${would}: ${plan.message}`);
+      plan.warnings.forEach((warning) => draft.addWarning(warning));
       if (decision.blocked || !patchOwner) return undefined;
       // Evictions in Audit are judged against the template as Enforce would leave it.
       const patchedObject = applyJsonPatch(live, plan.patch);

@@ -13,6 +13,8 @@ import type { PatchRecord } from './workload-record.js';
 export interface WorkloadResult {
   outcome?: WorkloadOutcome;
   problem?: Problem;
+  /** Audit: why the planned patch may break the workload (a known image's paths left unmounted). */
+  warning?: string;
   requeueAfterMs?: number;
   /** Nothing is in flight: the same pods may reuse this result for a while without reading the workload. */
   settled: boolean;

@@ -19,6 +19,8 @@ export class WorkloadDraft {
   readonly messages: string[] = [];
   patch?: string;
   readonly problems: Problem[] = [];
+  /** Said in the message too; announced as a Warning Event when they change. */
+  readonly warnings: string[] = [];
   requeueAfterMs?: number;
   /** False while something is in flight (a rollout, an eviction) that the next pass must look at. */
   settled = true;
@@ -34,6 +36,12 @@ export class WorkloadDraft {
     this.problems.push(problem);
   }
 
+  /** A risk of the planned change that is not a failure (nothing was refused). */
+  addWarning(warning: string): void {
+    this.messages.push(`warning: ${warning}`);
+    this.warnings.push(warning);
+  }
+
   /** The workload's status entry. In Audit every entry is Planned; in Enforce any problem makes it Blocked. */
   result(enforce: boolean, fallback: WorkloadAction): WorkloadResult {
     const blocked = this.problems.length > 0;
@@ -45,6 +53,7 @@ export class WorkloadDraft {
     const result: WorkloadResult = { outcome, settled: this.settled && this.requeueAfterMs === undefined };
     const problem = enforce ? worstProblem(this.problems) : undefined;
     if (problem) result.problem = problem;
+    if (this.warnings.length > 0) result.warning = this.warnings.join('; ');
     if (this.requeueAfterMs !== undefined) result.requeueAfterMs = this.requeueAfterMs;
     return result;
   }

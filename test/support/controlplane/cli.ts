@@ -22,6 +22,8 @@ interface ClusterState {
 
 const clusterDir = process.env.IMMUTABILITY_CLUSTER_DIR ?? path.join(repoRoot(), '.cluster');
 const stateFile = path.join(clusterDir, 'state.json');
+/** Built with the control plane and linked into .cluster/bin/ for users of the local cluster. */
+const USER_TOOLS = ['kubectl', 'helm'];
 
 async function readState(): Promise<ClusterState | undefined> {
   try {
@@ -68,7 +70,7 @@ async function up(): Promise<number> {
     if (s?.ready) {
       console.log(`local control plane ready at ${s.server}`);
       console.log(`  export KUBECONFIG=${s.kubeconfig}`);
-      console.log(`  kubectl: ${path.join(clusterDir, 'bin', 'kubectl')}`);
+      console.log(`  kubectl, helm: ${path.join(clusterDir, 'bin')}/`);
       return 0;
     }
     if (!alive(child.pid ?? -1)) break;
@@ -105,9 +107,11 @@ async function serve(): Promise<number> {
     const kubeconfig = path.join(clusterDir, 'kubeconfig');
     await copyFile(info.kubeconfig, kubeconfig);
     await mkdir(path.join(clusterDir, 'bin'), { recursive: true });
-    const kubectlLink = path.join(clusterDir, 'bin', 'kubectl');
-    await unlink(kubectlLink).catch(() => undefined);
-    await symlink(path.join(binDir, 'kubectl'), kubectlLink);
+    for (const tool of USER_TOOLS) {
+      const link = path.join(clusterDir, 'bin', tool);
+      await unlink(link).catch(() => undefined);
+      await symlink(path.join(binDir, tool), link);
+    }
     await writeFile(stateFile, JSON.stringify({ pid: process.pid, ready: true, kubeconfig, server: info.server }));
   } catch (err) {
     await writeFile(stateFile, JSON.stringify({ pid: process.pid, ready: false, error: (err as Error).message }));

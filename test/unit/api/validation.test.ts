@@ -81,7 +81,7 @@ describe('validatePolicyObject', () => {
         exec: false,
         ephemeralContainers: false,
       },
-      remediation: { patchOwner: { rollback: true }, evict: { maxPerMinute: 5, barePods: false } },
+      remediation: { patchOwner: { rollback: true, presets: true }, evict: { maxPerMinute: 5, barePods: false } },
     });
   });
 

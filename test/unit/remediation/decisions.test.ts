@@ -39,8 +39,11 @@ const NOW = new Date(Date.UTC(2026, 0, 1));
 const PATCH_SPEC: ImmutabilityPolicySpec = { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } };
 const POLICY = resolvePolicy('p', PATCH_SPEC);
 
-/** A container that violates readOnlyRootFilesystem and privileged: the plan adds, replaces and mounts. */
-const PRIVILEGED: PodSpec = { containers: [{ name: 'app', image: 'nginx', securityContext: { privileged: true } }] };
+/**
+ * A container that violates readOnlyRootFilesystem and privileged: the plan adds, replaces and mounts. Its image
+ * has no preset (src/policy/presets.ts), so only writablePaths are mounted.
+ */
+const PRIVILEGED: PodSpec = { containers: [{ name: 'app', image: 'example.com/app:1', securityContext: { privileged: true } }] };
 
 interface ManagedField { manager: string; operation?: string; subresource?: string; time?: string; fieldsV1?: unknown }
 
@@ -71,7 +74,7 @@ function planOf(live: Obj): RemediationPlan {
   return planRemediation(POLICY, workload, evaluation.findings);
 }
 
-const handPlan = (patch: JsonPatchOperation[]): RemediationPlan => ({ patchedRules: ['privileged'], patch, message: 'hand-made', unpatchable: [] });
+const handPlan = (patch: JsonPatchOperation[]): RemediationPlan => ({ patchedRules: ['privileged'], patch, message: 'hand-made', unpatchable: [], warnings: [] });
 
 /** The decision on `live` with the engine's own plan for it, the default managers and bound 3. */
 function decide(live: Obj, opts: { plan?: RemediationPlan; managers?: readonly string[]; maxAttempts?: number } = {}): PatchDecision {
@@ -151,7 +154,7 @@ describe('remediation/decisions', () => {
       });
 
       it('patches a template that changed since the rollback (a new image)', () => {
-        const edited: PodSpec = { containers: [{ name: 'app', image: 'nginx:2', securityContext: { privileged: true } }] };
+        const edited: PodSpec = { containers: [{ name: 'app', image: 'example.com/app:2', securityContext: { privileged: true } }] };
         expect(attemptsOf(decide(deployment({ podSpec: edited, annotations: { [ANNOTATION_ROLLED_BACK]: templateHash(PRIVILEGED) } })))).to.equal(1);
       });
 

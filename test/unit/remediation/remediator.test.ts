@@ -23,8 +23,9 @@ function active(spec: ImmutabilityPolicySpec, name = 'p'): ActivePolicy {
   };
 }
 
-function podSpec(securityContext?: Obj): PodSpec {
-  return { containers: [{ name: 'app', image: 'nginx', ...(securityContext ? { securityContext } : {}) }] };
+/** The image has no preset (src/policy/presets.ts) unless given: plans mount writablePaths only. */
+function podSpec(securityContext?: Obj, image = 'example.com/app:1'): PodSpec {
+  return { containers: [{ name: 'app', image, ...(securityContext ? { securityContext } : {}) }] };
 }
 
 function workload(kind: string, name: string, spec: PodSpec, extra: { spec?: Obj; metadata?: Obj } = {}): Obj {
@@ -110,6 +111,24 @@ describe('remediation/remediator', () => {
       expect(report.degraded).to.equal(undefined);
       expect(h.events.recorded).to.deep.equal([]);
       expect(await actionCount(h.metrics, { action: 'patch', result: 'planned' })).to.equal(2);
+    });
+
+    it('warns in the message and with one Warning Event when the planned read-only root lacks a known image\'s paths', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Audit', remediation: { patchOwner: { writablePaths: ['/tmp'], presets: false } } });
+      const nginx = podSpec(undefined, 'nginx:1.27');
+      h.api.add(workload('Deployment', 'web', nginx));
+      const run = (): ReturnType<WorkloadRemediator['remediate']> =>
+        h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', nginx, 'ReplicaSet')])]);
+      const report = await run();
+      const message = report.outcomes.get('ns/Deployment/web')?.message ?? '';
+      expect(message).to.match(/^would patch: set readOnlyRootFilesystem, added emptyDir at \/tmp; warning: container "app" \(official nginx image\) writes to \/var\/cache\/nginx, \/var\/run, /);
+      const warnings = (): string[] => h.events.recorded.filter((e) => e.type === 'Warning').map((e) => `${e.regarding.kind}/${e.reason}`);
+      expect(warnings()).to.deep.equal(['Deployment/WritablePathsMissing', 'ImmutabilityPolicy/WritablePathsMissing']);
+      await h.clock.advance(60 * 60_000); // past the memo: the workload is planned again, with the same warning
+      await run();
+      expect(warnings(), 'announced once, not on every pass').to.have.length(2);
+      expect(h.api.callsOf('apply')).to.deep.equal([]);
     });
 
     it('says when Enforce would not patch (GitOps) but still shows the patch', async () => {

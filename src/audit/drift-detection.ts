@@ -15,6 +15,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { DriftRecord } from './classify.js';
 import { LogFollower } from './log-follower.js';
 import { AuditPipeline } from './pipeline.js';
+import { readTokenFile } from './ingest-server.js';
 import { startAuditWebhook, type RunningAuditWebhook } from './webhook-server.js';
 
 export interface DriftDetectionDeps {
@@ -34,13 +35,6 @@ export interface DriftDetection {
   /** Port the webhook listens on, when it does. */
   readonly webhookPort?: number;
   stop(): Promise<void>;
-}
-
-/** Reads the bearer token file; an empty token would authenticate anyone who sends `Bearer `, so it is refused. */
-async function readToken(file: string): Promise<string> {
-  const token = (await readFile(file, 'utf8')).trim();
-  if (token === '' || /\s/.test(token)) throw new Error(`--audit-token-file ${file}: expected one non-empty token`);
-  return token;
 }
 
 function describe(record: DriftRecord): string {
@@ -83,7 +77,7 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
     const [cert, key, clientCa, token] = await Promise.all([
       readFile(audit.tlsCertFile), readFile(audit.tlsKeyFile),
       audit.clientCaFile ? readFile(audit.clientCaFile) : undefined,
-      audit.tokenFile ? readToken(audit.tokenFile) : undefined,
+      audit.tokenFile ? readTokenFile(audit.tokenFile, '--audit-token-file') : undefined,
     ]);
     webhook = await startAuditWebhook({
       ...bind, cert, key, maxBodyBytes: audit.maxBodyBytes, logger: log,

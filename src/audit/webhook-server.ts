@@ -1,16 +1,11 @@
-// The HTTPS endpoint kube-apiserver's audit webhook backend posts to. It is reachable from the network and
-// feeds decisions that evict pods, so it is strict: the caller is authenticated (a client certificate signed
-// by the configured CA, or a bearer token) before a byte of the body is read; only POST on one path; bodies
-// are capped before and after gzip inflation; the envelope must be an audit.k8s.io/v1 EventList; slow or
-// idle clients are cut off. The events themselves are validated one by one downstream.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { createGunzip } from 'node:zlib';
+// The endpoint kube-apiserver's audit webhook backend posts to: the shared ingest server (authentication,
+// limits, timeouts) on POST /audit, accepting only an audit.k8s.io/v1 EventList. The events themselves are
+// validated one by one downstream.
 import type { Logger } from '../observability/logger.js';
 import { validateEventList } from './event.js';
+import { startIngestServer, type RunningIngestServer } from './ingest-server.js';
+
+export { tokenMatches } from './ingest-server.js';
 
 export const AUDIT_WEBHOOK_PATH = '/audit';
 
@@ -29,184 +24,31 @@ export interface AuditWebhookOptions {
   /** Largest accepted body, counted both as sent and after gzip inflation. */
   maxBodyBytes: number;
   /** Receives the (still unvalidated) items of each accepted EventList. Must not block. */
-  onEvents(items: unknown[]): void;
+  onEvents: (items: unknown[]) => void;
   logger: Logger;
   timeouts?: { headersMs?: number; requestMs?: number; idleMs?: number; handshakeMs?: number };
 }
 
-export interface RunningAuditWebhook {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type RunningAuditWebhook = RunningIngestServer;
 
-type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 400 | 413; reason: string };
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** Constant-time token check: comparing fixed-length digests leaks neither content nor length. */
-export function tokenMatches(header: string | undefined, expectedDigest: Buffer): boolean {
-  if (!header) return false;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const presented = digest(m?.[1] ?? '');
-  return timingSafeEqual(presented, expectedDigest) && m !== null;
-}
-
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': String(Buffer.byteLength(body)),
-    'X-Content-Type-Options': 'nosniff',
-    ...headers,
-  });
-  res.end(body);
-}
-
-/** A refusal that stops reading: the connection closes after the answer, so the rest of the body is never read. */
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, reason: string, headers: Record<string, string> = {}): void {
-  req.pause();
-  send(res, status, JSON.stringify({ status: 'Failure', code: status, message: reason }), { Connection: 'close', ...headers });
-}
-
-/** Reads the body, inflating gzip, and gives up at `max` bytes on either side of the inflation. */
-function readBody(req: IncomingMessage, max: number, gzip: boolean): Promise<BodyResult> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (result: BodyResult): void => {
-      if (settled) return;
-      settled = true;
-      if (!result.ok) {
-        req.removeAllListeners('data');
-        req.pause();
-        inflater?.destroy();
+export function startAuditWebhook(opts: AuditWebhookOptions): Promise<RunningAuditWebhook> {
+  const { onEvents, ...server } = opts;
+  return startIngestServer({
+    ...server,
+    name: 'audit webhook',
+    path: AUDIT_WEBHOOK_PATH,
+    mediaTypes: ['application/json'],
+    onBody(body) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return { status: 400, message: 'body is not JSON' };
       }
-      resolve(result);
-    };
-    const chunks: Buffer[] = [];
-    let raw = 0;
-    let inflated = 0;
-    const inflater = gzip ? createGunzip() : undefined;
-    req.on('data', (chunk: Buffer) => {
-      raw += chunk.length;
-      if (raw > max) return finish({ ok: false, status: 413, reason: `body exceeds ${max} bytes` });
-      if (inflater) inflater.write(chunk);
-      else chunks.push(chunk);
-    });
-    req.on('error', () => finish({ ok: false, status: 400, reason: 'request aborted' }));
-    if (inflater) {
-      inflater.on('data', (chunk: Buffer) => {
-        inflated += chunk.length;
-        if (inflated > max) return finish({ ok: false, status: 413, reason: `inflated body exceeds ${max} bytes` });
-        chunks.push(chunk);
-      });
-      inflater.on('error', () => finish({ ok: false, status: 400, reason: 'invalid gzip body' }));
-      inflater.on('end', () => finish({ ok: true, body: Buffer.concat(chunks) }));
-      req.on('end', () => inflater.end());
-    } else {
-      req.on('end', () => finish({ ok: true, body: Buffer.concat(chunks) }));
-    }
+      const list = validateEventList(parsed);
+      if (!list.ok) return { status: 400, message: list.error };
+      onEvents(list.value);
+      return { status: 200, fields: { items: list.value.length } };
+    },
   });
-}
-
-function requestPath(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<RunningAuditWebhook> {
-  if (!opts.clientCa && !opts.token) throw new Error('the audit webhook needs a client CA or a token: it is never unauthenticated');
-  const tokenDigest = opts.token ? digest(opts.token) : undefined;
-  const log = opts.logger;
-
-  const authenticated = (req: IncomingMessage): boolean => {
-    if (opts.clientCa && (req.socket as TLSSocket).authorized) return true;
-    return tokenDigest !== undefined && tokenMatches(req.headers.authorization, tokenDigest);
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const remote = req.socket.remoteAddress;
-    if (!authenticated(req)) {
-      log.warn('audit webhook: unauthenticated request refused', { remote });
-      refuse(req, res, 401, 'unauthenticated', tokenDigest ? { 'WWW-Authenticate': 'Bearer' } : {});
-      return;
-    }
-    if (requestPath(req) !== AUDIT_WEBHOOK_PATH) return refuse(req, res, 404, 'not found');
-    if (req.method !== 'POST') return refuse(req, res, 405, 'method not allowed', { Allow: 'POST' });
-    const type = req.headers['content-type'];
-    if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) return refuse(req, res, 415, 'expected application/json');
-    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (encoding !== 'identity' && encoding !== 'gzip') return refuse(req, res, 415, 'unsupported content encoding');
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > opts.maxBodyBytes) {
-      log.warn('audit webhook: body too large', { remote, bytes: declared, max: opts.maxBodyBytes });
-      return refuse(req, res, 413, `body exceeds ${opts.maxBodyBytes} bytes`);
-    }
-
-    const body = await readBody(req, opts.maxBodyBytes, encoding === 'gzip');
-    if (!body.ok) {
-      log.warn('audit webhook: body refused', { remote, reason: body.reason });
-      return refuse(req, res, body.status, body.reason);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.body.toString('utf8'));
-    } catch {
-      return refuse(req, res, 400, 'body is not JSON');
-    }
-    const list = validateEventList(parsed);
-    if (!list.ok) {
-      log.warn('audit webhook: not an EventList', { remote, reason: list.error });
-      return refuse(req, res, 400, list.error);
-    }
-    opts.onEvents(list.value);
-    send(res, 200, JSON.stringify({ status: 'Success', items: list.value.length }));
-  };
-
-  const server = https.createServer({
-    cert: opts.cert,
-    key: opts.key,
-    minVersion: 'TLSv1.2',
-    // Ask for a certificate but let the handshake finish without one: a token may authenticate instead, and
-    // an unauthenticated caller gets an HTTP 401 it can understand rather than a TLS alert.
-    requestCert: opts.clientCa !== undefined,
-    rejectUnauthorized: false,
-    ...(opts.clientCa ? { ca: opts.clientCa } : {}),
-    handshakeTimeout: opts.timeouts?.handshakeMs ?? 10_000,
-    maxHeaderSize: 16 * 1024,
-    // How often headersTimeout/requestTimeout are enforced (Node's default of 30 s lets a slow client linger).
-    connectionsCheckingInterval: Math.min(1000, opts.timeouts?.headersMs ?? 10_000),
-  }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      log.error('audit webhook handler failed', { err: err instanceof Error ? err.message : String(err) });
-      if (!res.headersSent) refuse(req, res, 500, 'internal error');
-      else res.destroy();
-    });
-  });
-  // Slowloris: headers must arrive quickly, the whole request within a bound, and an idle socket is closed.
-  server.headersTimeout = opts.timeouts?.headersMs ?? 10_000;
-  server.requestTimeout = opts.timeouts?.requestMs ?? 30_000;
-  server.keepAliveTimeout = 60_000;
-  server.maxHeadersCount = 64;
-  server.maxConnections = 256;
-  server.setTimeout(opts.timeouts?.idleMs ?? 75_000, (socket) => socket.destroy());
-  server.on('tlsClientError', (err) => log.debug('audit webhook: TLS handshake failed', { err: err.message }));
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: opts.host === '' ? undefined : opts.host, port: opts.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => log.error('audit webhook server error', { err: err.message }));
-  const port = (server.address() as AddressInfo).port;
-  log.info('audit webhook listening', { port, path: AUDIT_WEBHOOK_PATH, clientCa: opts.clientCa !== undefined, token: tokenDigest !== undefined });
-  return {
-    port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
 }

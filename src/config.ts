@@ -31,6 +31,14 @@ export interface RunConfig {
     maxBodyBytes: number;
     logFile?: string;
   };
+  falco: {
+    bindAddress?: string;
+    certFile?: string;
+    keyFile?: string;
+    clientCaFile?: string;
+    tokenFile?: string;
+    queueCapacity: number;
+  };
 }
 
 export const DEFAULT_POD_WORKERS = 16;
@@ -62,6 +70,11 @@ Flags:
   --audit-token-file PATH             or accept this bearer token
   --audit-max-body-bytes N            reject larger batches with 413 (default 4194304)
   --audit-log-file PATH               follow a kube-apiserver audit log (JSON lines) instead of / besides the webhook
+  --falco-bind-address ADDR           serve POST /falco (HTTPS) for Falco's http_output / Falcosidekick's webhook
+  --falco-cert-file / --falco-key-file PATH   its serving certificate
+  --falco-client-ca-file PATH         accept client certificates signed by this CA (Falco http_output mtls)
+  --falco-token-file PATH             or accept this bearer token (Falcosidekick webhook customHeaders)
+  --falco-queue-size N                alerts waiting for processing before requests get 503 (default 10000)
 `;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -99,6 +112,12 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
         'audit-token-file': { type: 'string' },
         'audit-max-body-bytes': { type: 'string' },
         'audit-log-file': { type: 'string' },
+        'falco-bind-address': { type: 'string' },
+        'falco-cert-file': { type: 'string' },
+        'falco-key-file': { type: 'string' },
+        'falco-client-ca-file': { type: 'string' },
+        'falco-token-file': { type: 'string' },
+        'falco-queue-size': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -132,6 +151,20 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
       throw new ConfigError('--audit-webhook-bind-address needs --audit-client-ca-file or --audit-token-file: the endpoint is never unauthenticated');
     }
   }
+  const falco: RunConfig['falco'] = {
+    bindAddress: str('falco-bind-address'),
+    certFile: str('falco-cert-file'),
+    keyFile: str('falco-key-file'),
+    clientCaFile: str('falco-client-ca-file'),
+    tokenFile: str('falco-token-file'),
+    queueCapacity: positiveInt('falco-queue-size', str('falco-queue-size'), 10_000),
+  };
+  if (falco.bindAddress) {
+    if (!falco.certFile || !falco.keyFile) throw new ConfigError('--falco-bind-address needs --falco-cert-file and --falco-key-file');
+    if (!falco.clientCaFile && !falco.tokenFile) {
+      throw new ConfigError('--falco-bind-address needs --falco-client-ca-file or --falco-token-file: the endpoint is never unauthenticated');
+    }
+  }
 
   const config: RunConfig = {
     kubeconfig: str('kubeconfig'),
@@ -152,6 +185,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     policyWorkers: 2,
     statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),
     audit: Object.freeze(audit),
+    falco: Object.freeze(falco),
   };
   return Object.freeze(config);
 }

@@ -93,7 +93,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   });
 
   const driftDetection = await startDriftDetection({
-    audit: config.audit, registry: drift, caches, policies, enqueuePod: (key) => manager.enqueuePod(key),
+    audit: config.audit, falco: config.falco, registry: drift, caches, policies, enqueuePod: (key) => manager.enqueuePod(key),
     events, metrics, logger, clock,
   });
   const servers = await startServers(config, kc, registry, () => caches.hasSynced(), logger);

@@ -22,6 +22,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   'spec.match.namespaceSelector.matchExpressions[]': 'LabelSelectorRequirement',
   'spec.match.podSelector': 'LabelSelector',
   'spec.rules': 'PolicyRules',
+  'spec.falco': 'FalcoFilter',
   'spec.exemptions[]': 'Exemption',
   'spec.remediation': 'Remediation',
   'spec.remediation.patchOwner': 'PatchOwnerRemediation',

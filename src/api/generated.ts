@@ -11,6 +11,7 @@ export interface ImmutabilityPolicySpec {
   mode?: "Audit" | "Enforce";
   match?: PolicyMatch;
   rules?: PolicyRules;
+  falco?: FalcoFilter;
   /**
    * Narrowly scoped exceptions. A violation is waived when every selector the exemption sets (containers, images, namespaces) matches and the rule is among its rules. An expired exemption no longer applies.
    *
@@ -130,6 +131,27 @@ export interface PolicyRules {
    * When true, adding an ephemeral (debug) container to a matched pod is runtime drift. Default false.
    */
   ephemeralContainers?: boolean;
+  /**
+   * When true, a Falco alert about a container of a matched pod is runtime drift (label immutability.dev/drift=falco), filtered by spec.falco. Needs Falco's http_output or Falcosidekick's webhook pointed at the operator's /falco endpoint (docs/falco.md). Default false.
+   */
+  falco?: boolean;
+}
+/**
+ * Which Falco alerts count as runtime drift when rules.falco is true. Defaults to every rule at priority Notice or more severe.
+ */
+export interface FalcoFilter {
+  /**
+   * Alerts less severe than this are ignored. Falco's priorities, most severe first: Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug. Default Notice.
+   */
+  minimumPriority?: "Emergency" | "Alert" | "Critical" | "Error" | "Warning" | "Notice" | "Informational" | "Debug";
+  /**
+   * Falco rule names to act on, exactly as the alert's rule field spells them (e.g. 'Terminal shell in container'). Empty or absent means every rule.
+   *
+   * @maxItems 64
+   *
+   * Items: A Falco rule name.
+   */
+  rules?: string[];
 }
 /**
  * One exception. It must narrow something: at least one of containers, images, namespaces or rules must be non-empty, so that an exemption never silently disables the whole policy.
@@ -162,7 +184,7 @@ export interface Exemption {
   /**
    * The rules this exemption waives. Empty means all rules.
    *
-   * @maxItems 10
+   * @maxItems 11
    *
    * Items: A rule name.
    */
@@ -177,6 +199,7 @@ export interface Exemption {
     | "hostPathWritable"
     | "exec"
     | "ephemeralContainers"
+    | "falco"
   )[];
   /**
    * Optional RFC 3339 time in UTC or with an offset, e.g. '2027-01-31T00:00:00Z'. From this time on the exemption no longer applies and the waived findings are reported again.
@@ -192,7 +215,7 @@ export interface Exemption {
  */
 export interface Remediation {
   /**
-   * Present (as {}) to label violating pods immutability.dev/violation=true with an annotation immutability.dev/violations listing container:rule pairs, and drifted pods immutability.dev/drift=<exec|attach|ephemeral>. The label is removed once a pod complies. Takes no fields.
+   * Present (as {}) to label violating pods immutability.dev/violation=true with an annotation immutability.dev/violations listing container:rule pairs, and drifted pods immutability.dev/drift=<exec|attach|ephemeral|falco>. The label is removed once a pod complies. Takes no fields.
    */
   label?: {};
   patchOwner?: PatchOwnerRemediation;
@@ -260,7 +283,7 @@ export interface ImmutabilityPolicyStatus {
    */
   violatingPods?: number;
   /**
-   * Matched pods with runtime drift (exec, attach, cp or an ephemeral container).
+   * Matched pods with runtime drift (exec, attach, cp, an ephemeral container or a Falco alert).
    */
   driftedPods?: number;
   /**

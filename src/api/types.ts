@@ -5,6 +5,7 @@
 import type {
   ActionCounts as GeneratedActionCounts,
   Condition,
+  FalcoFilter,
   ImmutabilityPolicySpec,
   ImmutabilityPolicyStatus as GeneratedStatus,
   LabelSelectorRequirement,
@@ -17,6 +18,7 @@ export type {
   Condition,
   EvictRemediation,
   Exemption,
+  FalcoFilter,
   ImmutabilityPolicySpec,
   LabelSelector,
   LabelSelectorRequirement,
@@ -55,13 +57,17 @@ export const SPEC_RULES = [
   'procMount',
   'hostPathWritable',
 ] as const;
-/** Rules that need runtime signals (audit events). */
-export const RUNTIME_RULES = ['exec', 'ephemeralContainers'] as const;
+/** Rules that need runtime signals (audit events, Falco alerts). */
+export const RUNTIME_RULES = ['exec', 'ephemeralContainers', 'falco'] as const;
 export type SpecRuleName = (typeof SPEC_RULES)[number];
 export type RuntimeRuleName = (typeof RUNTIME_RULES)[number];
 export type RuleName = keyof PolicyRules;
 
 export type LabelSelectorOperator = LabelSelectorRequirement['operator'];
+
+/** Falco priorities, most severe first (Falco's own order; the CRD's spec.falco.minimumPriority enum). */
+export const FALCO_PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const;
+export type FalcoPriorityName = NonNullable<FalcoFilter['minimumPriority']>;
 
 export type ConditionType = 'Ready' | 'Compliant' | 'Degraded';
 export type ConditionStatus = Condition['status'];

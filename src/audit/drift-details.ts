@@ -2,6 +2,7 @@
 // operator's memory of drift across restarts (the audit stream is not replayed), so decoding is tolerant and
 // encoding is deterministic: the same records always give the same string, or the pod reconciler would
 // rewrite the annotation forever. Pure.
+import { FALCO_PRIORITIES, type FalcoPriorityName } from '../api/types.js';
 import type { DriftRecord, DriftWhat } from './classify.js';
 
 /** Annotations are small by contract: at most this many bytes of JSON. */
@@ -10,8 +11,8 @@ export const MAX_DETAILS_BYTES = 4096;
 export const MAX_DETAILS_RECORDS = 6;
 const MAX_EPHEMERAL_NAMES = 8;
 
-export type DriftLabel = 'exec' | 'attach' | 'ephemeral';
-export const DRIFT_LABELS: readonly DriftLabel[] = ['exec', 'attach', 'ephemeral'];
+export type DriftLabel = 'exec' | 'attach' | 'ephemeral' | 'falco';
+export const DRIFT_LABELS: readonly DriftLabel[] = ['exec', 'attach', 'ephemeral', 'falco'];
 
 export function driftLabelOf(what: DriftWhat): DriftLabel {
   return what === 'ephemeralcontainers' ? 'ephemeral' : what;
@@ -25,7 +26,7 @@ export interface DriftDetails {
   ephemeralContainers?: string[];
 }
 
-const WHATS: readonly string[] = ['exec', 'attach', 'ephemeralcontainers'];
+const WHATS: readonly string[] = ['exec', 'attach', 'ephemeralcontainers', 'falco'];
 
 function str(v: unknown, max: number): string | undefined {
   return typeof v === 'string' && v.length <= max ? v : undefined;
@@ -45,6 +46,14 @@ function decodeRecord(raw: unknown): DriftRecord | undefined {
   if (container) record.container = container;
   const command = str(r.command, 1024);
   if (command) record.command = command;
+  const via = str(r.via, 256);
+  if (via) record.via = via;
+  const rule = str(r.rule, 256);
+  if (rule) record.rule = rule;
+  const priority = str(r.priority, 32);
+  if (priority && (FALCO_PRIORITIES as readonly string[]).includes(priority)) record.priority = priority as FalcoPriorityName;
+  const output = str(r.output, 2048);
+  if (output) record.output = output;
   return record;
 }
 
@@ -102,11 +111,17 @@ export function trimRecords(records: readonly DriftRecord[], max = MAX_DETAILS_R
 
 function recordJson(r: DriftRecord): Record<string, string> {
   // Fixed key order: the encoding must be byte-for-byte stable.
-  const out: Record<string, string> = { id: r.id, what: r.what, who: r.who };
+  const out: Record<string, string> = { id: r.id, what: r.what };
+  // A Falco alert has no API user.
+  if (r.who || r.what !== 'falco') out.who = r.who;
   if (r.as) out.as = r.as;
   out.when = r.when;
   if (r.container) out.container = r.container;
   if (r.command) out.command = r.command;
+  if (r.via) out.via = r.via;
+  if (r.rule) out.rule = r.rule;
+  if (r.priority) out.priority = r.priority;
+  if (r.output) out.output = r.output;
   return out;
 }
 

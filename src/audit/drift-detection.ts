@@ -1,5 +1,5 @@
 // Runtime drift detection, assembled: the audit sources that are configured (webhook, log file) feed one
-// pipeline, the pipeline feeds the drift registry, and each new record re-queues its pod (labels) and the
+// pipeline, the Falco endpoint feeds its own bounded queue, both feed the drift registry, and each new record re-queues its pod (labels) and the
 // policies (status, eviction) and emits an Event on the pod. Pod deletions clear the registry's memory.
 import { readFile } from 'node:fs/promises';
 import type { Subscription } from 'rxjs';
@@ -13,20 +13,23 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DriftRecord } from './classify.js';
+import { startFalcoEndpoint } from '../falco/endpoint.js';
+import { FalcoIngest } from '../falco/ingest.js';
 import { LogFollower } from './log-follower.js';
 import { AuditPipeline } from './pipeline.js';
-import { readTokenFile } from './ingest-server.js';
+import { readTokenFile, type RunningIngestServer } from './ingest-server.js';
 import { startAuditWebhook, type RunningAuditWebhook } from './webhook-server.js';
 
 export interface DriftDetectionDeps {
   audit: RunConfig['audit'];
+  falco: RunConfig['falco'];
   registry: DriftRegistry;
   caches: Pick<Caches, 'pods' | 'namespaces'>;
   policies: Pick<PolicySet, 'governing'>;
   /** Re-queues a pod and, soon after, the policies. */
   enqueuePod(key: string): void;
   events: Pick<EventRecorder, 'record'>;
-  metrics: Pick<Metrics, 'auditEvents'>;
+  metrics: Pick<Metrics, 'auditEvents' | 'falcoAlerts'>;
   logger: Logger;
   clock: Clock;
 }
@@ -34,14 +37,20 @@ export interface DriftDetectionDeps {
 export interface DriftDetection {
   /** Port the webhook listens on, when it does. */
   readonly webhookPort?: number;
+  /** Port the Falco endpoint listens on, when it does. */
+  readonly falcoPort?: number;
   stop(): Promise<void>;
 }
 
 function describe(record: DriftRecord): string {
+  if (record.what === 'falco') {
+    return `Falco rule "${record.rule ?? 'unknown'}" (${record.priority ?? 'unknown priority'})${record.container ? ` in container ${record.container}` : ''}: ${record.output ?? ''}`;
+  }
   const parts = [`${record.what} by ${record.who || 'unknown user'}`];
   if (record.as) parts.push(`as ${record.as}`);
   if (record.container) parts.push(`in container ${record.container}`);
   if (record.command) parts.push(`command "${record.command}"`);
+  if (record.via) parts.push(`via ${record.via}`);
   return parts.join(' ');
 }
 
@@ -88,6 +97,30 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
     });
   }
 
+  let falcoEndpoint: RunningIngestServer | undefined;
+  let falcoIngest: FalcoIngest | undefined;
+  const { falco } = deps;
+  const falcoBind = falco.bindAddress ? parseBindAddress(falco.bindAddress) : undefined;
+  if (falcoBind) {
+    if (!falco.certFile || !falco.keyFile) throw new Error('the Falco endpoint needs --falco-cert-file and --falco-key-file');
+    const [cert, key, clientCa, token] = await Promise.all([
+      readFile(falco.certFile), readFile(falco.keyFile),
+      falco.clientCaFile ? readFile(falco.clientCaFile) : undefined,
+      falco.tokenFile ? readTokenFile(falco.tokenFile, '--falco-token-file') : undefined,
+    ]);
+    const falcoLog = logger.child({ component: 'falco' });
+    falcoIngest = new FalcoIngest({
+      pod: (key) => caches.pods.get(key),
+      record: (pod, record) => registry.record(pod, record),
+      metrics: deps.metrics, logger: falcoLog, capacity: falco.queueCapacity,
+    });
+    falcoEndpoint = await startFalcoEndpoint({
+      ...falcoBind, cert, key, logger: falcoLog, ingest: falcoIngest,
+      ...(clientCa ? { clientCa } : {}), ...(token ? { token } : {}),
+      onRefused: () => deps.metrics.falcoAlerts.inc({ outcome: 'refused' }),
+    });
+  }
+
   const followerStop = new AbortController();
   let following: Promise<void> = Promise.resolve();
   if (audit.logFile) {
@@ -110,10 +143,12 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
 
   return {
     ...(webhook ? { webhookPort: webhook.port } : {}),
+    ...(falcoEndpoint ? { falcoPort: falcoEndpoint.port } : {}),
     async stop() {
       followerStop.abort();
-      await Promise.all([webhook?.close(), following]);
+      await Promise.all([webhook?.close(), falcoEndpoint?.close(), following]);
       pipeline.close();
+      falcoIngest?.close();
       for (const s of subscriptions) s.unsubscribe();
       stopForgetting();
     },

@@ -99,6 +99,14 @@ export const RULE_DOCS: Readonly<Record<RuleName, RuleDoc>> = {
     securitySeverity: 6.0,
     source: 'runtime',
   },
+  falco: {
+    problem: 'FalcoAlert',
+    summary: 'Falco must not alert about a container of the pod.',
+    why: 'Falco sees what never passes through the API server: a shell spawned by an exploited process, a sensitive file read, a binary dropped and run inside the container.',
+    fix: 'Find and fix the cause (the alert\'s rule and output are on the pod); the operator replaces the tampered pod from its template through the Eviction API.',
+    securitySeverity: 8.0,
+    source: 'runtime',
+  },
 };
 
 /** The heading anchor of a rule in docs/rules.md (GitHub lowercases headings). */

@@ -6,11 +6,12 @@
 //      a StatefulSet pod recreated under the same name starts clean, dropped when the pod is deleted);
 //   3. the pod spec: ephemeral containers exist only if someone added them through the subresource.
 // Drift counts for a policy only when the policy matches the pod, has the rule on (`exec` for exec/attach/cp,
-// `ephemeralContainers` for debug containers), and no unexpired exemption waives it. Drift of pods no policy
+// `ephemeralContainers` for debug containers, `falco` for Falco alerts that pass the policy's spec.falco
+// filter), and no unexpired exemption waives it. Drift of pods no policy
 // counts yet is remembered in memory, in case a policy appears later.
 import { Subject, type Observable } from 'rxjs';
 import type { Container, Pod } from '../api/kube.js';
-import { ANNOTATION_DRIFT, LABEL_DRIFT, type RuntimeRuleName } from '../api/types.js';
+import { ANNOTATION_DRIFT, LABEL_DRIFT, RUNTIME_RULES, type FalcoPriorityName, type RuntimeRuleName } from '../api/types.js';
 import type { DriftRecord, PodRef } from '../audit/classify.js';
 import {
   DRIFT_LABELS, compareRecords, decodeDriftDetails, driftLabelOf, encodeDriftDetails, mergeDriftRecords, trimRecords,
@@ -18,7 +19,7 @@ import {
 } from '../audit/drift-details.js';
 import { LRUCache } from 'lru-cache';
 import type { PodMetadataIntent } from '../k8s/api.js';
-import { activeExemption, matchPod } from '../policy/index.js';
+import { activeExemption, falcoAlertCounts, matchPod } from '../policy/index.js';
 import type { DriftSource } from './drift-source.js';
 import type { ActivePolicy } from './policy-set.js';
 import { objectKey } from '../runtime/list-watch.js';
@@ -52,9 +53,13 @@ interface Evidence {
   container: string;
   /** Position in time order; evidence without a time (spec, label) sorts last. */
   order: number;
+  /** A Falco alert's rule and priority, which each policy filters by. */
+  falco?: { rule: string; priority: FalcoPriorityName };
 }
 
-const ruleOf = (label: DriftLabel): RuntimeRuleName => (label === 'ephemeral' ? 'ephemeralContainers' : 'exec');
+const RULE_OF_LABEL: Record<DriftLabel, RuntimeRuleName> = { exec: 'exec', attach: 'exec', ephemeral: 'ephemeralContainers', falco: 'falco' };
+const ruleOf = (label: DriftLabel): RuntimeRuleName => RULE_OF_LABEL[label];
+const watchesDrift = (policy: ActivePolicy): boolean => RUNTIME_RULES.some((rule) => policy.resolved.rules[rule]);
 
 function allContainers(pod: Pod): Container[] {
   return [...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])];
@@ -105,7 +110,7 @@ export class DriftRegistry implements DriftSource {
     const namespace = pod.metadata.namespace ?? 'default';
     const counted: Evidence[] = [];
     for (const policy of governing) {
-      if (!policy.resolved.rules.exec && !policy.resolved.rules.ephemeralContainers) continue;
+      if (!watchesDrift(policy)) continue;
       if (!matchPod(policy.resolved, { namespace, labels: pod.metadata.labels }, namespaceLabels).matched) continue;
       counted.push(...this.countedEvidence(pod, policy, state.evidence));
     }
@@ -125,7 +130,7 @@ export class DriftRegistry implements DriftSource {
   }
 
   driftFindings(pod: Pod, policy: ActivePolicy): string[] {
-    if (!policy.resolved.rules.exec && !policy.resolved.rules.ephemeralContainers) return [];
+    if (!watchesDrift(policy)) return [];
     const state = this.state(pod);
     if (!state) return [];
     const keys = new Set(this.countedEvidence(pod, policy, state.evidence).map((e) => `${e.container}:${e.rule}`));
@@ -148,6 +153,7 @@ export class DriftRegistry implements DriftSource {
     const images = new Map(allContainers(pod).map((c) => [c.name, c.image]));
     return evidence.filter((e) => {
       if (!policy.resolved.rules[e.rule]) return false;
+      if (e.falco && !falcoAlertCounts(policy.resolved, e.falco)) return false;
       const image = images.get(e.container);
       return !activeExemption(policy.resolved, { namespace, container: e.container, rule: e.rule, ...(image ? { image } : {}) }, now);
     });
@@ -158,7 +164,9 @@ export class DriftRegistry implements DriftSource {
     // A request without `container` went to the pod's only container; with several, we cannot tell.
     const only = pod.spec.containers.length === 1 ? pod.spec.containers[0]?.name : undefined;
     const container = label === 'ephemeral' ? '*' : record.container ?? only ?? '*';
-    return { label, rule: ruleOf(label), container, order };
+    const evidence: Evidence = { label, rule: ruleOf(label), container, order };
+    if (label === 'falco' && record.rule !== undefined && record.priority !== undefined) evidence.falco = { rule: record.rule, priority: record.priority };
+    return evidence;
   }
 
   /** Everything known about the pod's drift, or undefined on the fast path (the common case: none). */

@@ -24,6 +24,8 @@ export interface Metrics {
   readonly actions: Counter<'policy' | 'action' | 'result'>;
   /** Audit events received; `outcome` is accepted | malformed | duplicate | denied. */
   readonly auditEvents: Counter<'source' | 'outcome'>;
+  /** Falco alerts; `outcome` is accepted | duplicate | not-a-pod | unknown-pod | uid-mismatch | overflow | refused. */
+  readonly falcoAlerts: Counter<'outcome'>;
   /** 1 while this replica holds the leader lease, else 0. */
   readonly leader: Gauge;
   /** Drops the per-policy gauges of a deleted policy so that they stop being exported. */
@@ -99,6 +101,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: Metrics
     labelNames: ['source', 'outcome'] as const,
     registers,
   });
+  const falcoAlerts = new Counter({
+    name: `${METRIC_PREFIX}falco_alerts_total`,
+    help: 'Falco alerts received, by outcome (overflow: refused with 503 because the queue was full).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const leader = new Gauge({
     name: `${METRIC_PREFIX}leader`,
     help: '1 while this replica holds the leader lease, else 0.',
@@ -121,6 +129,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: Metrics
     driftedPods,
     actions,
     auditEvents,
+    falcoAlerts,
     leader,
     forgetPolicy(policy: string): void {
       violations.remove({ policy });

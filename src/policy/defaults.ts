@@ -5,6 +5,7 @@
 import type {
   EvictRemediation,
   Exemption,
+  FalcoPriorityName,
   ImmutabilityPolicySpec,
   Mode,
   PatchOwnerRemediation,
@@ -17,6 +18,7 @@ export interface SpecDefaults {
   mode: Mode;
   match: { excludedNamespaces: readonly string[] };
   rules: Readonly<Required<PolicyRules>>;
+  falco: { minimumPriority: FalcoPriorityName };
   remediation: { patchOwner: { rollback: boolean; presets: boolean }; evict: Readonly<Required<EvictRemediation>> };
 }
 
@@ -34,7 +36,9 @@ export const SPEC_DEFAULTS: Readonly<SpecDefaults> = deepFreeze({
     hostPathWritable: false,
     exec: false,
     ephemeralContainers: false,
+    falco: false,
   },
+  falco: { minimumPriority: 'Notice' },
   remediation: { patchOwner: { rollback: true, presets: true }, evict: { maxPerMinute: 5, barePods: false } },
 });
 
@@ -62,6 +66,8 @@ export interface ResolvedPolicy {
   match: Required<Pick<PolicyMatch, 'namespaces' | 'excludedNamespaces'>> &
     Pick<PolicyMatch, 'namespaceSelector' | 'podSelector'>;
   rules: Required<PolicyRules>;
+  /** Which Falco alerts count; `rules` empty means every rule. */
+  falco: { minimumPriority: FalcoPriorityName; rules: string[] };
   exemptions: Exemption[];
   remediation: ResolvedRemediation;
 }
@@ -86,6 +92,10 @@ export function resolvePolicy(name: string, spec: ImmutabilityPolicySpec): Resol
       excludedNamespaces: [...(match.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES)],
     },
     rules,
+    falco: {
+      minimumPriority: spec.falco?.minimumPriority ?? SPEC_DEFAULTS.falco.minimumPriority,
+      rules: [...(spec.falco?.rules ?? [])],
+    },
     exemptions: [...(spec.exemptions ?? [])],
     remediation: resolveRemediation(spec.remediation ?? {}),
   };

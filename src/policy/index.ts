@@ -14,5 +14,6 @@ export { evaluatePod, evaluatePodSpec, evaluateWorkload, fieldPathOfPointer, fin
 export { workloadFromObject } from './workload.js';
 export { planRemediation } from './plan.js';
 export { applyJsonPatch, escapePointerToken, JsonPatchError, parsePointer } from './json-patch.js';
+export { falcoAlertCounts, falcoPriorityRank, parseFalcoPriority } from './falco.js';
 export { parseRfc3339 } from './time.js';
 export { normalizeMountPath, readableVolumeName } from './volume-name.js';

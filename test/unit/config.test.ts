@@ -40,6 +40,7 @@ describe('config parseRunConfig', () => {
         webhookBindAddress: undefined, tlsCertFile: undefined, tlsKeyFile: undefined, clientCaFile: undefined,
         tokenFile: undefined, maxBodyBytes: 4 * 1024 * 1024, logFile: undefined,
       },
+      falco: { bindAddress: undefined, certFile: undefined, keyFile: undefined, clientCaFile: undefined, tokenFile: undefined, queueCapacity: 10_000 },
     };
     expect(config).to.deep.equal(expected);
   });
@@ -64,6 +65,11 @@ describe('config parseRunConfig', () => {
       '--audit-token-file', '/tok',
       '--audit-max-body-bytes', '1024',
       '--audit-log-file', '/var/log/audit.log',
+      '--falco-bind-address', ':9445',
+      '--falco-cert-file', '/fc', '--falco-key-file', '/fk',
+      '--falco-client-ca-file', '/fca',
+      '--falco-token-file', '/ftok',
+      '--falco-queue-size', '50',
     ], { POD_NAME: 'op-0', POD_NAMESPACE: 'ignored-because-flag-wins' });
     expect(config).to.deep.equal({
       kubeconfig: '/kc',
@@ -86,6 +92,7 @@ describe('config parseRunConfig', () => {
         webhookBindAddress: ':9443', tlsCertFile: '/ac', tlsKeyFile: '/ak', clientCaFile: '/ca', tokenFile: '/tok',
         maxBodyBytes: 1024, logFile: '/var/log/audit.log',
       },
+      falco: { bindAddress: ':9445', certFile: '/fc', keyFile: '/fk', clientCaFile: '/fca', tokenFile: '/ftok', queueCapacity: 50 },
     } satisfies RunConfig);
   });
 
@@ -151,6 +158,7 @@ describe('config parseRunConfig', () => {
     it('rejects writes to the nested audit settings', () => {
       const config = parseRunConfig([], NO_ENV);
       expect(Object.isFrozen(config.audit)).to.equal(true);
+      expect(Object.isFrozen(config.falco)).to.equal(true);
     });
   });
 
@@ -190,6 +198,15 @@ describe('config parseRunConfig', () => {
         argv: ['--audit-webhook-bind-address', ':9443', '--audit-tls-key-file', '/k', '--audit-client-ca-file', '/ca'],
         message: '--audit-webhook-bind-address needs --audit-tls-cert-file and --audit-tls-key-file', exact: true,
       },
+      {
+        name: 'a Falco endpoint without TLS files', argv: ['--falco-bind-address', ':9445', '--falco-token-file', '/t'],
+        message: '--falco-bind-address needs --falco-cert-file and --falco-key-file', exact: true,
+      },
+      {
+        name: 'an unauthenticated Falco endpoint', argv: ['--falco-bind-address', ':9445', '--falco-cert-file', '/c', '--falco-key-file', '/k'],
+        message: '--falco-bind-address needs --falco-client-ca-file or --falco-token-file: the endpoint is never unauthenticated', exact: true,
+      },
+      { name: 'a zero Falco queue', argv: ['--falco-queue-size', '0'], message: '--falco-queue-size must be a positive integer, got "0"', exact: true },
       {
         name: 'an unauthenticated audit webhook', argv: WEBHOOK_TLS,
         message: '--audit-webhook-bind-address needs --audit-client-ca-file or --audit-token-file: the endpoint is never unauthenticated', exact: true,

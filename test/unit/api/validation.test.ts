@@ -80,7 +80,9 @@ describe('validatePolicyObject', () => {
         hostPathWritable: false,
         exec: false,
         ephemeralContainers: false,
+        falco: false,
       },
+      falco: { minimumPriority: 'Notice' },
       remediation: { patchOwner: { rollback: true, presets: true }, evict: { maxPerMinute: 5, barePods: false } },
     });
   });

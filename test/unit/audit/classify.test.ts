@@ -100,3 +100,48 @@ describe('audit event classification', function () {
     expect(streamParams('/x?command=%E0%A4%A')).to.have.property('command');
   });
 });
+
+describe('kubelet exec through nodes/proxy', function () {
+  function nodeProxy(uri: string, o: { code?: number; verb?: string; user?: string } = {}): AuditVerdict {
+    const v = validateAuditEvent({
+      ...auditEvent({ user: o.user ?? 'node-admin', ...(o.code !== undefined ? { code: o.code } : {}), ...(o.verb ? { verb: o.verb } : {}) }),
+      requestURI: uri, objectRef: { resource: 'nodes', name: 'node-1', apiVersion: 'v1', subresource: 'proxy' },
+    });
+    if (!v.ok) throw new Error(v.error);
+    return classifyAuditEvent(v.value);
+  }
+
+  const table: { uri: string; what?: string; container?: string; command?: string; via?: string }[] = [
+    { uri: '/api/v1/nodes/node-1/proxy/exec/shop/web-1/app?command=sh&input=1&output=1&tty=1', what: 'exec', container: 'app', command: 'sh', via: 'nodes/node-1/proxy/exec' },
+    { uri: '/api/v1/nodes/node-1/proxy/exec/shop/web-1/uid-web-1/app?command=ls&command=-l', what: 'exec', container: 'app', command: 'ls -l' },
+    { uri: '/api/v1/nodes/node-1/proxy/attach/shop/web-1/app?input=1', what: 'attach', container: 'app' },
+    { uri: '/api/v1/nodes/node-1/proxy/run/shop/web-1/app?cmd=cat%20%2Fetc%2Fshadow', what: 'exec', container: 'app', command: 'cat /etc/shadow', via: 'nodes/node-1/proxy/run' },
+    { uri: '/api/v1/nodes/node-1/proxy/portForward/shop/web-1?port=80', what: 'exec', via: 'nodes/node-1/proxy/portForward' },
+    { uri: '/api/v1/nodes/node-1:10250/proxy/exec/shop/web-1/app', what: 'exec', container: 'app', via: 'nodes/node-1:10250/proxy/exec' },
+  ];
+  for (const tc of table) {
+    it(`${tc.uri} is ${tc.what} drift of shop/web-1`, function () {
+      const v = nodeProxy(tc.uri);
+      if (v.outcome !== 'drift') throw new Error(`expected drift, got ${v.outcome}`);
+      expect(v.pod).to.deep.equal({ namespace: 'shop', name: 'web-1' });
+      expect(v.record).to.include({ what: tc.what, who: 'node-admin' });
+      expect(v.record.container).to.equal(tc.container);
+      expect(v.record.command).to.equal(tc.command);
+      if (tc.via) expect(v.record.via).to.equal(tc.via);
+    });
+  }
+
+  for (const uri of [
+    '/api/v1/nodes/node-1/proxy/stats/summary', '/api/v1/nodes/node-1/proxy/metrics', '/api/v1/nodes/node-1/proxy/containerLogs/shop/web-1/app',
+    '/api/v1/nodes/node-1/proxy/exec/shop/web-1', '/api/v1/nodes/node-1/proxy/exec/shop', '/api/v1/nodes/node-1/proxy/portForward/shop/web-1/uid/extra',
+    '/api/v1/nodes/node-1/proxy/exec/shop/web-1/%E0%A4%A', '/api/v1/nodes/node-1/proxy',
+  ]) {
+    it(`${uri} is not drift`, function () {
+      expect(nodeProxy(uri).outcome).to.equal('ignored');
+    });
+  }
+
+  it('a refused nodes/proxy exec is denied, not drift', function () {
+    expect(nodeProxy('/api/v1/nodes/node-1/proxy/exec/shop/web-1/app?command=sh', { code: 403 })).to.deep.include({ outcome: 'denied', what: 'exec' });
+  });
+});

@@ -20,6 +20,19 @@ describe('drift-details annotation', function () {
     }) });
   });
 
+  it('round-trips a Falco alert (no user; rule, priority, output) and a nodes/proxy exec (via)', function () {
+    const falco: DriftRecord = {
+      id: 'falco-1', what: 'falco', who: '', when: '2026-01-01T10:00:03.000091526Z', container: 'nginx',
+      rule: 'Terminal shell in container', priority: 'Notice', output: 'A shell was spawned in a container with an attached terminal',
+    };
+    const proxied = rec(4, { via: 'nodes/node-1/proxy/exec' });
+    const text = encodeDriftDetails({ count: 2, records: [falco, proxied] });
+    expect(text).to.contain('{"id":"falco-1","what":"falco","when":"2026-01-01T10:00:03.000091526Z","container":"nginx","rule":"Terminal shell in container","priority":"Notice","output":');
+    expect(decodeDriftDetails(text).records).to.deep.equal([falco, proxied]);
+    expect(encodeDriftDetails(decodeDriftDetails(text))).to.equal(text);
+    expect(decodeDriftDetails(text.replace('"Notice"', '"Loud"')).records[0]).to.not.have.property('priority');
+  });
+
   it('reads anything unreadable as no records', function () {
     for (const bad of [undefined, '', 'not json', '[]', '{"events":"x"}', 'null']) {
       expect(decodeDriftDetails(bad)).to.deep.equal({ count: 0, records: [] });

@@ -39,7 +39,7 @@ describe('drift detection wiring', function () {
     const events: { name: string; reason: string; note: string }[] = [];
     const metrics = createMetrics(new Registry(), { defaultMetrics: false });
     const detection = await startDriftDetection({
-      audit: { maxBodyBytes: 1024, logFile },
+      audit: { maxBodyBytes: 1024, logFile }, falco: { queueCapacity: 10 },
       registry, caches: { pods, namespaces },
       policies: { governing: () => [policy('exec', { rules: { exec: true }, match: { namespaces: ['shop'] } })] },
       enqueuePod: (k) => enqueued.push(k),

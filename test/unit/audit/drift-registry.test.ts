@@ -136,4 +136,52 @@ describe('drift registry', function () {
     const p = pod('web-1');
     expect(r.countingPolicies(p, rec('a'), [execPolicy, ephemeralPolicy, offPolicy], {})).to.deep.equal(['exec']);
   });
+
+  describe('Falco alerts', function () {
+    const falcoRec = (id: string, o: Partial<DriftRecord> = {}): DriftRecord => ({
+      id, what: 'falco', who: '', when: '2026-01-01T10:00:00.000091526Z', container: 'app',
+      rule: 'Terminal shell in container', priority: 'Notice', output: 'A shell was spawned in a container with an attached terminal', ...o,
+    });
+    const falcoPolicy = (falco: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+      policy('falco', { rules: { falco: true }, falco, match: { namespaces: ['shop'] }, ...extra });
+
+    it('labels drift=falco and records rule, priority and output under rules.falco', function () {
+      const r = registry();
+      r.record({ namespace: 'shop', name: 'web-1' }, falcoRec('f1'));
+      const p = pod('web-1');
+      const meta = r.podMetadata(p, [falcoPolicy()], {});
+      expect(meta.labels).to.deep.equal({ [LABEL_DRIFT]: 'falco' });
+      const details = JSON.parse(meta.annotations[ANNOTATION_DRIFT]!) as { events: Record<string, string>[] };
+      expect(details.events[0]).to.deep.equal({
+        id: 'f1', what: 'falco', when: '2026-01-01T10:00:00.000091526Z', container: 'app',
+        rule: 'Terminal shell in container', priority: 'Notice', output: 'A shell was spawned in a container with an attached terminal',
+      });
+      expect(r.driftFindings(p, falcoPolicy())).to.deep.equal(['app:falco']);
+      expect(r.driftFindings(p, execPolicy)).to.deep.equal([]);
+    });
+
+    it('ignores alerts below minimumPriority (default Notice) and rules the policy does not list', function () {
+      const r = registry();
+      r.record({ namespace: 'shop', name: 'web-1' }, falcoRec('f1', { priority: 'Informational' }));
+      r.record({ namespace: 'shop', name: 'web-2' }, falcoRec('f2', { priority: 'Warning', rule: 'Read sensitive file untrusted' }));
+      const [p1, p2] = [pod('web-1'), pod('web-2')];
+      expect(r.driftFindings(p1, falcoPolicy())).to.deep.equal([]);
+      expect(r.driftFindings(p1, falcoPolicy({ minimumPriority: 'Debug' }))).to.deep.equal(['app:falco']);
+      expect(r.driftFindings(p2, falcoPolicy({ minimumPriority: 'Error' }))).to.deep.equal([]);
+      expect(r.driftFindings(p2, falcoPolicy({ rules: ['Terminal shell in container'] }))).to.deep.equal([]);
+      expect(r.driftFindings(p2, falcoPolicy({ rules: ['Read sensitive file untrusted'] }))).to.deep.equal(['app:falco']);
+      expect(r.podMetadata(p1, [falcoPolicy()], {})).to.deep.equal({ labels: {}, annotations: {} });
+    });
+
+    it('waives alerts about exempted containers and images', function () {
+      const r = registry();
+      r.record({ namespace: 'shop', name: 'web-1' }, falcoRec('f1', { container: 'debugger' }));
+      const p = pod('web-1', { containers: ['app', 'debugger'] });
+      const exempt = falcoPolicy({}, { exemptions: [{ containers: ['debug*'], rules: ['falco'], reason: 'OPS-1: the debug sidecar runs shells' }] });
+      expect(r.driftFindings(p, exempt)).to.deep.equal([]);
+      const byImage = falcoPolicy({}, { exemptions: [{ images: ['example.com/debugger:*'], reason: 'OPS-2' }] });
+      expect(r.driftFindings(p, byImage)).to.deep.equal([]);
+      expect(r.driftFindings(p, falcoPolicy())).to.deep.equal(['debugger:falco']);
+    });
+  });
 });

@@ -12,6 +12,7 @@ const EXPECTED: ReadonlyArray<[name: string, type: string, labels: string[]]> = 
   ['immutability_operator_drifted_pods', 'gauge', ['policy']],
   ['immutability_operator_actions_total', 'counter', ['policy', 'action', 'result']],
   ['immutability_operator_audit_events_total', 'counter', ['source', 'outcome']],
+  ['immutability_operator_falco_alerts_total', 'counter', ['outcome']],
   ['immutability_operator_leader', 'gauge', []],
 ];
 

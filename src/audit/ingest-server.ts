@@ -134,6 +134,16 @@ export async function readTokenFile(file: string, flag: string): Promise<string>
   return token;
 }
 
+/**
+ * A client certificate signed by the CA was presented on this connection. `authorized` alone is not enough:
+ * Node reports a resumed TLS 1.3 session as authorized even when the session it resumes never carried a
+ * certificate (it cannot tell resumption from PSK), so a client that was refused once could reconnect with
+ * its session ticket and pass. A verified certificate is still there after a genuine resumption.
+ */
+export function presentedTrustedCertificate(socket: TLSSocket): boolean {
+  return socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0;
+}
+
 function mediaTypeOf(header: string | undefined): string | undefined {
   return header === undefined ? undefined : (header.split(';')[0] ?? '').trim().toLowerCase();
 }
@@ -144,7 +154,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Runn
   const log = opts.logger;
 
   const authenticated = (req: IncomingMessage): boolean => {
-    if (opts.clientCa && (req.socket as TLSSocket).authorized) return true;
+    if (opts.clientCa && presentedTrustedCertificate(req.socket as TLSSocket)) return true;
     return tokenDigest !== undefined && tokenMatches(req.headers.authorization, tokenDigest);
   };
 

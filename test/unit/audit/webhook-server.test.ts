@@ -108,6 +108,26 @@ describe('audit webhook server', function () {
     });
   }
 
+  it('refuses a client without a certificate that comes back resuming its TLS session', async function () {
+    // Node reports a resumed TLS 1.3 session as authorized even when no certificate was ever presented.
+    const agent = new https.Agent({ ca: pem.ca, keepAlive: true });
+    const attempt = (): Promise<{ status: number; resumed: boolean }> => new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: server.port, path: '/audit', method: 'POST', agent, headers: { 'Content-Type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, resumed: (res.socket as tls.TLSSocket).isSessionReused() }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    try {
+      expect(await attempt()).to.deep.equal({ status: 401, resumed: false });
+      expect(await attempt()).to.deep.equal({ status: 401, resumed: true });
+      expect(received).to.have.length(0);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('serves only POST /audit', async function () {
     expect((await post(server.port, pem, { path: '/other', body })).status).to.equal(404);
     expect((await post(server.port, pem, { method: 'GET' })).status).to.equal(405);

@@ -12,34 +12,15 @@ import { Exec, KubeConfig } from '@kubernetes/client-node';
 import { issueCertificate } from '../support/controlplane/certs.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
+import { DRIFT_LABEL, deployment, driftLabelled, pod, pods, runningPods, type PodView } from '../support/drift.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { OperatorProcess } from '../support/operator.js';
 
 const NS = 'drift-a'; // governed by the drift policy
 const OTHER = 'drift-b'; // not matched by any policy
 const EVICT_NS = 'drift-e'; // governed by an Enforce policy with evict
-const LABEL = 'immutability.dev/drift';
-const DETAILS = 'immutability.dev/drift-details';
+const LABEL = DRIFT_LABEL;
 const MAX_BODY = 64 * 1024;
-
-interface PodView { name: string; uid: string; labels: Record<string, string>; annotations: Record<string, string> }
-interface Details { count: number; events: { id: string; what: string; who: string; when: string; container?: string; command?: string }[]; ephemeralContainers?: string[] }
-
-function deployment(namespace: string, name: string, replicas: number): string {
-  return JSON.stringify({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
-    spec: {
-      replicas, selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 0,
-          containers: [{ name: 'app', image: 'registry.example/app:1', securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false } }],
-        },
-      },
-    },
-  });
-}
 
 function driftPolicy(name: string, spec: Record<string, unknown>): string {
   return JSON.stringify({
@@ -47,35 +28,6 @@ function driftPolicy(name: string, spec: Record<string, unknown>): string {
     // Only runtime rules: the debug container (no securityContext) must not turn drift into a spec violation.
     spec: { rules: { exec: true, ephemeralContainers: true, readOnlyRootFilesystem: false }, ...spec },
   });
-}
-
-async function pods(ns: string): Promise<PodView[]> {
-  const out = JSON.parse(await kubectlOk(['-n', ns, 'get', 'pods', '-o', 'json'])) as {
-    items: { metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string } }[];
-  };
-  return out.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running')
-    .map((p) => ({ name: p.metadata.name, uid: p.metadata.uid, labels: p.metadata.labels ?? {}, annotations: p.metadata.annotations ?? {} }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-async function pod(ns: string, name: string): Promise<PodView | undefined> {
-  return (await pods(ns)).find((p) => p.name === name);
-}
-
-/** Waits for the drift label on a pod and returns the pod with its parsed details. */
-async function driftLabelled(ns: string, name: string, value: string): Promise<{ pod: PodView; details: Details }> {
-  return eventually(`${ns}/${name} labelled ${LABEL}=${value}`, async () => {
-    const p = await pod(ns, name);
-    if (p?.labels[LABEL] !== value) return undefined;
-    return { pod: p, details: JSON.parse(p.annotations[DETAILS] ?? '{}') as Details };
-  }, 20_000);
-}
-
-async function runningPods(ns: string, count: number): Promise<PodView[]> {
-  return eventually(`${count} running pods in ${ns}`, async () => {
-    const list = await pods(ns);
-    return list.length === count ? list : undefined;
-  }, 60_000);
 }
 
 /** POSTs a body to the operator's audit webhook as a raw client would. */
@@ -118,10 +70,10 @@ describe('runtime drift from audit events', function () {
     this.timeout(120_000);
     await installCrd();
     for (const ns of [NS, OTHER, EVICT_NS]) await kubectlOk(['create', 'namespace', ns]);
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(NS, 'shell', 8) });
+    await kubectlOk(['apply', '-f', '-'], { input: deployment(NS, 'shell', 9) });
     await kubectlOk(['apply', '-f', '-'], { input: deployment(OTHER, 'bystander', 1) });
     await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'replaceable', 1) });
-    shells = await runningPods(NS, 8);
+    shells = await runningPods(NS, 9);
     await runningPods(OTHER, 1);
     await runningPods(EVICT_NS, 1);
 
@@ -265,6 +217,16 @@ describe('runtime drift from audit events', function () {
       return list.length === 1 && list[0]!.uid !== before!.uid ? list[0] : undefined;
     }, 30_000);
     expect(fresh?.labels[LABEL]).to.equal(undefined);
+  });
+
+  it('labels a pod exec\'d through the kubelet API via nodes/proxy (kubectl get --raw)', async function () {
+    const target = shells[8]!;
+    expect(target.nodeName, 'the pod is bound to a kwok node').to.be.a('string');
+    // The API server authorizes nodes/proxy, audits the request, then cannot reach a kubelet (kwok has none).
+    const res = await kubectl(['get', '--raw', `/api/v1/nodes/${target.nodeName!}/proxy/exec/${NS}/${target.name}/app?command=sh&input=1&output=1&tty=1`, '--request-timeout=10s'], { timeoutMs: 20_000 });
+    expect(res.code).to.not.equal(0);
+    const { details } = await driftLabelled(NS, target.name, 'exec');
+    expect(details.events[0]).to.include({ what: 'exec', who: 'local-admin', container: 'app', command: 'sh', via: `nodes/${target.nodeName!}/proxy/exec` });
   });
 
   it('detects an exec from the audit log file when the operator runs with --audit-log-file only', async function () {

@@ -16,6 +16,12 @@ if [ -z "${KUBECONFIG:-}" ] || [ "$(realpath -m "$KUBECONFIG")" = "$local_kubeco
   args+=(--audit-webhook-bind-address 127.0.0.1:9444
     --audit-tls-cert-file "$audit/server.crt" --audit-tls-key-file "$audit/server.key"
     --audit-client-ca-file "$audit/ca.crt")
+  # Falco alerts (docs/falco.md): HTTPS on loopback, bearer token in .cluster/falco-token or a client certificate.
+  node dist/test/support/controlplane/cli.js falco
+  falco="$PWD/.cluster/falco"
+  args+=(--falco-bind-address 127.0.0.1:9445
+    --falco-cert-file "$falco/server.crt" --falco-key-file "$falco/server.key"
+    --falco-client-ca-file "$falco/ca.crt" --falco-token-file "$PWD/.cluster/falco-token")
 else
   kubectl="$(command -v kubectl || true)"
   [ -n "$kubectl" ] || { echo "make run: kubectl is needed on PATH when KUBECONFIG is set" >&2; exit 1; }
@@ -34,6 +40,15 @@ cat <<MSG
     $kubectl get imp                       # compliance at a glance
     $kubectl get imp audit -o yaml         # findings and planned patches per workload
     $kubectl apply -f config/samples/policy-enforce.yaml   # label, patch and evict in the demo namespace
-
 MSG
+if [ -n "${falco:-}" ]; then
+  cat <<MSG
+    # a Falco alert ("Terminal shell in container") about a demo pod, as Falco's http_output posts it:
+    pod=\$($kubectl -n demo get pods -l app=nginx-readonly -o jsonpath='{.items[0].metadata.name}')
+    sed "s/POD_NAME/\$pod/g" $falco/alert.json | curl -sS --cacert $falco/ca.crt -H "Authorization: Bearer \$(cat $PWD/.cluster/falco-token)" -H 'Content-Type: application/json' --data-binary @- https://127.0.0.1:9445/falco
+    $kubectl -n demo get pods -L immutability.dev/drift     # DRIFT=falco; replaced under policy-enforce.yaml
+MSG
+fi
+echo
+
 exec node dist/src/cli/main.js run --kubeconfig "$KUBECONFIG" "${args[@]}" "$@"

@@ -32,7 +32,12 @@ export function falcoFlags(files: FalcoEndpointFiles, port: number): string[] {
 }
 
 export interface FalcoClient {
-  post(body: string | Buffer, opts?: { auth?: 'token' | 'cert' | 'none' | { token: string }; type?: string }): Promise<{ status: number; message?: string }>;
+  /**
+   * POSTs `body`. With `declaredLength`, announces that many bytes but sends only `body` and waits for the
+   * answer, as a large upload does when the server refuses it early (a refused sender never gets to write
+   * the rest: the connection closes).
+   */
+  post(body: string | Buffer, opts?: { auth?: 'token' | 'cert' | 'none' | { token: string }; type?: string; declaredLength?: number }): Promise<{ status: number; message?: string }>;
   close(): void;
 }
 
@@ -55,6 +60,7 @@ export async function falcoClient(files: FalcoEndpointFiles, port: number, opts:
       const headers: Record<string, string> = { 'Content-Type': o.type ?? 'application/json' };
       if (auth === 'token') headers.Authorization = `Bearer ${token.trim()}`;
       else if (typeof auth === 'object') headers.Authorization = `Bearer ${auth.token}`;
+      if (o.declaredLength !== undefined) headers['Content-Length'] = String(o.declaredLength);
       return new Promise((resolve, reject) => {
         const req = https.request({
           host: '127.0.0.1', port, path: '/falco', method: 'POST', headers, agent: auth === 'cert' ? agents.cert : agents.plain,
@@ -73,7 +79,8 @@ export async function falcoClient(files: FalcoEndpointFiles, port: number, opts:
           });
         });
         req.on('error', reject);
-        req.end(body);
+        if (o.declaredLength === undefined) req.end(body);
+        else req.write(body);
       });
     },
   };

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { controlPlaneBinaries, repoRoot } from './binaries.js';
 import { ControlPlane } from './controlplane.js';
 import { prepareLocalAudit } from './local-audit.js';
+import { falcoAlert } from '../falco-alerts.js';
+import { prepareFalcoEndpoint } from '../falco-endpoint.js';
 
 interface ClusterState {
   pid: number;
@@ -151,10 +153,25 @@ async function status(): Promise<number> {
   return existsSync(stateFile) ? 1 : 3;
 }
 
-const commands: Record<string, () => Promise<number>> = { up, serve, down, status };
+/**
+ * `make run`'s Falco endpoint: TLS files in .cluster/falco, the bearer token in .cluster/falco-token (made
+ * once, kept across runs so a configured sender keeps working), and a real-format "Terminal shell in
+ * container" alert about a demo nginx pod whose name is left as POD_NAME for the printed curl line.
+ */
+async function falco(): Promise<number> {
+  const dir = path.join(clusterDir, 'falco');
+  if (!existsSync(path.join(dir, 'server.crt')) || !existsSync(path.join(clusterDir, 'falco-token'))) {
+    await prepareFalcoEndpoint(dir, path.join(clusterDir, 'falco-token'));
+  }
+  const alert = falcoAlert('Terminal shell in container', { namespace: 'demo', pod: 'POD_NAME', container: 'nginx' });
+  await writeFile(path.join(dir, 'alert.json'), `${JSON.stringify(alert)}\n`);
+  return 0;
+}
+
+const commands: Record<string, () => Promise<number>> = { up, serve, down, status, falco };
 const command = commands[process.argv[2] ?? ''];
 if (!command) {
-  console.error('usage: cli.js up|serve|down|status');
+  console.error('usage: cli.js up|serve|down|status|falco');
   process.exit(2);
 }
 command().then((code) => {

@@ -1,7 +1,6 @@
 // Runtime drift detection, assembled: the audit sources that are configured (webhook, log file) feed one
 // pipeline, the Falco endpoint feeds its own bounded queue, both feed the drift registry, and each new record re-queues its pod (labels) and the
 // policies (status, eviction) and emits an Event on the pod. Pod deletions clear the registry's memory.
-import { readFile } from 'node:fs/promises';
 import type { Subscription } from 'rxjs';
 import type { RunConfig } from '../config.js';
 import type { Caches } from '../controllers/caches.js';
@@ -17,7 +16,7 @@ import { startFalcoEndpoint } from '../falco/endpoint.js';
 import { FalcoIngest } from '../falco/ingest.js';
 import { LogFollower } from './log-follower.js';
 import { AuditPipeline } from './pipeline.js';
-import { readTokenFile, type RunningIngestServer } from './ingest-server.js';
+import { loadCredentials, type RunningIngestServer } from './ingest-server.js';
 import { startAuditWebhook, type RunningAuditWebhook } from './webhook-server.js';
 
 export interface DriftDetectionDeps {
@@ -83,14 +82,12 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
   const bind = audit.webhookBindAddress ? parseBindAddress(audit.webhookBindAddress) : undefined;
   if (bind) {
     if (!audit.tlsCertFile || !audit.tlsKeyFile) throw new Error('the audit webhook needs --audit-tls-cert-file and --audit-tls-key-file');
-    const [cert, key, clientCa, token] = await Promise.all([
-      readFile(audit.tlsCertFile), readFile(audit.tlsKeyFile),
-      audit.clientCaFile ? readFile(audit.clientCaFile) : undefined,
-      audit.tokenFile ? readTokenFile(audit.tokenFile, '--audit-token-file') : undefined,
-    ]);
+    const credentials = await loadCredentials({
+      certFile: audit.tlsCertFile, keyFile: audit.tlsKeyFile, tokenFlag: '--audit-token-file',
+      ...(audit.clientCaFile ? { clientCaFile: audit.clientCaFile } : {}), ...(audit.tokenFile ? { tokenFile: audit.tokenFile } : {}),
+    });
     webhook = await startAuditWebhook({
-      ...bind, cert, key, maxBodyBytes: audit.maxBodyBytes, logger: log,
-      ...(clientCa ? { clientCa } : {}), ...(token ? { token } : {}),
+      ...bind, ...credentials, maxBodyBytes: audit.maxBodyBytes, logger: log,
       onEvents: (items) => {
         for (const item of items) pipeline.push('webhook', item);
       },
@@ -103,11 +100,10 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
   const falcoBind = falco.bindAddress ? parseBindAddress(falco.bindAddress) : undefined;
   if (falcoBind) {
     if (!falco.certFile || !falco.keyFile) throw new Error('the Falco endpoint needs --falco-cert-file and --falco-key-file');
-    const [cert, key, clientCa, token] = await Promise.all([
-      readFile(falco.certFile), readFile(falco.keyFile),
-      falco.clientCaFile ? readFile(falco.clientCaFile) : undefined,
-      falco.tokenFile ? readTokenFile(falco.tokenFile, '--falco-token-file') : undefined,
-    ]);
+    const credentials = await loadCredentials({
+      certFile: falco.certFile, keyFile: falco.keyFile, tokenFlag: '--falco-token-file',
+      ...(falco.clientCaFile ? { clientCaFile: falco.clientCaFile } : {}), ...(falco.tokenFile ? { tokenFile: falco.tokenFile } : {}),
+    });
     const falcoLog = logger.child({ component: 'falco' });
     falcoIngest = new FalcoIngest({
       pod: (key) => caches.pods.get(key),
@@ -115,8 +111,7 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
       metrics: deps.metrics, logger: falcoLog, capacity: falco.queueCapacity,
     });
     falcoEndpoint = await startFalcoEndpoint({
-      ...falcoBind, cert, key, logger: falcoLog, ingest: falcoIngest,
-      ...(clientCa ? { clientCa } : {}), ...(token ? { token } : {}),
+      ...falcoBind, ...credentials, logger: falcoLog, ingest: falcoIngest,
       onRefused: () => deps.metrics.falcoAlerts.inc({ outcome: 'refused' }),
     });
   }

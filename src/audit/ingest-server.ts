@@ -21,11 +21,8 @@ export interface IngestAnswer {
   headers?: Record<string, string>;
 }
 
-export interface IngestServerOptions {
-  /** Names the endpoint in log lines, e.g. 'audit webhook'. */
-  name: string;
-  /** The one path served, e.g. '/audit'. */
-  path: string;
+/** Where and how an ingest endpoint listens, and whom it lets in. */
+export interface IngestListenOptions {
   /** '' binds every interface. */
   host: string;
   /** 0 picks a free port. */
@@ -37,14 +34,21 @@ export interface IngestServerOptions {
   clientCa?: string | Buffer;
   /** Bearer token accepted as an alternative to a client certificate. */
   token?: string;
+  logger: Logger;
+  timeouts?: { headersMs?: number; requestMs?: number; idleMs?: number; handshakeMs?: number };
+}
+
+export interface IngestServerOptions extends IngestListenOptions {
+  /** Names the endpoint in log lines, e.g. 'audit webhook'. */
+  name: string;
+  /** The one path served, e.g. '/audit'. */
+  path: string;
   /** Largest accepted body, counted both as sent and after gzip inflation. */
   maxBodyBytes: number;
   /** Media types accepted (lower case, without parameters); a request without Content-Type is accepted too. */
   mediaTypes: readonly string[];
   /** Judges an authenticated body within the size limit. Must not block. */
   onBody: (body: Buffer, mediaType: string | undefined) => IngestAnswer;
-  logger: Logger;
-  timeouts?: { headersMs?: number; requestMs?: number; idleMs?: number; handshakeMs?: number };
 }
 
 export interface RunningIngestServer {
@@ -132,6 +136,25 @@ export async function readTokenFile(file: string, flag: string): Promise<string>
   const token = (await readFile(file, 'utf8')).trim();
   if (token === '' || /\s/.test(token)) throw new Error(`${flag} ${file}: expected one non-empty token`);
   return token;
+}
+
+/** The files an endpoint's flags name, and the flag that names the token (for its error message). */
+export interface CredentialFiles {
+  certFile: string;
+  keyFile: string;
+  clientCaFile?: string;
+  tokenFile?: string;
+  tokenFlag: string;
+}
+
+/** Reads the serving certificate and whichever client credentials are configured. */
+export async function loadCredentials(files: CredentialFiles): Promise<Pick<IngestListenOptions, 'cert' | 'key' | 'clientCa' | 'token'>> {
+  const [cert, key, clientCa, token] = await Promise.all([
+    readFile(files.certFile), readFile(files.keyFile),
+    files.clientCaFile ? readFile(files.clientCaFile) : undefined,
+    files.tokenFile ? readTokenFile(files.tokenFile, files.tokenFlag) : undefined,
+  ]);
+  return { cert, key, ...(clientCa ? { clientCa } : {}), ...(token ? { token } : {}) };
 }
 
 /**

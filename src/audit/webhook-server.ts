@@ -1,32 +1,18 @@
 // The endpoint kube-apiserver's audit webhook backend posts to: the shared ingest server (authentication,
 // limits, timeouts) on POST /audit, accepting only an audit.k8s.io/v1 EventList. The events themselves are
 // validated one by one downstream.
-import type { Logger } from '../observability/logger.js';
 import { validateEventList } from './event.js';
-import { startIngestServer, type RunningIngestServer } from './ingest-server.js';
+import { startIngestServer, type IngestListenOptions, type RunningIngestServer } from './ingest-server.js';
 
 export { tokenMatches } from './ingest-server.js';
 
 export const AUDIT_WEBHOOK_PATH = '/audit';
 
-export interface AuditWebhookOptions {
-  /** '' binds every interface. */
-  host: string;
-  /** 0 picks a free port. */
-  port: number;
-  /** PEM serving certificate and key. */
-  cert: string | Buffer;
-  key: string | Buffer;
-  /** PEM CA bundle; clients presenting a certificate it signed are authenticated. */
-  clientCa?: string | Buffer;
-  /** Bearer token accepted as an alternative to a client certificate. */
-  token?: string;
+export interface AuditWebhookOptions extends IngestListenOptions {
   /** Largest accepted body, counted both as sent and after gzip inflation. */
   maxBodyBytes: number;
   /** Receives the (still unvalidated) items of each accepted EventList. Must not block. */
   onEvents: (items: unknown[]) => void;
-  logger: Logger;
-  timeouts?: { headersMs?: number; requestMs?: number; idleMs?: number; handshakeMs?: number };
 }
 
 export type RunningAuditWebhook = RunningIngestServer;

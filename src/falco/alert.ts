@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { FalcoPriorityName } from '../api/types.js';
 import { parseFalcoPriority } from '../policy/index.js';
+import { isRecord } from '../runtime/json.js';
 
 /** As Falco's k8saudit plugin bounds one event: larger ones are refused, not truncated. */
 export const MAX_ALERT_BYTES = 256 * 1024;
@@ -43,7 +44,6 @@ export interface FalcoAlert {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 type Raw = Record<string, unknown>;
-const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An output field's value, or undefined when Falco could not resolve it. */
 function resolvedField(fields: Raw, key: string): string | undefined | Error {

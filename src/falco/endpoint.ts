@@ -2,26 +2,18 @@
 // authenticates (client certificate or bearer token, never neither) and caps the request at 12 MiB; this
 // module judges the body (400 naming the line and field, 413 for an alert over 256 KiB) and queues the
 // alerts (503 with Retry-After when the queue is full).
-import type { Logger } from '../observability/logger.js';
-import { startIngestServer, type RunningIngestServer } from '../audit/ingest-server.js';
+import { startIngestServer, type IngestListenOptions, type RunningIngestServer } from '../audit/ingest-server.js';
 import { MAX_FALCO_REQUEST_BYTES, parseFalcoBody } from './alert.js';
 import type { FalcoIngest } from './ingest.js';
 
 export const FALCO_PATH = '/falco';
 
-export interface FalcoEndpointOptions {
-  host: string;
-  port: number;
-  cert: string | Buffer;
-  key: string | Buffer;
-  clientCa?: string | Buffer;
-  token?: string;
+export interface FalcoEndpointOptions extends IngestListenOptions {
   ingest: Pick<FalcoIngest, 'offer'>;
   /** Counts refused alerts (400/413). */
   onRefused?: () => void;
-  logger: Logger;
+  /** Default 12 MiB. */
   maxRequestBytes?: number;
-  timeouts?: { headersMs?: number; requestMs?: number; idleMs?: number; handshakeMs?: number };
 }
 
 export function startFalcoEndpoint(opts: FalcoEndpointOptions): Promise<RunningIngestServer> {

@@ -83,12 +83,17 @@ describe('Helm chart (charts/immutability-operator)', function () {
     }
   });
 
-  it('refuses settings that cannot work, with a message', async function () {
+  it('refuses settings that cannot work and values its schema does not know, with a message', async function () {
     const twoActors = await helm(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'leaderElection.enabled=false']);
     expect(twoActors.code).to.not.equal(0);
     expect(twoActors.stderr).to.match(/replicaCount > 1 needs leaderElection\.enabled/);
     const openFalco = await helm(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'falco.enabled=true,falco.clientCA=false']);
     expect(openFalco.stderr).to.match(/falco\.enabled needs falco\.clientCA or falco\.tokenKey/);
+    // values.schema.json: a misspelled key or a value the operator would reject fails before anything is applied.
+    const typo = await helm(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'logging.levle=debug']);
+    expect(typo.stderr).to.match(/additional properties 'levle' not allowed/);
+    const badAuth = await helm(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'metrics.auth=basic']);
+    expect(badAuth.stderr).to.match(/\/metrics\/auth': value must be one of 'kube', 'none'/);
   });
 
   it('renders manifests that pass the operator\'s own check with every rule on', async function () {

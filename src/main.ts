@@ -9,6 +9,7 @@ import { createCaches } from './controllers/caches.js';
 import { ControllerManager } from './controllers/manager.js';
 import { PodReconciler } from './controllers/pod-reconciler.js';
 import { PolicyReconciler } from './controllers/policy-reconciler.js';
+import { AdmissionReconciler } from './controllers/admission-reconciler.js';
 import { WorkloadRemediator } from './remediation/remediator.js';
 import { PolicySet } from './controllers/policy-set.js';
 import { DriftRegistry } from './controllers/drift-registry.js';
@@ -77,7 +78,6 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     source: (path) => httpListWatch(http, path),
     clock, logger,
     onRestart: (resource, reason) => metrics.watchRestarts.inc({ resource, reason }),
-    watchTimeoutSec: config.watchTimeoutSeconds,
   });
   const policies = new PolicySet(caches.policies);
   const events = new EventRecorder({ sink: eventsSink(kc), instance: config.identity, clock, logger });
@@ -88,8 +88,11 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     caches, policies, api, podReconciler, remediator: new WorkloadRemediator({ api, events, metrics, logger: logger.child({ controller: 'remediation' }), clock }), drift, events, metrics,
     logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,
   });
+  const admissionReconciler = new AdmissionReconciler({
+    policies, http, events, logger: logger.child({ controller: 'admission' }), now, resyncMs: config.admissionResyncMs,
+  });
   const manager = new ControllerManager({
-    caches, podReconciler, policyReconciler, metrics, logger, clock,
+    caches, podReconciler, policyReconciler, admissionReconciler, metrics, logger, clock,
     podWorkers: config.podWorkers, policyWorkers: config.policyWorkers, statusIntervalMs: config.statusIntervalMs,
   });
 

@@ -24,6 +24,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   'spec.rules': 'PolicyRules',
   'spec.falco': 'FalcoFilter',
   'spec.exemptions[]': 'Exemption',
+  'spec.admission': 'AdmissionSpec',
   'spec.remediation': 'Remediation',
   'spec.remediation.patchOwner': 'PatchOwnerRemediation',
   'spec.remediation.evict': 'EvictRemediation',

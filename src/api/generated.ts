@@ -18,6 +18,7 @@ export interface ImmutabilityPolicySpec {
    * @maxItems 64
    */
   exemptions?: Exemption[];
+  admission?: AdmissionSpec;
   remediation?: Remediation;
 }
 /**
@@ -211,6 +212,19 @@ export interface Exemption {
   reason: string;
 }
 /**
+ * Present to prevent at admission: the operator maintains a ValidatingAdmissionPolicy and binding named immutability.dev-<policy> (and, with mutate, a MutatingAdmissionPolicy and binding) generated from this policy's match, rules and exemptions, so that new Pods and pod templates (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs) are judged by the API server exactly as the controller and `check` judge them. With rules.ephemeralContainers kubectl debug is refused, with rules.exec kubectl exec, attach and cp (unless a podSelector is set: an exec request does not carry the pod's labels). Updates are refused only when they add a violation. Absent: no admission policy (one left from before is deleted).
+ */
+export interface AdmissionSpec {
+  /**
+   * Deny (default) refuses a violating request in Enforce mode; Warn admits it with a warning (kubectl prints it) and an audit annotation. In Audit mode nothing is refused: the binding only warns and audits whatever action says.
+   */
+  action?: "Deny" | "Warn";
+  /**
+   * Enforce mode only: a MutatingAdmissionPolicy applies remediation.patchOwner's fix to new Pods and pod templates before validation (readOnlyRootFilesystem with emptyDirs for writablePaths, privileged and escalation off). A server without MutatingAdmissionPolicy v1 reports it as unsupported in the AdmissionReady condition; validation still works. Default false.
+   */
+  mutate?: boolean;
+}
+/**
  * What Enforce mode does about violations; in Audit mode the same actions are only planned and reported. A block that is present is enabled; an absent block is off.
  */
 export interface Remediation {
@@ -269,7 +283,7 @@ export interface ImmutabilityPolicyStatus {
    */
   observedGeneration?: number;
   /**
-   * Ready (spec accepted and being evaluated), Compliant (no matched pod violates or drifted) and Degraded (remediation is failing).
+   * Ready (spec accepted and being evaluated), Compliant (no matched pod violates or drifted), Degraded (remediation is failing) and, with spec.admission, AdmissionReady (the generated admission objects are in place and type-checked).
    *
    * @maxItems 8
    */

@@ -42,6 +42,8 @@ export interface PodSpec {
   volumes?: Volume[];
   securityContext?: PodSecurityContext;
   os?: { name: string };
+  /** false: the pod runs in a user namespace (runAsNonRoot holds). */
+  hostUsers?: boolean;
   nodeName?: string;
 }
 

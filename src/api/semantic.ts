@@ -5,11 +5,22 @@
 //
 // Callers run these only on a spec that already passed the structural schema (types, enums, lengths), as the
 // API server only reaches CEL for well-typed objects; the checks still tolerate missing fields.
+import { labelKeyProblem, labelValueProblem } from '../policy/selector.js';
 import type { Exemption, ImmutabilityPolicySpec, LabelSelector } from './types.js';
 
 /** CEL: `self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)` */
 export const MESSAGE_SELECTOR_VALUES =
   'values must be non-empty when operator is In or NotIn, and empty when operator is Exists or DoesNotExist';
+const LABEL_KEY_RULE = "an optional DNS subdomain prefix and '/', then at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric";
+const LABEL_VALUE_RULE = "empty, or at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric";
+/** CEL on matchLabels: `self.all(k, !format.qualifiedName().validate(k).hasValue())` */
+export const MESSAGE_MATCH_LABELS_KEY = `every matchLabels key must be a valid label key (${LABEL_KEY_RULE})`;
+/** CEL on matchLabels: `self.all(k, !format.labelValue().validate(self[k]).hasValue())` */
+export const MESSAGE_MATCH_LABELS_VALUE = `every matchLabels value must be a valid label value (${LABEL_VALUE_RULE})`;
+/** CEL on a requirement's key: `!format.qualifiedName().validate(self).hasValue()` */
+export const MESSAGE_REQUIREMENT_KEY = `key must be a valid label key (${LABEL_KEY_RULE})`;
+/** CEL on a requirement's value: `!format.labelValue().validate(self).hasValue()` */
+export const MESSAGE_REQUIREMENT_VALUE = `every value must be a valid label value (${LABEL_VALUE_RULE})`;
 /** CEL on an exemption: at least one of containers, images, namespaces or rules is non-empty. */
 export const MESSAGE_EXEMPTION_NARROW =
   'an exemption must set at least one of containers, images, namespaces or rules; one that waives every rule for every pod would disable the policy';
@@ -33,7 +44,16 @@ export function semanticErrors(spec: ImmutabilityPolicySpec): string[] {
 }
 
 function selectorErrors(selector: LabelSelector | undefined, at: string, errors: string[]): void {
+  const labels = Object.entries(selector?.matchLabels ?? {});
+  if (labels.some(([key]) => labelKeyProblem(key) !== undefined)) errors.push(`${at}.matchLabels: ${MESSAGE_MATCH_LABELS_KEY}`);
+  if (labels.some(([, value]) => labelValueProblem(value) !== undefined)) {
+    errors.push(`${at}.matchLabels: ${MESSAGE_MATCH_LABELS_VALUE}`);
+  }
   (selector?.matchExpressions ?? []).forEach((requirement, i) => {
+    if (labelKeyProblem(requirement.key) !== undefined) errors.push(`${at}.matchExpressions[${i}].key: ${MESSAGE_REQUIREMENT_KEY}`);
+    (requirement.values ?? []).forEach((value, j) => {
+      if (labelValueProblem(value) !== undefined) errors.push(`${at}.matchExpressions[${i}].values[${j}]: ${MESSAGE_REQUIREMENT_VALUE}`);
+    });
     const hasValues = (requirement.values?.length ?? 0) > 0;
     const needsValues = requirement.operator === 'In' || requirement.operator === 'NotIn';
     if (hasValues !== needsValues) errors.push(`${at}.matchExpressions[${i}]: ${MESSAGE_SELECTOR_VALUES}`);

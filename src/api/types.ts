@@ -15,6 +15,7 @@ import type {
 import type { KubeMeta } from './kube.js';
 
 export type {
+  AdmissionSpec,
   Condition,
   EvictRemediation,
   Exemption,
@@ -34,6 +35,12 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'ImmutabilityPolicy';
 export const PLURAL = 'immutabilitypolicies';
 export const FIELD_MANAGER = 'immutability-operator';
+/**
+ * The admission controller writes its AdmissionReady condition under its own field manager: server-side
+ * apply keeps each manager's condition entries (a map-list keyed on type), so neither writer removes the
+ * other's conditions.
+ */
+export const ADMISSION_FIELD_MANAGER = 'immutability-operator-admission';
 
 /** Labels and annotations the operator writes; all carry the `immutability.dev/` prefix. */
 export const LABEL_VIOLATION = `${GROUP}/violation`;
@@ -69,7 +76,7 @@ export type LabelSelectorOperator = LabelSelectorRequirement['operator'];
 export const FALCO_PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const;
 export type FalcoPriorityName = NonNullable<FalcoFilter['minimumPriority']>;
 
-export type ConditionType = 'Ready' | 'Compliant' | 'Degraded';
+export type ConditionType = 'Ready' | 'Compliant' | 'Degraded' | 'AdmissionReady';
 export type ConditionStatus = Condition['status'];
 
 /** Condition reasons, CamelCase per metav1.Condition rules. */
@@ -87,6 +94,12 @@ export const Reasons = {
   GitOpsManaged: 'GitOpsManaged',
   RolloutFailed: 'RolloutFailed',
   RateLimited: 'RateLimited',
+  AdmissionPolicyReady: 'AdmissionPolicyReady',
+  MutationUnsupported: 'MutationUnsupported',
+  AdmissionUnsupported: 'AdmissionUnsupported',
+  AdmissionRejected: 'AdmissionRejected',
+  TypeCheckWarnings: 'TypeCheckWarnings',
+  AdmissionPending: 'AdmissionPending',
 } as const;
 export type Reason = (typeof Reasons)[keyof typeof Reasons];
 

@@ -11,10 +11,11 @@ function resultJson(result: CheckResult): Record<string, unknown> {
     namespace: result.namespace,
     name: result.name,
     compliant: result.compliant,
-    findings: result.findings.map(({ container, containerType, rule, fieldPath, message }) => ({
+    findings: result.findings.map(({ container, containerType, rule, subject, fieldPath, message }) => ({
       container,
       containerType,
       rule,
+      ...(subject === undefined ? {} : { subject }),
       fieldPath,
       message,
     })),

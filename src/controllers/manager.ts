@@ -12,12 +12,15 @@ import type { StoreEvent } from '../runtime/store.js';
 import { POD_NAMESPACE_INDEX, type Caches } from './caches.js';
 import type { PodReconciler } from './pod-reconciler.js';
 import type { PolicyReconciler } from './policy-reconciler.js';
+import type { AdmissionReconciler } from './admission-reconciler.js';
 import { objectKey } from '../runtime/list-watch.js';
 
 export interface ManagerOptions {
   caches: Caches;
   podReconciler: PodReconciler;
   policyReconciler: PolicyReconciler;
+  /** Keyed by policy: the generated admission objects and AdmissionReady. */
+  admissionReconciler?: AdmissionReconciler;
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
@@ -31,6 +34,7 @@ export interface ManagerOptions {
 interface Queues {
   pods: WorkQueue;
   policies: WorkQueue;
+  admission: WorkQueue;
 }
 
 /** Our own status writes bump resourceVersion but not generation: they must not retrigger work. */
@@ -54,6 +58,7 @@ export class ControllerManager {
     caches.policies.onChange((ev) => {
       if (!policyChangeNeedsWork(ev)) return;
       this.queues?.policies.add(ev.key);
+      this.queues?.admission.add(ev.key);
       const specChanged = ev.type !== 'updated' || ev.old?.metadata.generation !== ev.obj.metadata.generation;
       if (specChanged) this.enqueueAllPods();
     });
@@ -77,19 +82,28 @@ export class ControllerManager {
     const queues: Queues = {
       pods: new WorkQueue({ clock, hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller: 'pod' }, d) } }),
       policies: new WorkQueue({ clock, hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller: 'policy' }, d) } }),
+      admission: new WorkQueue({ clock, hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller: 'admission' }, d) } }),
     };
     this.queues = queues;
     logger.info('caches synced; reconciling', { pods: caches.pods.size, policies: caches.policies.size });
-    for (const p of caches.policies.list()) queues.policies.add(p.metadata.name);
+    for (const p of caches.policies.list()) {
+      queues.policies.add(p.metadata.name);
+      queues.admission.add(p.metadata.name);
+    }
     this.enqueueAllPods();
     try {
       await Promise.all([
         this.workers('pod', queues.pods, this.opts.podWorkers, (k, s) => this.opts.podReconciler.reconcile(k, s), signal),
         this.workers('policy', queues.policies, this.opts.policyWorkers, (k, s) => this.opts.policyReconciler.reconcile(k, s), signal),
+        ...(this.opts.admissionReconciler ? [this.workers('admission', queues.admission, 1, (k, s) => this.admission(k, s), signal)] : []),
       ]);
     } finally {
       if (this.queues === queues) this.queues = undefined;
     }
+  }
+
+  private admission(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
+    return this.opts.admissionReconciler?.reconcile(key, signal) ?? Promise.resolve();
   }
 
   private workers(controller: string, queue: WorkQueue, concurrency: number,

@@ -47,7 +47,8 @@ function slimContainer(raw: unknown): Container | undefined {
   const c = pick<Container>(raw, ['name', 'image', 'securityContext']);
   if (!c) return undefined;
   if (isRecord(raw) && Array.isArray(raw.volumeMounts)) {
-    c.volumeMounts = raw.volumeMounts.map((m) => pick<VolumeMount>(m, ['name', 'mountPath']))
+    // readOnly: hostPathWritable judges it (every field a rule in policy/rules.ts reads must survive slimming).
+    c.volumeMounts = raw.volumeMounts.map((m) => pick<VolumeMount>(m, ['name', 'mountPath', 'readOnly']))
       .filter((m): m is VolumeMount => m !== undefined);
   }
   return c as Container;
@@ -66,10 +67,11 @@ export function slimPodSpec(raw: unknown): PodSpec | undefined {
   const ephemeral = slimContainers(raw.ephemeralContainers);
   if (ephemeral) spec.ephemeralContainers = ephemeral;
   if (Array.isArray(raw.volumes)) {
-    spec.volumes = raw.volumes.map((v) => pick<Volume>(v, ['name', 'emptyDir'])).filter((v): v is Volume => v !== undefined);
+    spec.volumes = raw.volumes.map((v) => pick<Volume>(v, ['name', 'emptyDir', 'hostPath'])).filter((v): v is Volume => v !== undefined);
   }
   if (isRecord(raw.securityContext)) spec.securityContext = pick(raw.securityContext, ['runAsNonRoot', 'runAsUser']);
   if (isRecord(raw.os)) spec.os = raw.os as { name: string };
+  if (typeof raw.hostUsers === 'boolean') spec.hostUsers = raw.hostUsers;
   if (typeof raw.nodeName === 'string') spec.nodeName = raw.nodeName;
   return spec;
 }

@@ -3,6 +3,7 @@
 // (test/unit/policy/defaults.test.ts compares them): objects read from the API server already carry them,
 // and `check` and unit tests, which see specs as written, get the same answer from here.
 import type {
+  AdmissionSpec,
   EvictRemediation,
   Exemption,
   FalcoPriorityName,
@@ -19,6 +20,7 @@ export interface SpecDefaults {
   match: { excludedNamespaces: readonly string[] };
   rules: Readonly<Required<PolicyRules>>;
   falco: { minimumPriority: FalcoPriorityName };
+  admission: Readonly<Required<AdmissionSpec>>;
   remediation: { patchOwner: { rollback: boolean; presets: boolean }; evict: Readonly<Required<EvictRemediation>> };
 }
 
@@ -39,6 +41,7 @@ export const SPEC_DEFAULTS: Readonly<SpecDefaults> = deepFreeze({
     falco: false,
   },
   falco: { minimumPriority: 'Notice' },
+  admission: { action: 'Deny', mutate: false },
   remediation: { patchOwner: { rollback: true, presets: true }, evict: { maxPerMinute: 5, barePods: false } },
 });
 
@@ -70,6 +73,8 @@ export interface ResolvedPolicy {
   falco: { minimumPriority: FalcoPriorityName; rules: string[] };
   exemptions: Exemption[];
   remediation: ResolvedRemediation;
+  /** Present when the policy asks for an in-apiserver admission policy. */
+  admission?: Readonly<Required<AdmissionSpec>>;
 }
 
 /**
@@ -101,6 +106,7 @@ export function resolvePolicy(name: string, spec: ImmutabilityPolicySpec): Resol
   };
   if (match.namespaceSelector !== undefined) resolved.match.namespaceSelector = match.namespaceSelector;
   if (match.podSelector !== undefined) resolved.match.podSelector = match.podSelector;
+  if (spec.admission !== undefined) resolved.admission = { ...SPEC_DEFAULTS.admission, ...spec.admission };
   return resolved;
 }
 

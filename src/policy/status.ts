@@ -143,7 +143,11 @@ export function invalidSpecStatus(previous: ImmutabilityPolicyStatus | undefined
 /** Whether a write is needed: everything but the evaluation timestamp counts. */
 export function statusChanged(previous: ImmutabilityPolicyStatus | undefined, next: ImmutabilityPolicyStatus): boolean {
   if (!previous) return true;
-  const strip = (s: ImmutabilityPolicyStatus): string => JSON.stringify({ ...s, lastEvaluationTime: undefined }, stableKeys);
+  // Conditions of types `next` does not carry belong to another writer (AdmissionReady): not ours to compare.
+  const ours = new Set((next.conditions ?? []).map((c) => c.type));
+  const strip = (s: ImmutabilityPolicyStatus): string => JSON.stringify({
+    ...s, lastEvaluationTime: undefined, conditions: s.conditions?.filter((c) => ours.has(c.type)),
+  }, stableKeys);
   return strip(previous) !== strip(next);
 }
 

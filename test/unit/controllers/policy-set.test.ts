@@ -49,10 +49,10 @@ describe('controllers/policy-set usageProblems', () => {
     ]);
   });
 
-  it('adds label-syntax problems the schema cannot see', () => {
+  it('words label-syntax problems as the CRD CEL rules do (a policy stored before they existed)', () => {
     const problems = usageProblems(policy('p', { match: { podSelector: { matchLabels: { 'not a valid key!': 'x' } } } }));
     expect(problems).to.have.length(1);
-    expect(problems[0]).to.match(/^spec\.match\.podSelector: matchLabels\["not a valid key!"\]: label key/);
+    expect(problems[0]).to.match(/^spec\.match\.podSelector\.matchLabels: every matchLabels key must be a valid label key/);
   });
 });
 

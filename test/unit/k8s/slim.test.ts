@@ -46,7 +46,9 @@ function rawPod(): Record<string, unknown> {
       volumes: [
         { name: 'cache', emptyDir: { sizeLimit: '64Mi' } },
         { name: 'cfg', configMap: { name: 'cfg' } },
+        { name: 'logs', hostPath: { path: '/var/log', type: 'Directory' } },
       ],
+      hostUsers: false,
       tolerations: [{ key: 'k', operator: 'Exists' }],
     },
     status: {
@@ -76,11 +78,12 @@ describe('k8s/slim slimPod', () => {
           name: 'nginx',
           image: 'nginx:1.27',
           securityContext: { readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } },
-          volumeMounts: [{ name: 'cache', mountPath: '/var/cache/nginx' }],
+          volumeMounts: [{ name: 'cache', mountPath: '/var/cache/nginx', readOnly: false }],
         }],
         initContainers: [{ name: 'init', image: 'busybox' }],
         ephemeralContainers: [{ name: 'debugger', image: 'busybox' }],
-        volumes: [{ name: 'cache', emptyDir: { sizeLimit: '64Mi' } }, { name: 'cfg' }],
+        volumes: [{ name: 'cache', emptyDir: { sizeLimit: '64Mi' } }, { name: 'cfg' }, { name: 'logs', hostPath: { path: '/var/log', type: 'Directory' } }],
+        hostUsers: false,
         securityContext: { runAsNonRoot: true, runAsUser: 1000 },
         os: { name: 'linux' },
         nodeName: 'node-1',
@@ -209,9 +212,9 @@ describe('k8s/slim slimPodSpec', () => {
       .to.deep.equal({ containers: [], initContainers: [], ephemeralContainers: [] });
   });
 
-  it('keeps only name and emptyDir of volumes, dropping non-object entries', () => {
-    expect(slimPodSpec({ containers: [], volumes: [{ name: 'a', hostPath: { path: '/' } }, null, { name: 'b', emptyDir: {} }] }))
-      .to.deep.equal({ containers: [], volumes: [{ name: 'a' }, { name: 'b', emptyDir: {} }] });
+  it('keeps only name, emptyDir and hostPath of volumes, dropping non-object entries', () => {
+    expect(slimPodSpec({ containers: [], volumes: [{ name: 'a', hostPath: { path: '/' } }, null, { name: 'b', emptyDir: {} }, { name: 'c', secret: { secretName: 's' } }] }))
+      .to.deep.equal({ containers: [], volumes: [{ name: 'a', hostPath: { path: '/' } }, { name: 'b', emptyDir: {} }, { name: 'c' }] });
   });
 
   it('keeps only runAsNonRoot and runAsUser of the pod securityContext', () => {
@@ -223,9 +226,9 @@ describe('k8s/slim slimPodSpec', () => {
     expect(slimPodSpec({ containers: [], os: { name: 'windows' } })?.os).to.deep.equal({ name: 'windows' });
   });
 
-  it('keeps only name and mountPath of volume mounts', () => {
+  it('keeps only name, mountPath and readOnly of volume mounts', () => {
     expect(slimPodSpec({ containers: [{ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/tmp', readOnly: true, mountPropagation: 'None' }] }] }))
-      .to.deep.equal({ containers: [{ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/tmp' }] }] });
+      .to.deep.equal({ containers: [{ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/tmp', readOnly: true }] }] });
   });
 
   it('drops non-object volume mounts like every other list', () => {

@@ -57,7 +57,7 @@ describe('policy/defaults against the CRD', () => {
   });
 
   it('a spec with every block present resolves to the CRD defaults at every defaulted path', () => {
-    const resolved = resolvePolicy('p', { remediation: { label: {}, patchOwner: {}, evict: {} } });
+    const resolved = resolvePolicy('p', { admission: {}, remediation: { label: {}, patchOwner: {}, evict: {} } });
     const check = (defaults: unknown, actual: unknown, path: string): void => {
       if (typeof defaults === 'object' && defaults !== null && !Array.isArray(defaults)) {
         for (const [key, value] of Object.entries(defaults)) check(value, (actual as Record<string, unknown>)[key], `${path}.${key}`);

@@ -1,0 +1,191 @@
+// One verdict, three enforcement points. 138 manifests (23 pod specs — compliant, one per rule and container
+// list, exempted, Windows — each as a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet and Job) are judged
+// in one run by (1) `immutability-operator check -o json`, (2) the generated ValidatingAdmissionPolicy, as
+// `kubectl apply` reports it (the policy's admission action is Warn, so every failing validation is printed
+// and the object is still created), and (3) the running operator's findings on the resulting pods (the
+// immutability.dev/violations annotation). All three must name the same rules for every manifest.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { RULE_TABLE } from '../../src/policy/rules.js';
+import { repoRoot } from '../support/controlplane/binaries.js';
+import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { at } from '../support/objects.js';
+import { installCrd } from '../support/fixtures.js';
+import { OperatorProcess } from '../support/operator.js';
+
+type Json = Record<string, unknown>;
+const NS = 'parity';
+const POLICY = 'parity';
+
+const policy = {
+  apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: POLICY },
+  spec: {
+    mode: 'Enforce',
+    match: { namespaces: [NS] },
+    rules: {
+      readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true,
+      capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true,
+    },
+    exemptions: [
+      { containers: ['legacy-*'], rules: ['readOnlyRootFilesystem'], reason: 'LEG-1' },
+      // Matches "busybox:1.36" only through its spelling "docker.io/library/busybox:1.36".
+      { images: ['docker.io/library/busybox*'], rules: ['runAsNonRoot'], reason: 'BB-2' },
+    ],
+    admission: { action: 'Warn' },
+    remediation: { label: {} },
+  },
+};
+
+const GOOD: Json = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } };
+const good = (name = 'app', over: Json = {}, extra: Json = {}): Json => ({ name, image: 'nginx:1.27', securityContext: { ...GOOD, ...over }, ...extra });
+const HOST = { volumes: [{ name: 'host', hostPath: { path: '/var/log' } }] };
+
+/** Pod specs, each with the rules it breaks (for reading failures; the verdicts are compared with each other). */
+const SPECS: [string, Json][] = [
+  ['compliant', { containers: [good()] }],
+  ['writable-root', { containers: [good('app', { readOnlyRootFilesystem: false })] }],
+  ['no-read-only-field', { containers: [{ name: 'app', image: 'nginx:1.27', securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } } }] }],
+  ['privileged', { containers: [good('app', { privileged: true, allowPrivilegeEscalation: true })] }],
+  ['escalation', { containers: [good('app', { allowPrivilegeEscalation: true })] }],
+  ['escalation-unset', { containers: [{ name: 'app', image: 'nginx:1.27', securityContext: { readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } } }] }],
+  ['root-user', { containers: [good('app', { runAsUser: 0 })] }],
+  ['may-run-as-root', { containers: [good('app', { runAsNonRoot: false })] }],
+  ['non-zero-uid', { containers: [good('app', { runAsNonRoot: false, runAsUser: 1000 })] }],
+  ['pod-level-uid', { securityContext: { runAsUser: 1000 }, containers: [good('app', { runAsNonRoot: false })] }],
+  ['sys-admin', { containers: [good('app', { capabilities: { drop: ['ALL'], add: ['SYS_ADMIN', 'NET_RAW'] } })] }],
+  ['net-bind', { containers: [good('app', { capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } })] }],
+  ['no-drop-all', { containers: [good('app', { capabilities: { drop: ['NET_RAW'] } })] }],
+  ['host-path-writable', { ...HOST, containers: [good('app', {}, { volumeMounts: [{ name: 'host', mountPath: '/var/log' }] })] }],
+  ['host-path-read-only', { ...HOST, containers: [good('app', {}, { volumeMounts: [{ name: 'host', mountPath: '/var/log', readOnly: true }] })] }],
+  ['proc-unmasked', { hostUsers: false, containers: [good('app', { procMount: 'Unmasked' })] }],
+  ['user-namespace-root', { hostUsers: false, containers: [good('app', { runAsNonRoot: false, runAsUser: 0 })] }],
+  ['init-writable', { initContainers: [good('setup', { readOnlyRootFilesystem: false })], containers: [good()] }],
+  ['sidecar-sys-admin', { initContainers: [good('proxy', { capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } }, { restartPolicy: 'Always' })], containers: [good()] }],
+  ['exempted-container', { containers: [good('legacy-app', { readOnlyRootFilesystem: false })] }],
+  ['exempted-image', { containers: [{ ...good('tools', { runAsNonRoot: false }), image: 'busybox:1.36' }] }],
+  ['image-not-exempted', { containers: [{ ...good('tools', { runAsNonRoot: false }), image: 'quay.io/busybox:1.36' }] }],
+  ['windows', { os: { name: 'windows' }, containers: [{ name: 'iis', image: 'mcr.microsoft.com/windows/servercore/iis', securityContext: { runAsNonRoot: true } }] }],
+];
+
+function manifest(kind: string, variant: string, spec: Json): Json {
+  const name = `${kind.toLowerCase()}-${variant}`;
+  if (kind === 'Pod') return { apiVersion: 'v1', kind, metadata: { name, namespace: NS, labels: { parity: name } }, spec };
+  const template = { metadata: { labels: { parity: name } }, spec: kind === 'Job' ? { ...spec, restartPolicy: 'Never' } : spec };
+  const selector = { matchLabels: { parity: name } };
+  const apiVersion = kind === 'Job' ? 'batch/v1' : 'apps/v1';
+  const workloadSpec: Json = kind === 'Job' ? { template } : kind === 'StatefulSet' ? { serviceName: name, selector, template } : { selector, template };
+  return { apiVersion, kind, metadata: { name, namespace: NS }, spec: workloadSpec };
+}
+
+const KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'];
+const MANIFESTS = KINDS.flatMap((kind) => SPECS.map(([variant, spec]) => manifest(kind, variant, spec)));
+
+/** Warning text → rule: each rule's admission message carries its requirement, which is unique per rule. */
+function ruleOfWarning(line: string): string | undefined {
+  return RULE_TABLE.find((rule) => line.includes(rule.requirement))?.name;
+}
+
+function runCheck(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'check', ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+const sorted = (rules: Iterable<string>): string[] => [...new Set(rules)].sort();
+
+describe('parity: check, admission and the operator agree on every manifest and rule', function () {
+  this.timeout(300_000);
+  let operator: OperatorProcess;
+
+  before(async function () {
+    await installCrd();
+    await kubectlOk(['create', 'namespace', NS]);
+    operator = await new OperatorProcess().start();
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(policy) });
+    await eventually('AdmissionReady', async () => {
+      const out = await kubectlOk(['get', 'imp', POLICY, '-o', 'jsonpath={.status.conditions[?(@.type=="AdmissionReady")].status}']);
+      return out === 'True' ? true : undefined;
+    }, 30_000);
+  });
+
+  after(async function () {
+    this.timeout(90_000);
+    await kubectl(['delete', 'imp', POLICY, '--ignore-not-found', '--timeout=30s']);
+    await operator?.stop();
+    await kubectl(['delete', 'namespace', NS, '--wait=false']);
+  });
+
+  it(`judges ${MANIFESTS.length} manifests the same three ways`, async function () {
+    expect(MANIFESTS.length).to.be.at.least(100);
+    // 1. check, offline, on the manifests as written.
+    const dir = await mkdtemp(path.join(tmpdir(), 'parity-'));
+    let byCheck: Map<string, string[]>;
+    try {
+      await writeFile(path.join(dir, 'policy.json'), JSON.stringify(policy));
+      await writeFile(path.join(dir, 'manifests.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: MANIFESTS }));
+      const res = await runCheck(['--policy', path.join(dir, 'policy.json'), '-f', path.join(dir, 'manifests.json'), '-o', 'json']);
+      expect(res.stderr).to.equal('');
+      const report = JSON.parse(res.stdout) as { results: { kind: string; name: string; findings: { rule: string }[] }[] };
+      byCheck = new Map(report.results.map((r) => [`${r.kind}/${r.name}`, sorted(r.findings.map((f) => f.rule))]));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(byCheck.size).to.equal(MANIFESTS.length);
+
+    // 2. admission: kubectl apply prints one warning per failing validation of the generated policy.
+    const byAdmission = new Map<string, string[]>();
+    for (const m of MANIFESTS) {
+      const res = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(m) });
+      expect(res.code, `${JSON.stringify(m)}\n${res.stderr}`).to.equal(0);
+      const warnings = res.stderr.split('\n').filter((l) => l.startsWith('Warning:') && l.includes(`ImmutabilityPolicy ${POLICY}:`));
+      const rules = warnings.map(ruleOfWarning);
+      expect(rules, res.stderr).to.not.include(undefined);
+      byAdmission.set(`${m['kind'] as string}/${at(m, 'metadata', 'name') as string}`, sorted(rules as string[]));
+    }
+
+    // 3. the operator: findings on every pod the manifests produce, once it has evaluated them all.
+    const expectedPods = await eventually('every manifest has its pods', async () => {
+      const list = JSON.parse(await kubectlOk(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: Json[] };
+      const names = new Set(list.items.map((p) => at(p, 'metadata', 'labels', 'parity')));
+      return MANIFESTS.every((m) => names.has(m['kind'] === 'Pod' ? at(m, 'metadata', 'name') : at(m, 'spec', 'template', 'metadata', 'labels', 'parity')))
+        ? list.items.length : undefined;
+    }, 120_000, 1_000);
+    const byOperator = await eventually('the operator has judged every pod', async () => {
+      const status = JSON.parse(await kubectlOk(['get', 'imp', POLICY, '-o', 'jsonpath={.status}'])) as { matchedPods?: number; violatingPods?: number };
+      const list = JSON.parse(await kubectlOk(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: Json[] };
+      const violating = list.items.filter((p) => at(p, 'metadata', 'labels', 'immutability.dev/violation') === 'true');
+      if (status.matchedPods !== expectedPods || status.violatingPods !== violating.length || list.items.length !== expectedPods) return undefined;
+      const rulesOf = new Map<string, string[][]>();
+      for (const p of list.items) {
+        const key = at(p, 'metadata', 'labels', 'parity') as string;
+        const annotation = (at(p, 'metadata', 'annotations', 'immutability.dev/violations') as string | undefined) ?? '';
+        const rules = sorted(annotation.split(/[,\s]+/).filter(Boolean).map((f) => f.split(':')[1] ?? ''));
+        rulesOf.set(key, [...(rulesOf.get(key) ?? []), rules]);
+      }
+      return rulesOf;
+    }, 120_000, 1_000);
+
+    const disagreements: string[] = [];
+    for (const m of MANIFESTS) {
+      const key = `${m['kind'] as string}/${at(m, 'metadata', 'name') as string}`;
+      const podKey = m['kind'] === 'Pod' ? at(m, 'metadata', 'name') as string : at(m, 'spec', 'template', 'metadata', 'labels', 'parity') as string;
+      const fromCheck = byCheck.get(key) ?? ['<not reported>'];
+      const fromAdmission = byAdmission.get(key) ?? [];
+      const fromOperator = byOperator.get(podKey) ?? [['<no pod>']];
+      const same = (rules: string[]): boolean => JSON.stringify(rules) === JSON.stringify(fromCheck);
+      if (!same(fromAdmission) || !fromOperator.every(same)) {
+        disagreements.push(`${key}: check ${JSON.stringify(fromCheck)}, admission ${JSON.stringify(fromAdmission)}, operator ${JSON.stringify(fromOperator)}`);
+      }
+    }
+    expect(disagreements, disagreements.join('\n')).to.deep.equal([]);
+    // The corpus exercises every rule, and compliant manifests too.
+    const seen = new Set([...byCheck.values()].flat());
+    for (const rule of RULE_TABLE) expect(seen.has(rule.name), rule.name).to.equal(true);
+    expect([...byCheck.values()].filter((r) => r.length === 0).length).to.be.greaterThan(20);
+  });
+});

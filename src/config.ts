@@ -22,6 +22,8 @@ export interface RunConfig {
   podWorkers: number;
   policyWorkers: number;
   statusIntervalMs: number;
+  /** Server-side timeout of each watch; a watch silent for twice as long is restarted (a stalled connection). */
+  watchTimeoutSeconds: number;
   /** How often generated admission objects are compared with the API server's (deleted or edited ones come back). */
   admissionResyncMs: number;
   audit: {
@@ -66,6 +68,8 @@ Flags:
   --leader-election-id NAME           Lease name (default immutability-operator)
   --workers N                         concurrent pod reconciles (default 16)
   --status-interval-ms N              minimum spacing of status writes per policy (default 1000)
+  --watch-timeout-seconds N           server-side timeout of each watch; one silent for twice as long is
+                                      restarted, which bounds how long a stalled connection goes unnoticed (default 300)
   --audit-webhook-bind-address ADDR   serve the kube-apiserver audit webhook (HTTPS) on ADDR
   --audit-tls-cert-file / --audit-tls-key-file PATH   its serving certificate
   --audit-client-ca-file PATH         accept API server client certificates signed by this CA
@@ -107,6 +111,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
         'leader-election-id': { type: 'string' },
         workers: { type: 'string' },
         'status-interval-ms': { type: 'string' },
+        'watch-timeout-seconds': { type: 'string' },
         'audit-webhook-bind-address': { type: 'string' },
         'audit-tls-cert-file': { type: 'string' },
         'audit-tls-key-file': { type: 'string' },
@@ -186,6 +191,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     podWorkers: positiveInt('workers', str('workers'), DEFAULT_POD_WORKERS),
     policyWorkers: 2,
     statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),
+    watchTimeoutSeconds: positiveInt('watch-timeout-seconds', str('watch-timeout-seconds'), 300),
     admissionResyncMs: 10_000,
     audit: Object.freeze(audit),
     falco: Object.freeze(falco),

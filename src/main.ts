@@ -78,6 +78,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     source: (path) => httpListWatch(http, path),
     clock, logger,
     onRestart: (resource, reason) => metrics.watchRestarts.inc({ resource, reason }),
+    watchTimeoutSec: config.watchTimeoutSeconds,
   });
   const policies = new PolicySet(caches.policies);
   const events = new EventRecorder({ sink: eventsSink(kc), instance: config.identity, clock, logger });

@@ -43,6 +43,8 @@ export function createCaches(opts: {
   clock: Clock;
   logger: Logger;
   onRestart?: (resource: string, reason: RestartReason) => void;
+  /** Server-side watch timeout; a watch silent for twice as long is restarted. Default: the reflector's. */
+  watchTimeoutSec?: number;
 }): Caches {
   const pods = new Store<Pod>(namespacedKey);
   pods.addIndex(POD_NAMESPACE_INDEX, (p) => [p.metadata.namespace ?? '']);
@@ -53,7 +55,7 @@ export function createCaches(opts: {
 
   const reflector = <T>(name: string, path: string, store: Store<T>, transform: (raw: unknown) => T | undefined): Reflector<T> =>
     new Reflector<T>({
-      name, source: opts.source(path), store, transform, clock: opts.clock,
+      name, source: opts.source(path), store, transform, clock: opts.clock, watchTimeoutSec: opts.watchTimeoutSec,
       logger: opts.logger.child({ reflector: name }),
       onRestart: (reason) => opts.onRestart?.(name, reason),
     });

@@ -12,6 +12,7 @@ import { assessPod, findingKeys } from './assess.js';
 import type { Caches } from './caches.js';
 import type { DriftSource } from './drift-source.js';
 import type { PolicySet } from './policy-set.js';
+import type { ReconcileResult } from '../runtime/workers.js';
 
 export interface PodReconcilerDeps {
   caches: Caches;
@@ -71,15 +72,39 @@ function sameMetadata(a: PodMetadataIntent, b: PodMetadataIntent): boolean {
   return eq(a.labels, b.labels) && eq(a.annotations, b.annotations);
 }
 
+/**
+ * How long our own metadata write may take to come back through the watch. Until then a pod that the cache
+ * still shows without it (an event that left the API server before our write, such as a status update) is
+ * not written again: the same write twice is load on a throttled or slow API server, and under 429s it
+ * multiplied (docs/reliability.md, scenarios 10 and 11). Past this, the write is repeated.
+ */
+export const OWN_WRITE_EXPECTATION_MS = 30_000;
+
 export class PodReconciler {
+  /** Metadata we wrote and the cache has not shown yet, by pod key (controller-runtime's "expectations"). */
+  private readonly pendingWrites = new Map<string, { uid: string; intent: string; atMs: number }>();
+
   constructor(private readonly deps: PodReconcilerDeps) {}
 
-  async reconcile(key: string, signal?: AbortSignal): Promise<void> {
+  async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const pod = this.deps.caches.pods.get(key);
-    if (!pod || pod.metadata.deletionTimestamp) return; // gone or going: nothing to label
+    if (!pod || pod.metadata.deletionTimestamp) {
+      this.pendingWrites.delete(key);
+      return; // gone or going: nothing to label
+    }
     const { intent, labelingPolicies } = desiredPodMetadata(this.deps, pod);
     const current = currentOwnedMetadata(pod, intent);
-    if (sameMetadata(current, intent)) return;
+    if (sameMetadata(current, intent)) {
+      this.pendingWrites.delete(key);
+      return;
+    }
+    const wanted = JSON.stringify(intent);
+    const nowMs = this.deps.now().getTime();
+    const pending = this.pendingWrites.get(key);
+    if (pending && pending.uid === pod.metadata.uid && pending.intent === wanted && nowMs - pending.atMs < OWN_WRITE_EXPECTATION_MS) {
+      // Come back when the expectation lapses, in case the write was undone before the cache ever showed it.
+      return { requeueAfterMs: OWN_WRITE_EXPECTATION_MS - (nowMs - pending.atMs) };
+    }
     const namespace = pod.metadata.namespace ?? 'default';
     const adding = intent.labels[LABEL_VIOLATION] !== undefined && current.labels[LABEL_VIOLATION] === undefined;
     try {
@@ -89,6 +114,8 @@ export class PodReconciler {
       for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'failure' });
       throw err;
     }
+    // From the answer, not the request: on a slow connection the write itself can take longer than the bound.
+    this.pendingWrites.set(key, { uid: pod.metadata.uid ?? '', intent: wanted, atMs: this.deps.now().getTime() });
     for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'success' });
     const regarding = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace, uid: pod.metadata.uid };
     if (adding) {

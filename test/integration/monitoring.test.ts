@@ -63,6 +63,7 @@ describe('monitoring (config/monitoring)', function () {
     expect(names).to.include.members([
       'immutability_operator_violating_pods', 'immutability_operator_actions_total', 'immutability_operator_reconcile_duration_seconds_bucket',
       'immutability_operator_queue_depth', 'immutability_operator_watch_restarts_total', 'immutability_operator_audit_events_total',
+      'immutability_operator_falco_alerts_total',
     ]);
     expect(names.filter((name) => !exported(name, exposition)), 'dashboard metrics missing from /metrics').to.deep.equal([]);
   });

@@ -36,7 +36,8 @@ describe('config parseRunConfig', () => {
       podWorkers: 16,
       policyWorkers: 2,
       statusIntervalMs: 1000,
-    admissionResyncMs: 10_000,
+      watchTimeoutSeconds: 300,
+      admissionResyncMs: 10_000,
       audit: {
         webhookBindAddress: undefined, tlsCertFile: undefined, tlsKeyFile: undefined, clientCaFile: undefined,
         tokenFile: undefined, maxBodyBytes: 4 * 1024 * 1024, logFile: undefined,
@@ -60,6 +61,7 @@ describe('config parseRunConfig', () => {
       '--leader-election-id', 'lease',
       '--workers', '3',
       '--status-interval-ms', '250',
+      '--watch-timeout-seconds', '30',
       '--audit-webhook-bind-address', ':9443',
       '--audit-tls-cert-file', '/ac', '--audit-tls-key-file', '/ak',
       '--audit-client-ca-file', '/ca',
@@ -89,6 +91,7 @@ describe('config parseRunConfig', () => {
       podWorkers: 3,
       policyWorkers: 2,
       statusIntervalMs: 250,
+      watchTimeoutSeconds: 30,
       admissionResyncMs: 10_000,
       audit: {
         webhookBindAddress: ':9443', tlsCertFile: '/ac', tlsKeyFile: '/ak', clientCaFile: '/ca', tokenFile: '/tok',
@@ -238,7 +241,7 @@ describe('config parseRunConfig', () => {
   it('documents every flag it accepts in RUN_USAGE', () => {
     const flags = [
       'kubeconfig', 'metrics-bind-address', 'metrics-auth', 'metrics-cert-file', 'metrics-key-file', 'health-probe-bind-address',
-      'log-level', 'log-format', 'leader-elect', 'leader-election-namespace', 'leader-election-id', 'workers', 'status-interval-ms',
+      'log-level', 'log-format', 'leader-elect', 'leader-election-namespace', 'leader-election-id', 'workers', 'status-interval-ms', 'watch-timeout-seconds',
       'audit-webhook-bind-address', 'audit-tls-cert-file', 'audit-tls-key-file', 'audit-client-ca-file', 'audit-token-file',
       'audit-max-body-bytes', 'audit-log-file',
     ];

@@ -124,3 +124,11 @@ export async function forceDeletePolicy(name: string): Promise<void> {
   await kubectl(['patch', 'imp', name, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
   await kubectl(['delete', 'imp', name, '--ignore-not-found', '--wait=false']);
 }
+
+/** Waits until no namespace is terminating, so that earlier scenarios' pod deletions do not overlap a count. */
+export async function waitForNamespacesGone(timeoutMs = 120_000): Promise<void> {
+  await eventually('terminating namespaces gone', async () => {
+    const out = await kubectlOk(['get', 'namespaces', '-o', 'jsonpath={.items[*].status.phase}']);
+    return out.includes('Terminating') ? undefined : true;
+  }, timeoutMs, 1000);
+}

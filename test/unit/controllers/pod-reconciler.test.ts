@@ -4,7 +4,12 @@ import {
   ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION, type ImmutabilityPolicy,
 } from '../../../src/api/types.js';
 import { noDrift, type DriftSource } from '../../../src/controllers/drift-source.js';
-import { desiredPodMetadata, OWNED_POD_KEYS } from '../../../src/controllers/pod-reconciler.js';
+import { desiredPodMetadata, OWN_WRITE_EXPECTATION_MS, OWNED_POD_KEYS, PodReconciler } from '../../../src/controllers/pod-reconciler.js';
+import type { KubeApi, PodMetadataIntent } from '../../../src/k8s/api.js';
+import type { EventRecorder } from '../../../src/observability/events.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { Registry } from 'prom-client';
 import { PolicySet, type ActivePolicy } from '../../../src/controllers/policy-set.js';
 import { compliant, policy, pod, testCaches, writable } from './helpers.js';
 
@@ -137,5 +142,59 @@ describe('controllers/drift-source noDrift', () => {
     const governing = new PolicySet(caches.policies).governing();
     expect(noDrift.podMetadata(p, governing, undefined)).to.deep.equal({ labels: {}, annotations: {} });
     expect(noDrift.driftFindings(p, governing[0]!)).to.deep.equal([]);
+  });
+});
+
+describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
+  function setup(): { reconciler: PodReconciler; writes: PodMetadataIntent[]; caches: ReturnType<typeof testCaches>; clock: { ms: number }; target: Pod } {
+    const target = pod('shop', 'web', [writable('nginx')]);
+    target.metadata.uid = 'uid-1';
+    const caches = testCaches({ policies: [enforceLabel('prod')], namespaces: { shop: {} }, pods: [target] });
+    const writes: PodMetadataIntent[] = [];
+    const clock = { ms: NOW.getTime() };
+    const reconciler = new PodReconciler({
+      caches, policies: new PolicySet(caches.policies), drift: noDrift, now: () => new Date(clock.ms),
+      api: { applyPodMetadata: (_ns: string, _name: string, intent: PodMetadataIntent) => { writes.push(intent); return Promise.resolve(); } } as unknown as KubeApi,
+      events: { record: () => undefined } as unknown as EventRecorder,
+      metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+      logger: silentLogger,
+    });
+    return { reconciler, writes, caches, clock, target };
+  }
+
+  it('does not write the same metadata again while the cache has not shown its own write, and comes back when that lapses', async () => {
+    const { reconciler, writes, clock } = setup();
+    expect(await reconciler.reconcile('shop/web')).to.equal(undefined);
+    expect(writes).to.have.length(1);
+    // An event from before our write (e.g. a status update) brings the pod back, still without our label.
+    clock.ms += 1_000;
+    expect(await reconciler.reconcile('shop/web')).to.deep.equal({ requeueAfterMs: OWN_WRITE_EXPECTATION_MS - 1_000 });
+    expect(writes).to.have.length(1);
+    // The write never showed up (undone before the cache saw it): written again once the expectation lapsed.
+    clock.ms += OWN_WRITE_EXPECTATION_MS;
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(2);
+  });
+
+  it('writes again at once when the cache showed its write and the label was then removed', async () => {
+    const { reconciler, writes, caches, target } = setup();
+    await reconciler.reconcile('shop/web');
+    caches.pods.upsert({ ...target, metadata: { ...target.metadata, labels: { ...writes[0]?.labels }, annotations: { ...writes[0]?.annotations } } });
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(1);
+    caches.pods.upsert(target);
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(2);
+  });
+
+  it('writes at once for a new pod of the same name, or when the wanted metadata changed', async () => {
+    const { reconciler, writes, caches, target } = setup();
+    await reconciler.reconcile('shop/web');
+    caches.pods.upsert({ ...target, metadata: { ...target.metadata, uid: 'uid-2' } });
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(2);
+    caches.pods.upsert({ ...target, metadata: { ...target.metadata, uid: 'uid-2' }, spec: { containers: [writable('nginx', { privileged: true })] } });
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(3);
   });
 });

@@ -1,0 +1,126 @@
+// What the generated ValidatingAdmissionPolicy costs a request: server-side dry-run creates (what
+// `kubectl apply --dry-run=server` sends) of 1,000 Deployments, first with no admission policy, then with the
+// policy and binding an ImmutabilityPolicy with every spec rule, exemptions and spec.admission generates.
+// Not a test: it measures and prints p50/p99 per phase and writes bench/results/admission-latest.json.
+// Method and results: docs/benchmarks.md. Run: `node dist/bench/admission.js` (a fresh local control plane),
+// or with `--kubeconfig` against a running one.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ADMISSION_FIELD_MANAGER } from '../src/api/types.js';
+import { ContentTypes, KubeHttp } from '../src/k8s/http.js';
+import { resolvePolicy } from '../src/policy/index.js';
+import { admissionObjectName, generateValidation } from '../src/policy/admission/validating-policy.js';
+import { ControlPlane } from '../test/support/controlplane/controlplane.js';
+import { controlPlaneBinaries, repoRoot } from '../test/support/controlplane/binaries.js';
+
+const NS = 'bench-admission';
+const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
+
+interface Percentiles { count: number; p50: number; p99: number; max: number }
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
+}
+
+function deployment(i: number): object {
+  const securityContext = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } };
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `web-${i}`, namespace: NS },
+    spec: {
+      selector: { matchLabels: { app: `web-${i}` } },
+      template: {
+        metadata: { labels: { app: `web-${i}` } },
+        spec: {
+          initContainers: [{ name: 'setup', image: 'busybox:1.36', securityContext }],
+          containers: [{ name: 'nginx', image: 'nginx:1.27', securityContext }, { name: 'sidecar', image: 'envoy:1.30', securityContext }],
+        },
+      },
+    },
+  };
+}
+
+async function dryRunCreates(http: KubeHttp, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = process.hrtime.bigint();
+    await http.write('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, { query: { dryRun: 'All' }, body: deployment(i) });
+    latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  return latencies;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, count: { type: 'string', default: '1000' } } });
+  const count = Number(values.count);
+  let controlPlane: ControlPlane | undefined;
+  let kubeconfig = values.kubeconfig;
+  if (kubeconfig === undefined) {
+    controlPlane = new ControlPlane({ binDir: await controlPlaneBinaries({ onProgress: (l) => process.stderr.write(`${l}\n`) }), nodes: 1 });
+    kubeconfig = (await controlPlane.start()).kubeconfig;
+  }
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const http = new KubeHttp(kc);
+    await http.write('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } }).catch(() => undefined);
+    await dryRunCreates(http, 50); // warm-up: connections, caches
+    const without = await dryRunCreates(http, count);
+
+    const policy = resolvePolicy('bench', {
+      mode: 'Enforce',
+      match: { namespaces: [NS] },
+      rules: {
+        readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true,
+        capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true,
+      },
+      exemptions: [
+        { containers: ['legacy-*'], rules: ['readOnlyRootFilesystem'], reason: 'bench' },
+        { images: ['registry.example.com/legacy/*'], reason: 'bench' },
+      ],
+      admission: { action: 'Deny' },
+    });
+    const generated = generateValidation(policy, '00000000-0000-0000-0000-000000000000', new Date());
+    const name = admissionObjectName('bench');
+    for (const [resource, body] of [['validatingadmissionpolicies', generated.policy], ['validatingadmissionpolicybindings', generated.binding]] as const) {
+      const metadata = { ...(body['metadata'] as object), ownerReferences: undefined };
+      await http.write('PATCH', `${ADMISSION}/${resource}/${name}`, {
+        query: { fieldManager: ADMISSION_FIELD_MANAGER, force: true }, contentType: ContentTypes.apply, body: { ...body, metadata },
+      });
+    }
+    // The API server loads a new policy asynchronously: wait until a violating request is refused.
+    for (let tries = 0; ; tries++) {
+      const refused = await http.write('POST', `/api/v1/namespaces/${NS}/pods`, {
+        query: { dryRun: 'All' }, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+      }).then(() => false, () => true);
+      if (refused) break;
+      if (tries > 100) throw new Error('the generated policy never took effect');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await dryRunCreates(http, 50);
+    const withPolicy = await dryRunCreates(http, count);
+    for (const resource of ['validatingadmissionpolicybindings', 'validatingadmissionpolicies']) {
+      await http.write('DELETE', `${ADMISSION}/${resource}/${name}`).catch(() => undefined);
+    }
+
+    const result = {
+      when: new Date().toISOString(),
+      count,
+      withoutPolicyMs: percentiles(without),
+      withPolicyMs: percentiles(withPolicy),
+      p99DifferenceMs: percentiles(withPolicy).p99 - percentiles(without).p99,
+      p50DifferenceMs: percentiles(withPolicy).p50 - percentiles(without).p50,
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    const dir = path.join(repoRoot(), 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'admission-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await controlPlane?.stop();
+  }
+}
+
+await main();

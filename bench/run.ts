@@ -5,6 +5,7 @@
 //              request's answer to the moment a watch sees the pod carry immutability.dev/violation=true
 //   backlog-N  N pods exist before the operator starts; time from process start until every violating pod
 //              is labelled and the policy's status counts all N; operator RSS at the end
+//   falco-ingest-RxB, falco-latency-R   Falco alerts posted to /falco (bench/falco.ts)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, ContentTypes } from '../src/k8s/http.js';
 import { ControlPlane } from '../test/support/controlplane/controlplane.js';
 import { controlPlaneBinaries, repoRoot } from '../test/support/controlplane/binaries.js';
+import { falcoScenario } from './falco.js';
 
 const NS = 'bench';
 /**
@@ -23,9 +25,9 @@ const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=160'
 const LABEL = 'immutability.dev/violation';
 const IDLE_SETTLE_MS = 15_000;
 
-interface Percentiles { count: number; p50: number; p90: number; p99: number; max: number }
+export interface Percentiles { count: number; p50: number; p90: number; p99: number; max: number }
 
-function percentiles(values: number[]): Percentiles {
+export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   return { count: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
@@ -44,16 +46,16 @@ function pod(name: string, violating: boolean): object {
   };
 }
 
-/** Watches pods in the bench namespace and records when each is first seen labelled. */
-class LabelWatch {
+/** Watches pods in a namespace and records when each is first seen matching `selector` (a label). */
+export class LabelWatch {
   readonly seen = new Map<string, number>();
   private readonly abort = new AbortController();
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly http: KubeHttp) {}
+  constructor(private readonly http: KubeHttp, private readonly ns = NS, private readonly selector = `${LABEL}=true`) {}
 
   async start(): Promise<void> {
-    const list = await this.http.request<{ metadata: { resourceVersion: string } }>('GET', `/api/v1/namespaces/${NS}/pods`, { query: { limit: 1 } });
+    const list = await this.http.request<{ metadata: { resourceVersion: string } }>('GET', `/api/v1/namespaces/${this.ns}/pods`, { query: { limit: 1 } });
     void this.loop(list.metadata.resourceVersion);
   }
 
@@ -61,8 +63,8 @@ class LabelWatch {
     let rv = resourceVersion;
     while (!this.abort.signal.aborted) {
       try {
-        const res = await this.http.stream(`/api/v1/namespaces/${NS}/pods`, {
-          query: { watch: true, resourceVersion: rv, labelSelector: `${LABEL}=true`, allowWatchBookmarks: true, timeoutSeconds: 600 },
+        const res = await this.http.stream(`/api/v1/namespaces/${this.ns}/pods`, {
+          query: { watch: true, resourceVersion: rv, labelSelector: this.selector, allowWatchBookmarks: true, timeoutSeconds: 600 },
           signal: this.abort.signal,
         });
         let buf = '';
@@ -105,16 +107,17 @@ class LabelWatch {
   }
 }
 
-class Operator {
+export class Operator {
   private child?: ChildProcess;
   startedAt = 0;
-  constructor(private readonly kubeconfig: string) {}
+  /** `args` are added after the defaults (a repeated flag's last value wins). */
+  constructor(private readonly kubeconfig: string, private readonly args: string[] = []) {}
 
   start(): void {
     this.startedAt = performance.now();
     this.child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'run',
       '--kubeconfig', this.kubeconfig, '--metrics-bind-address', '0', '--health-probe-bind-address', '0',
-      '--log-level', 'warn', ...(process.env.BENCH_OPERATOR_ARGS?.split(' ').filter(Boolean) ?? [])], { stdio: ['ignore', 'ignore', 'inherit'],
+      '--log-level', 'warn', ...this.args, ...(process.env.BENCH_OPERATOR_ARGS?.split(' ').filter(Boolean) ?? [])], { stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS ?? OPERATOR_NODE_OPTIONS } });
   }
 
@@ -134,23 +137,23 @@ class Operator {
   }
 }
 
-async function createPods(http: KubeHttp, names: { name: string; violating: boolean }[], concurrency: number): Promise<Map<string, number>> {
+export async function createPods(http: KubeHttp, names: { name: string; violating: boolean }[], concurrency: number, ns = NS): Promise<Map<string, number>> {
   const createdAt = new Map<string, number>();
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < names.length) {
       const item = names[next++]!;
-      await http.request('POST', `/api/v1/namespaces/${NS}/pods`, { body: pod(item.name, item.violating) });
+      await http.request('POST', `/api/v1/namespaces/${ns}/pods`, { body: { ...pod(item.name, item.violating), metadata: { name: item.name, namespace: ns, labels: { app: 'bench' } } } });
       createdAt.set(item.name, performance.now());
     }
   }));
   return createdAt;
 }
 
-async function deleteAllPods(http: KubeHttp): Promise<void> {
-  await http.request('DELETE', `/api/v1/namespaces/${NS}/pods`, { query: { gracePeriodSeconds: 0 }, timeoutMs: 120_000 });
+export async function deleteAllPods(http: KubeHttp, ns = NS): Promise<void> {
+  await http.request('DELETE', `/api/v1/namespaces/${ns}/pods`, { query: { gracePeriodSeconds: 0 }, timeoutMs: 120_000 });
   for (;;) {
-    const list = await http.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${NS}/pods`, { query: { limit: 1 } });
+    const list = await http.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${ns}/pods`, { query: { limit: 1 } });
     if (list.items.length === 0) return;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -232,7 +235,7 @@ async function backlog(http: KubeHttp, kubeconfig: string, count: number): Promi
     allLabelledMs: labelled ? Math.round(labelledMs) : null, statusCountsAllMs: Number.isNaN(statusMs) ? null : Math.round(statusMs), rssMiB: rss, rssSettledMiB: rssSettled };
 }
 
-function round(p: Percentiles): Percentiles {
+export function round(p: Percentiles): Percentiles {
   const r = (x: number): number => Math.round(x * 10) / 10;
   return { count: p.count, p50: r(p.p50), p90: r(p.p90), p99: r(p.p99), max: r(p.max) };
 }
@@ -241,6 +244,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     scenarios: { type: 'string', default: 'steady-20,steady-100,backlog-1000,backlog-10000' },
     seconds: { type: 'string', default: '30' },
+    // The figures of one set of scenarios go to their own file, so a partial run keeps the others' results.
+    results: { type: 'string', default: 'latest.json' },
   } });
   const binDir = await controlPlaneBinaries({ onProgress: (l) => console.error(l) });
   // No scheduler, controller-manager or kwok: pods stay Pending, so the operator's work is all that is measured.
@@ -262,9 +267,11 @@ async function main(): Promise<void> {
     await applyPolicy(http);
     for (const scenario of (values.scenarios ?? '').split(',').filter(Boolean)) {
       const [kind, n] = scenario.split('-');
-      const result = kind === 'steady'
-        ? await steady(http, info.kubeconfig, Number(n), Number(values.seconds))
-        : await backlog(http, info.kubeconfig, Number(n));
+      const result = kind === 'falco'
+        ? await falcoScenario(http, info.kubeconfig, scenario, Number(values.seconds))
+        : kind === 'steady'
+          ? await steady(http, info.kubeconfig, Number(n), Number(values.seconds))
+          : await backlog(http, info.kubeconfig, Number(n));
       console.log(JSON.stringify(result));
       results.push(result);
     }
@@ -274,7 +281,7 @@ async function main(): Promise<void> {
   }
   const out = path.join(repoRoot(), 'bench', 'results');
   await mkdir(out, { recursive: true });
-  await writeFile(path.join(out, 'latest.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2) + '\n');
+  await writeFile(path.join(out, values.results ?? 'latest.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2) + '\n');
 }
 
 main().catch((err: unknown) => {

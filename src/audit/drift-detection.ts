@@ -11,6 +11,7 @@ import { parseBindAddress } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../runtime/clock.js';
+import { KeyedThrottle } from '../runtime/keyed-throttle.js';
 import type { DriftRecord } from './classify.js';
 import { startFalcoEndpoint } from '../falco/endpoint.js';
 import { FalcoIngest } from '../falco/ingest.js';
@@ -18,6 +19,9 @@ import { LogFollower } from './log-follower.js';
 import { AuditPipeline } from './pipeline.js';
 import { loadCredentials, type RunningIngestServer } from './ingest-server.js';
 import { startAuditWebhook, type RunningAuditWebhook } from './webhook-server.js';
+
+/** Shortest spacing of drift-details rewrites of one pod while records keep arriving. */
+export const DRIFT_REWRITE_INTERVAL_MS = 1000;
 
 export interface DriftDetectionDeps {
   audit: RunConfig['audit'];
@@ -61,8 +65,11 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
   const stopForgetting = caches.pods.onChange((ev) => {
     if (ev.type === 'deleted') registry.forgetPod(ev.key, ev.obj.metadata.uid);
   });
+  // A pod's first drift record is written at once; a flood of records about one pod (a Falco rule firing on
+  // every process a miner spawns) rewrites its drift-details at most once a second instead of on every one.
+  const podRewrites = new KeyedThrottle<string>(deps.clock, DRIFT_REWRITE_INTERVAL_MS, (key) => deps.enqueuePod(key));
   subscriptions.push(registry.changes$.subscribe(({ key, record }) => {
-    deps.enqueuePod(key);
+    podRewrites.hit(key);
     const pod = caches.pods.get(key);
     if (!pod) return;
     const namespace = pod.metadata.namespace ?? 'default';
@@ -145,6 +152,7 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
       pipeline.close();
       falcoIngest?.close();
       for (const s of subscriptions) s.unsubscribe();
+      podRewrites.stop();
       stopForgetting();
     },
   };

@@ -4,11 +4,11 @@
 // audits the attempt, which is what counts.
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Exec, KubeConfig } from '@kubernetes/client-node';
+import { eventList, execEvent, postAudit } from '../support/audit-client.js';
 import { issueCertificate } from '../support/controlplane/certs.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
@@ -30,34 +30,6 @@ function driftPolicy(name: string, spec: Record<string, unknown>): string {
   });
 }
 
-/** POSTs a body to the operator's audit webhook as a raw client would. */
-function postAudit(body: string | Buffer, client: { cert?: Buffer; key?: Buffer; headers?: Record<string, string> } = {}): Promise<number> {
-  const { audit } = cluster();
-  return readFile(audit.caFile).then((ca) => new Promise<number>((resolve, reject) => {
-    const req = https.request({
-      host: '127.0.0.1', port: audit.port, path: '/audit', method: 'POST', ca, agent: false,
-      headers: { 'Content-Type': 'application/json', ...client.headers },
-      ...(client.cert && client.key ? { cert: client.cert, key: client.key } : {}),
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  }));
-}
-
-function execEvent(ns: string, name: string, auditID: string, user: string): Record<string, unknown> {
-  const now = new Date().toISOString();
-  return {
-    level: 'Metadata', auditID, stage: 'ResponseComplete', verb: 'create',
-    requestURI: `/api/v1/namespaces/${ns}/pods/${name}/exec?command=id&container=app&stdout=true`,
-    user: { username: user }, objectRef: { resource: 'pods', namespace: ns, name, apiVersion: 'v1', subresource: 'exec' },
-    responseStatus: { code: 101 }, requestReceivedTimestamp: now, stageTimestamp: now,
-  };
-}
-
-const eventList = (items: unknown[]): string => JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items });
 
 describe('runtime drift from audit events', function () {
   this.timeout(60_000);

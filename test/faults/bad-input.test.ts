@@ -1,0 +1,200 @@
+// Scenarios 17, 20, 21 and 24 (docs/reliability.md): hostile or broken input — to the audit webhook, as
+// policies through kubectl, as specs only the operator can reject, and to /metrics. Each gets a clear
+// refusal, and nothing that arrives after it is lost.
+import { expect } from 'chai';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { eventList, execEvent, postAudit, type AuditClient } from '../support/audit-client.js';
+import { createCertificateAuthority, issueCertificate } from '../support/controlplane/certs.js';
+import { sampleUsage } from '../support/faults/process-sampler.js';
+import { report } from '../support/faults/report.js';
+import {
+  apply, barePod, cleanup, condition, createNamespaces, isLabelled, livePods, policy, statusWhere, waitForRunningPods, type Json,
+} from '../support/faults/workloads.js';
+import { installCrd } from '../support/fixtures.js';
+import { cluster } from '../support/integration-hooks.js';
+import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { at } from '../support/objects.js';
+import { OperatorProcess } from '../support/operator.js';
+import { installOperatorRbac } from '../support/service-account.js';
+
+const DRIFT_LABEL = 'immutability.dev/drift';
+
+describe('faults: bad input', function () {
+  let operator: OperatorProcess;
+  let workDir: string;
+  const namespaces = ['fault-audit', 'fault-invalid'];
+  const policies = ['fault-audit', 'fault-invalid-key', 'fault-invalid-value', 'fault-valid'];
+
+  before(async function () {
+    await installCrd();
+    await createNamespaces(namespaces);
+    workDir = await mkdtemp(path.join(tmpdir(), 'fault-bad-input-'));
+    operator = await new OperatorProcess({ auditWebhook: true, metrics: 'open' }).start();
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    await cleanup(policies, namespaces);
+    await operator.stop();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
+  });
+
+  it('17: audit webhook bad input gets a clear 4xx, and a later real exec is still acted on', async function () {
+    this.timeout(180_000);
+    const ns = 'fault-audit';
+    await apply(policy('fault-audit', [ns], { mode: 'Enforce', rules: { exec: true, readOnlyRootFilesystem: false }, remediation: { label: {} } }));
+    await apply(barePod(ns, 'target', { readOnlyRootFilesystem: true }));
+    await waitForRunningPods(ns, 1);
+
+    const { audit } = cluster();
+    const trusted = await issueCertificate(workDir, { cert: audit.caFile, key: path.join(path.dirname(audit.caFile), 'ca.key') }, 'trusted', '/CN=trusted');
+    const otherCa = await createCertificateAuthority(workDir, 'other-ca', 'some-other-ca');
+    const foreign = await issueCertificate(workDir, otherCa, 'foreign', '/CN=kube-apiserver-audit');
+    const load = async (pair: { cert: string; key: string }): Promise<AuditClient> => ({ cert: await readFile(pair.cert), key: await readFile(pair.key) });
+    const client = await load(trusted);
+    const valid = eventList([execEvent(ns, 'ghost', 'valid-1', 'alice')]);
+    const cap = 4 * 1024 * 1024; // the operator's default --audit-max-body-bytes
+    const nested = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)); // 64 MiB of spaces in ~64 KiB
+    const batch = eventList(Array.from({ length: 10_000 }, (_, i) => execEvent(ns, `ghost-${i}`, `batch-${i}`, 'mallory')));
+    const cases: { name: string; body: string | Buffer; client?: AuditClient; expect: number[] }[] = [
+      { name: 'no credentials', body: valid, expect: [401] },
+      { name: 'client certificate from another CA', body: valid, client: await load(foreign), expect: [0, 401] },
+      { name: 'wrong token', body: valid, client: { headers: { Authorization: 'Bearer not-the-token' } }, expect: [401] },
+      { name: 'body over the cap', body: Buffer.alloc(cap + 1, 0x20), client, expect: [413] },
+      { name: 'gzip bomb', body: bomb, client: { ...client, headers: { 'Content-Encoding': 'gzip' } }, expect: [413] },
+      { name: 'invalid JSON', body: '{"kind":"EventList","items":[', client, expect: [400] },
+      { name: 'wrong kind', body: JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [] }), client, expect: [400] },
+      { name: 'deep nesting', body: nested, client, expect: [400] },
+      { name: '10k events in one batch', body: batch, client, expect: [413] },
+    ];
+    const usage = sampleUsage(operator.pid ?? 0, operator.logFile);
+    const answers: Record<string, number> = {};
+    for (const c of cases) {
+      const status = await postAudit(c.body, c.client);
+      answers[c.name] = status;
+      expect(c.expect, `${c.name}: HTTP ${status}`).to.include(status);
+    }
+    expect(operator.exitCode, 'still running').to.equal(undefined);
+    const used = usage();
+
+    // A real exec through kube-apiserver (it fails without a kubelet, but is audited) is still acted on.
+    const execAt = Date.now();
+    await kubectl(['-n', ns, 'exec', 'target', '--', 'id'], { timeoutMs: 20_000 });
+    await eventually('drift label after the exec', async () => {
+      const pod = (await livePods(ns)).find((p) => at(p, 'metadata', 'name') === 'target');
+      return at(pod, 'metadata', 'labels', DRIFT_LABEL) === 'exec' ? true : undefined;
+    }, 30_000);
+    const labelledAfterMs = Date.now() - execAt;
+    const ghosts = (await livePods(ns)).filter((p) => String(at(p, 'metadata', 'name')).startsWith('ghost'));
+    expect(ghosts).to.have.length(0);
+    const malformed = await operator.metric('immutability_operator_audit_events_total', { outcome: 'malformed' });
+    report(17, {
+      refused: Object.values(answers).filter((s) => s !== 200).length, foreignCa: answers['client certificate from another CA'] ?? -1,
+      batch10k: answers['10k events in one batch'] ?? -1, batchBytes: batch.length,
+      execLabelledAfterMs: labelledAfterMs, cpuSeconds: used.cpuSeconds, malformedEvents: malformed,
+    });
+  });
+
+  it('20: malformed policies through kubectl are rejected by the API server, naming the field', async function () {
+    const doc = (name: string, spec: Json): string => JSON.stringify({ apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name }, spec });
+    const cases: { name: string; spec: Json; error: RegExp }[] = [
+      { name: 'mode', spec: { mode: 'Block' }, error: /spec\.mode.*Unsupported value/s },
+      { name: 'rule type', spec: { rules: { readOnlyRootFilesystem: 'yes' } }, error: /spec\.rules\.readOnlyRootFilesystem/ },
+      { name: 'unknown field', spec: { rulez: {} }, error: /unknown field "spec\.rulez"/ },
+      { name: 'namespace glob', spec: { match: { namespaces: ['Not_A_Namespace'] } }, error: /spec\.match\.namespaces\[0\]/ },
+      { name: 'too many namespaces', spec: { match: { namespaces: Array.from({ length: 65 }, (_, i) => `ns-${i}`) } }, error: /spec\.match\.namespaces.*(Too many|must have at most)/s },
+      { name: 'selector operator', spec: { match: { podSelector: { matchExpressions: [{ key: 'app', operator: 'Near', values: ['x'] }] } } }, error: /spec\.match\.podSelector\.matchExpressions\[0\]\.operator/ },
+      { name: 'selector values for Exists', spec: { match: { podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists', values: ['x'] }] } } }, error: /spec\.match\.podSelector\.matchExpressions\[0\].*values must be/s },
+      { name: 'exemption without reason', spec: { exemptions: [{ containers: ['app'] }] }, error: /spec\.exemptions\[0\]\.reason/ },
+      { name: 'blank reason', spec: { exemptions: [{ containers: ['app'], reason: '   ' }] }, error: /spec\.exemptions\[0\]\.reason.*blank/s },
+      { name: 'exemption waiving everything', spec: { exemptions: [{ reason: 'all' }] }, error: /spec\.exemptions\[0\].*at least one of/s },
+      { name: 'unknown rule in an exemption', spec: { exemptions: [{ rules: ['noRoot'], reason: 'x' }] }, error: /spec\.exemptions\[0\]\.rules\[0\].*Unsupported value/s },
+      { name: 'expires', spec: { exemptions: [{ containers: ['app'], reason: 'x', expires: 'next tuesday' }] }, error: /spec\.exemptions\[0\]\.expires/ },
+      { name: 'relative writable path', spec: { remediation: { patchOwner: { writablePaths: ['tmp'] } } }, error: /spec\.remediation\.patchOwner\.writablePaths\[0\]/ },
+      { name: 'dot-dot writable path', spec: { remediation: { patchOwner: { writablePaths: ['/var/../etc'] } } }, error: /spec\.remediation\.patchOwner\.writablePaths\[0\]/ },
+      { name: 'size limit', spec: { remediation: { patchOwner: { emptyDirSizeLimit: 'lots' } } }, error: /spec\.remediation\.patchOwner\.emptyDirSizeLimit/ },
+      { name: 'eviction rate', spec: { remediation: { evict: { maxPerMinute: 5000 } } }, error: /spec\.remediation\.evict\.maxPerMinute/ },
+    ];
+    let rejected = 0;
+    for (const c of cases) {
+      const res = await kubectl(['apply', '--validate=strict', '-f', '-'], { input: doc(`fault-malformed-${rejected}`, c.spec) });
+      expect(res.code, `${c.name} accepted`).to.not.equal(0);
+      expect(res.stderr, c.name).to.match(c.error);
+      rejected++;
+    }
+    // The same through an edit of a valid policy: the API server refuses the patch and the policy is unchanged.
+    await kubectlOk(['apply', '-f', '-'], { input: doc('fault-malformed-edit', { mode: 'Audit' }) });
+    const patch = await kubectl(['patch', 'imp', 'fault-malformed-edit', '--type=merge', '-p', '{"spec":{"mode":"Sometimes"}}']);
+    expect(patch.code).to.not.equal(0);
+    expect(patch.stderr).to.match(/spec\.mode/);
+    expect(await kubectlOk(['get', 'imp', 'fault-malformed-edit', '-o', 'jsonpath={.spec.mode}'])).to.equal('Audit');
+    await kubectlOk(['delete', 'imp', 'fault-malformed-edit', '--timeout=30s']);
+    report(20, { kinds: cases.length + 1, rejected: rejected + 1 });
+  });
+
+  it('21: specs the schema accepts but the operator cannot use: Ready=False/InvalidSpec, other policies unaffected', async function () {
+    const ns = 'fault-invalid';
+    await apply(barePod(ns, 'writable'));
+    const enforce = { mode: 'Enforce', remediation: { label: {} } };
+    await apply([
+      { ...policy('fault-invalid-key', [ns], enforce), spec: { ...enforce, match: { namespaces: [ns], podSelector: { matchLabels: { 'not a valid key!': 'x' } } } } },
+      { ...policy('fault-invalid-value', [ns], enforce), spec: { ...enforce, match: { namespaces: [ns], namespaceSelector: { matchLabels: { team: 'spaces are not allowed' } } } } },
+      policy('fault-valid', [ns], enforce),
+    ]);
+    for (const name of ['fault-invalid-key', 'fault-invalid-value']) {
+      const s = await statusWhere(name, `${name} Ready=False`, (x) => condition(x, 'Ready')?.status === 'False', 30_000);
+      expect(condition(s, 'Ready')?.reason, name).to.equal('InvalidSpec');
+      expect(condition(s, 'Ready')?.message, name).to.match(/matchLabels|label/i);
+    }
+    const valid = await statusWhere('fault-valid', 'the valid policy Ready and counting', (s) => condition(s, 'Ready')?.status === 'True' && s.violatingPods === 1, 30_000);
+    expect(valid.matchedPods).to.equal(1);
+    await eventually('the pod labelled by the valid policy', async () => ((await livePods(ns)).every(isLabelled) ? true : undefined));
+    const annotations = String(at((await livePods(ns))[0], 'metadata', 'annotations', 'immutability.dev/violations'));
+    expect(annotations).to.equal('app:readOnlyRootFilesystem');
+    report(21, { invalidPolicies: 2, reason: 'InvalidSpec', validPolicyViolating: valid.violatingPods ?? -1 });
+  });
+});
+
+describe('faults: /metrics authentication', function () {
+  let operator: OperatorProcess;
+  const accounts = ['fault-scraper', 'fault-nobody'];
+
+  before(async function () {
+    await installOperatorRbac();
+    for (const sa of accounts) await kubectl(['-n', 'default', 'create', 'serviceaccount', sa]);
+    await kubectl(['create', 'clusterrolebinding', 'fault-scraper', '--clusterrole=immutability-operator-metrics-reader', '--serviceaccount=default:fault-scraper']);
+    operator = await new OperatorProcess({ metrics: 'kube' }).start();
+  });
+
+  after(async function () {
+    await operator.stop();
+    await kubectl(['delete', 'clusterrolebinding', 'fault-scraper', '--ignore-not-found']);
+    await kubectl(['-n', 'default', 'delete', 'serviceaccount', ...accounts, '--ignore-not-found']);
+  });
+
+  it('24: /metrics without a token is 401, with a token lacking RBAC 403, with the metrics-reader role 200', async function () {
+    const token = async (sa: string): Promise<string> => (await kubectlOk(['-n', 'default', 'create', 'token', sa, '--duration=10m'])).trim();
+    const scrape = async (bearer?: string): Promise<number> => (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`, {
+      headers: bearer ? { Authorization: `Bearer ${bearer}` } : {},
+    })).status;
+    const answers = {
+      none: await scrape(),
+      garbage: await scrape('not-a-token'),
+      noRbac: await scrape(await token('fault-nobody')),
+      reader: await eventually('the reader binding known to the authorizer', async () => {
+        const s = await scrape(await token('fault-scraper'));
+        return s === 200 ? s : undefined;
+      }, 15_000, 500),
+    };
+    expect(answers).to.deep.equal({ none: 401, garbage: 401, noRbac: 403, reader: 200 });
+    report(24, answers);
+  });
+});

@@ -201,26 +201,31 @@ describe('faults: API Priority and Fairness throttles the operator (429)', funct
     if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
+  const PODS = 200;
+
   it('11: throttled with 429 by priority and fairness: backs off and converges, each pod labelled once', async function () {
     this.timeout(180_000);
     await apply(flowControl);
+    // The API server picks up new flow-control objects asynchronously: wait until it has bound the schema.
+    await eventually('the FlowSchema in effect', async () =>
+      (await kubectlOk(['get', 'flowschema', 'fault-throttle', '-o', 'jsonpath={.status.conditions[?(@.type=="Dangling")].status}'])) === 'False' ? true : undefined, 30_000, 250);
     const rejectedBefore = await apiServerMetric('apiserver_flowcontrol_rejected_requests_total', { priority_level: 'fault-throttle' });
     const writes = await labelWrites('200');
     const usage = sampleUsage(operator.pid ?? 0, operator.logFile);
     await apply(policy('fault-throttle', [ns], { mode: 'Enforce', remediation: { label: {} } }));
     const pods: Json[] = [];
-    for (let i = 0; i < 80; i++) pods.push(barePod(ns, `burst-${i}`));
+    for (let i = 0; i < PODS; i++) pods.push(barePod(ns, `burst-${i}`));
     const started = Date.now();
     await apply(pods);
-    await eventually('all 80 labelled', async () => ((await labelled(ns)).size === 80 ? true : undefined), 120_000, 500);
+    await eventually(`all ${PODS} labelled`, async () => ((await labelled(ns)).size === PODS ? true : undefined), 120_000, 500);
     const convergedS = (Date.now() - started) / 1000;
-    await statusWhere('fault-throttle', 'status counts all 80', (s) => s.matchedPods === 80 && s.violatingPods === 80, 60_000);
+    await statusWhere('fault-throttle', 'status counts every pod', (s) => s.matchedPods === PODS && s.violatingPods === PODS, 60_000);
     const used = usage();
     const rejected = (await apiServerMetric('apiserver_flowcontrol_rejected_requests_total', { priority_level: 'fault-throttle' })) - rejectedBefore;
     const written = await writes();
     expect(rejected, 'requests rejected with 429 by APF').to.be.above(0);
-    expect(written, 'one successful label write per pod').to.equal(80);
+    expect(written, 'one successful label write per pod').to.equal(PODS);
     expect(operator.exitCode).to.equal(undefined);
-    report(11, { pods: 80, rejected429: rejected, labelWrites: written, convergedS, cpuShare: used.cpuShare, logLines: used.logLines });
+    report(11, { pods: PODS, rejected429: rejected, labelWrites: written, convergedS, cpuShare: used.cpuShare, logLines: used.logLines });
   });
 });

@@ -140,7 +140,10 @@ describe('faults: bad input', function () {
     report(20, { kinds: cases.length + 1, rejected: rejected + 1 });
   });
 
-  it('21: specs the schema accepts but the operator cannot use: Ready=False/InvalidSpec, other policies unaffected', async function () {
+  // Since the admission work (issue 10) moved every semantic check into the CRD's CEL rules, the API server
+  // rejects each spec the operator would call invalid (scenario 20 covers them). InvalidSpec now needs a
+  // policy stored under an older, laxer CRD; the tier does not build that yet (docs/reliability.md).
+  it.skip('21: specs the schema accepts but the operator cannot use: Ready=False/InvalidSpec, other policies unaffected', async function () {
     const ns = 'fault-invalid';
     await apply(barePod(ns, 'writable'));
     const enforce = { mode: 'Enforce', remediation: { label: {} } };

@@ -6,6 +6,10 @@
 //   backlog-N  N pods exist before the operator starts; time from process start until every violating pod
 //              is labelled and the policy's status counts all N; operator RSS at the end
 //   falco-ingest-RxB, falco-latency-R   Falco alerts posted to /falco (bench/falco.ts)
+//   owners-N   N violating Deployments, each with a ReplicaSet and a pod (owner references as the
+//              controller-manager sets them), the operator synced: time from an Audit policy's creation to
+//              its first status listing all N workloads, then from switching it to Enforce with patchOwner
+//              until every Deployment's pod template is patched
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -235,6 +239,72 @@ async function backlog(http: KubeHttp, kubeconfig: string, count: number): Promi
     allLabelledMs: labelled ? Math.round(labelledMs) : null, statusCountsAllMs: Number.isNaN(statusMs) ? null : Math.round(statusMs), rssMiB: rss, rssSettledMiB: rssSettled };
 }
 
+const OWNERS_NS = 'bench-owners';
+
+/** A Deployment → ReplicaSet → Pod chain, created the way the controller-manager would (we run none). */
+async function createOwnedChain(http: KubeHttp, name: string): Promise<void> {
+  const labels = { app: name };
+  const template = { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } };
+  const owner = (o: { apiVersion: string; kind: string; metadata: { name: string; uid: string } }): object[] =>
+    [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, controller: true, blockOwnerDeletion: true }];
+  const deployment = await http.request<{ apiVersion: string; kind: string; metadata: { name: string; uid: string } }>(
+    'POST', `/apis/apps/v1/namespaces/${OWNERS_NS}/deployments`,
+    { body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels }, spec: { replicas: 1, selector: { matchLabels: labels }, template } } });
+  const rs = await http.request<{ apiVersion: string; kind: string; metadata: { name: string; uid: string } }>(
+    'POST', `/apis/apps/v1/namespaces/${OWNERS_NS}/replicasets`,
+    { body: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `${name}-1`, labels, ownerReferences: owner(deployment) },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template } } });
+  await http.request('POST', `/api/v1/namespaces/${OWNERS_NS}/pods`,
+    { body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-1-x`, labels, ownerReferences: owner(rs) }, spec: template.spec } });
+}
+
+async function ownersPolicy(http: KubeHttp, spec: object): Promise<void> {
+  await http.request('PATCH', '/apis/immutability.dev/v1alpha1/immutabilitypolicies/bench-owners', {
+    query: { fieldManager: 'bench', force: true }, contentType: ContentTypes.apply,
+    body: { apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'bench-owners' }, spec },
+  });
+}
+
+async function until(what: string, timeoutMs: number, intervalMs: number, check: () => Promise<boolean>): Promise<number | null> {
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {
+    if (await check()) return Math.round(performance.now() - start);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  console.error(`${what}: not reached within ${timeoutMs} ms`);
+  return null;
+}
+
+async function owners(http: KubeHttp, kubeconfig: string, count: number): Promise<Record<string, unknown>> {
+  await http.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OWNERS_NS } } });
+  const names = Array.from({ length: count }, (_, i) => `web-${i}`);
+  const createStart = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < names.length) await createOwnedChain(http, names[next++]!);
+  }));
+  const createSeconds = (performance.now() - createStart) / 1000;
+  const operator = new Operator(kubeconfig);
+  operator.start();
+  await new Promise((r) => setTimeout(r, 5000)); // initial sync of the caches
+  const base = { match: { namespaces: [OWNERS_NS] }, remediation: { patchOwner: { writablePaths: ['/tmp'] } } };
+  await ownersPolicy(http, { ...base, mode: 'Audit' });
+  const auditStatusMs = await until('first Audit status', 60_000, 50, async () => {
+    const p = await http.request<{ status?: { violatingWorkloads?: number } }>('GET', '/apis/immutability.dev/v1alpha1/immutabilitypolicies/bench-owners');
+    return p.status?.violatingWorkloads === count;
+  });
+  await ownersPolicy(http, { ...base, mode: 'Enforce' });
+  const enforcePatchedMs = await until('all Deployments patched', 120_000, 100, async () => {
+    const list = await http.request<{ items: { spec: { template: { spec: { containers: { securityContext?: { readOnlyRootFilesystem?: boolean } }[] } } } }[] }>(
+      'GET', `/apis/apps/v1/namespaces/${OWNERS_NS}/deployments`);
+    return list.items.filter((d) => d.spec.template.spec.containers.every((c) => c.securityContext?.readOnlyRootFilesystem === true)).length === count;
+  });
+  const rss = await operator.rssMiB();
+  await operator.stop();
+  await http.request('DELETE', '/apis/immutability.dev/v1alpha1/immutabilitypolicies/bench-owners');
+  return { scenario: `owners-${count}`, deployments: count, createSeconds: Math.round(createSeconds), auditStatusMs, enforcePatchedMs, rssMiB: rss };
+}
+
 export function round(p: Percentiles): Percentiles {
   const r = (x: number): number => Math.round(x * 10) / 10;
   return { count: p.count, p50: r(p.p50), p90: r(p.p90), p99: r(p.p99), max: r(p.max) };
@@ -242,7 +312,7 @@ export function round(p: Percentiles): Percentiles {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
-    scenarios: { type: 'string', default: 'steady-20,steady-100,backlog-1000,backlog-10000' },
+    scenarios: { type: 'string', default: 'steady-20,steady-100,backlog-1000,backlog-10000,owners-1000' },
     seconds: { type: 'string', default: '30' },
     // The figures of one set of scenarios go to their own file, so a partial run keeps the others' results.
     results: { type: 'string', default: 'latest.json' },
@@ -271,6 +341,7 @@ async function main(): Promise<void> {
         ? await falcoScenario(http, info.kubeconfig, scenario, Number(values.seconds))
         : kind === 'steady'
           ? await steady(http, info.kubeconfig, Number(n), Number(values.seconds))
+          : kind === 'owners' ? await owners(http, info.kubeconfig, Number(n))
           : await backlog(http, info.kubeconfig, Number(n));
       console.log(JSON.stringify(result));
       results.push(result);

@@ -20,12 +20,16 @@ export interface RunConfig {
   /** This replica's own pod (downward API), when running in one. */
   ownPod?: { namespace: string; name: string };
   podWorkers: number;
+  /** Concurrent workload reconciles (plan, owner patch, rollout guard, evictions). */
+  workloadWorkers: number;
   policyWorkers: number;
   statusIntervalMs: number;
   /** Server-side timeout of each watch; a watch silent for twice as long is restarted (a stalled connection). */
   watchTimeoutSeconds: number;
   /** How often generated admission objects are compared with the API server's (deleted or edited ones come back). */
   admissionResyncMs: number;
+  /** Every pod, workload and policy is reconciled again this often, even without events. */
+  resyncPeriodMs: number;
   audit: {
     webhookBindAddress?: string;
     tlsCertFile?: string;
@@ -46,6 +50,8 @@ export interface RunConfig {
 }
 
 export const DEFAULT_POD_WORKERS = 16;
+export const DEFAULT_WORKLOAD_WORKERS = 16;
+export const DEFAULT_RESYNC_PERIOD_MS = 10 * 60_000;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -67,9 +73,11 @@ Flags:
   --leader-election-namespace NS      namespace of the Lease (default $POD_NAMESPACE or immutability-system)
   --leader-election-id NAME           Lease name (default immutability-operator)
   --workers N                         concurrent pod reconciles (default 16)
+  --workload-workers N                concurrent workload reconciles: patches, rollouts, evictions (default 16)
   --status-interval-ms N              minimum spacing of status writes per policy (default 1000)
   --watch-timeout-seconds N           server-side timeout of each watch; one silent for twice as long is
                                       restarted, which bounds how long a stalled connection goes unnoticed (default 300)
+  --resync-period-seconds N           re-evaluate everything this often without events (default 600)
   --audit-webhook-bind-address ADDR   serve the kube-apiserver audit webhook (HTTPS) on ADDR
   --audit-tls-cert-file / --audit-tls-key-file PATH   its serving certificate
   --audit-client-ca-file PATH         accept API server client certificates signed by this CA
@@ -112,6 +120,8 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
         workers: { type: 'string' },
         'status-interval-ms': { type: 'string' },
         'watch-timeout-seconds': { type: 'string' },
+        'workload-workers': { type: 'string' },
+        'resync-period-seconds': { type: 'string' },
         'audit-webhook-bind-address': { type: 'string' },
         'audit-tls-cert-file': { type: 'string' },
         'audit-tls-key-file': { type: 'string' },
@@ -189,10 +199,12 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     ...(env.POD_NAME && env.POD_NAMESPACE ? { ownPod: { namespace: env.POD_NAMESPACE, name: env.POD_NAME } } : {}),
     // 16 measured fastest for an initial sync of 10k pods (docs/benchmarks.md); more buys little.
     podWorkers: positiveInt('workers', str('workers'), DEFAULT_POD_WORKERS),
+    workloadWorkers: positiveInt('workload-workers', str('workload-workers'), DEFAULT_WORKLOAD_WORKERS),
     policyWorkers: 2,
     statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),
     watchTimeoutSeconds: positiveInt('watch-timeout-seconds', str('watch-timeout-seconds'), 300),
     admissionResyncMs: 10_000,
+    resyncPeriodMs: positiveInt('resync-period-seconds', str('resync-period-seconds'), DEFAULT_RESYNC_PERIOD_MS / 1000) * 1000,
     audit: Object.freeze(audit),
     falco: Object.freeze(falco),
   };

@@ -10,6 +10,7 @@ import { ControllerManager } from './controllers/manager.js';
 import { PodReconciler } from './controllers/pod-reconciler.js';
 import { PolicyReconciler } from './controllers/policy-reconciler.js';
 import { AdmissionReconciler } from './controllers/admission-reconciler.js';
+import { WorkloadReconciler } from './controllers/workload-reconciler.js';
 import { WorkloadRemediator } from './remediation/remediator.js';
 import { PolicySet } from './controllers/policy-set.js';
 import { DriftRegistry } from './controllers/drift-registry.js';
@@ -85,16 +86,21 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   const now = (): Date => new Date(clock.now());
   const drift = new DriftRegistry({ podUid: (key) => caches.pods.get(key)?.metadata.uid, now });
   const podReconciler = new PodReconciler({ caches, policies, api, events, metrics, logger: logger.child({ controller: 'pod' }), drift, now });
+  const remediator = new WorkloadRemediator({ api, events, metrics, logger: logger.child({ controller: 'workload' }), clock });
+  // The reconcilers hand keys to the manager's queues; the manager runs the reconcilers: bound late.
+  const keys = { enqueuePods: (k: readonly string[]): void => manager.enqueuePods(k), statusDue: (p: string): void => manager.policyStatusDue(p) };
+  const workloadReconciler = new WorkloadReconciler({ caches, policies, drift, remediator, now, onOutcomeChange: keys.statusDue });
   const policyReconciler = new PolicyReconciler({
-    caches, policies, api, podReconciler, remediator: new WorkloadRemediator({ api, events, metrics, logger: logger.child({ controller: 'remediation' }), clock }), drift, events, metrics,
+    caches, policies, api, remediation: remediator, drift, events, metrics, enqueuePods: keys.enqueuePods,
     logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,
   });
   const admissionReconciler = new AdmissionReconciler({
     policies, http, events, logger: logger.child({ controller: 'admission' }), now, resyncMs: config.admissionResyncMs,
   });
-  const manager = new ControllerManager({
-    caches, podReconciler, policyReconciler, admissionReconciler, metrics, logger, clock,
-    podWorkers: config.podWorkers, policyWorkers: config.policyWorkers, statusIntervalMs: config.statusIntervalMs,
+  const manager: ControllerManager = new ControllerManager({
+    caches, podReconciler, workloadReconciler, policyReconciler, admissionReconciler, metrics, logger, clock,
+    podWorkers: config.podWorkers, workloadWorkers: config.workloadWorkers, policyWorkers: config.policyWorkers,
+    statusIntervalMs: config.statusIntervalMs, resyncPeriodMs: config.resyncPeriodMs,
   });
 
   const driftDetection = await startDriftDetection({

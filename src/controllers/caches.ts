@@ -4,7 +4,8 @@ import type { Pod } from '../api/kube.js';
 import type { ImmutabilityPolicy } from '../api/types.js';
 import { Paths } from '../k8s/resources.js';
 import { slimNamespace, slimOwned, slimPod, type SlimNamespace, type SlimOwned } from '../k8s/slim.js';
-import type { OwnerLookup } from '../k8s/owners.js';
+import type { KubeMeta } from '../api/kube.js';
+import { controllerOf, type OwnerLookup } from '../k8s/owners.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ListWatchSource } from '../runtime/list-watch.js';
 import type { Logger } from '../observability/logger.js';
@@ -21,12 +22,23 @@ export interface Caches {
   replicaSets: Store<SlimOwned>;
   jobs: Store<SlimOwned>;
   ownerLookup: OwnerLookup;
+  /** Pods whose top-level owner may be the workload `namespace/Kind/name` (callers confirm with topLevelOwner). */
+  workloadPods(key: string): Pod[];
   start(signal: AbortSignal): void;
   hasSynced(): boolean;
   waitForSync(signal: AbortSignal): Promise<void>;
 }
 
 export const POD_NAMESPACE_INDEX = 'namespace';
+/** `namespace/Kind/name` of an object's controller; a pod without one is indexed as its own workload. */
+export const CONTROLLER_INDEX = 'controller';
+
+function controllerKey(meta: KubeMeta, self?: string): string[] {
+  const namespace = meta.namespace ?? '';
+  const owner = controllerOf(meta);
+  if (owner) return [`${namespace}/${owner.kind}/${owner.name}`];
+  return self ? [`${namespace}/${self}/${meta.name}`] : [];
+}
 
 const namespacedKey = (o: { metadata: { namespace?: string; name: string } }): string => objectKey(o.metadata);
 const clusterKey = (o: { metadata: { name: string } }): string => o.metadata.name;
@@ -38,6 +50,33 @@ function slimPolicy(raw: unknown): ImmutabilityPolicy | undefined {
   return { apiVersion: p.apiVersion ?? 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata, spec: p.spec ?? {}, status: p.status };
 }
 
+/** The slim stores, their indexes and the lookups over them; createCaches feeds them from the API server. */
+export function createStores(): Omit<Caches, 'start' | 'hasSynced' | 'waitForSync'> {
+  const pods = new Store<Pod>(namespacedKey);
+  pods.addIndex(POD_NAMESPACE_INDEX, (p) => [p.metadata.namespace ?? '']);
+  pods.addIndex(CONTROLLER_INDEX, (p) => controllerKey(p.metadata, 'Pod'));
+  const replicaSets = new Store<SlimOwned>(namespacedKey);
+  const jobs = new Store<SlimOwned>(namespacedKey);
+  replicaSets.addIndex(CONTROLLER_INDEX, (o) => controllerKey(o.metadata));
+  jobs.addIndex(CONTROLLER_INDEX, (o) => controllerKey(o.metadata));
+  return {
+    pods, replicaSets, jobs,
+    namespaces: new Store<SlimNamespace>(clusterKey),
+    policies: new Store<ImmutabilityPolicy>(clusterKey),
+    ownerLookup: (kind, namespace, name) => (kind === 'ReplicaSet' ? replicaSets : jobs).get(`${namespace}/${name}`),
+    workloadPods: (key) => {
+      // Pods the workload controls directly, plus those of the ReplicaSets (Jobs) its Deployment (CronJob) controls.
+      const direct = pods.byIndex(CONTROLLER_INDEX, key);
+      const [namespace, kind] = key.split('/');
+      const via = kind === 'Deployment' ? { store: replicaSets, kind: 'ReplicaSet' } : kind === 'CronJob' ? { store: jobs, kind: 'Job' } : undefined;
+      if (!via) return direct;
+      const nested = via.store.byIndex(CONTROLLER_INDEX, key)
+        .flatMap((o) => pods.byIndex(CONTROLLER_INDEX, `${namespace ?? ''}/${via.kind}/${o.metadata.name}`));
+      return [...direct, ...nested];
+    },
+  };
+}
+
 export function createCaches(opts: {
   source: SourceFactory;
   clock: Clock;
@@ -46,12 +85,8 @@ export function createCaches(opts: {
   /** Server-side watch timeout; a watch silent for twice as long is restarted. Default: the reflector's. */
   watchTimeoutSec?: number;
 }): Caches {
-  const pods = new Store<Pod>(namespacedKey);
-  pods.addIndex(POD_NAMESPACE_INDEX, (p) => [p.metadata.namespace ?? '']);
-  const namespaces = new Store<SlimNamespace>(clusterKey);
-  const policies = new Store<ImmutabilityPolicy>(clusterKey);
-  const replicaSets = new Store<SlimOwned>(namespacedKey);
-  const jobs = new Store<SlimOwned>(namespacedKey);
+  const stores = createStores();
+  const { pods, namespaces, policies, replicaSets, jobs } = stores;
 
   const reflector = <T>(name: string, path: string, store: Store<T>, transform: (raw: unknown) => T | undefined): Reflector<T> =>
     new Reflector<T>({
@@ -68,8 +103,7 @@ export function createCaches(opts: {
   ];
 
   return {
-    pods, namespaces, policies, replicaSets, jobs,
-    ownerLookup: (kind, namespace, name) => (kind === 'ReplicaSet' ? replicaSets : jobs).get(`${namespace}/${name}`),
+    ...stores,
     start: (signal) => reflectors.forEach((r) => r.start(signal)),
     hasSynced: () => reflectors.every((r) => r.hasSynced()),
     waitForSync: async (signal) => {

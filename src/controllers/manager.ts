@@ -1,41 +1,48 @@
-// Wires caches to work queues and reconcilers. Watch handlers only map events to keys; all effects happen
+// Wires caches to work queues and reconcilers. Three controllers, each keyed by what it acts on:
+//   pod       `namespace/name`       labels and drift metadata
+//   workload  `namespace/Kind/name`  plan, owner patch, rollout guard, evictions
+//   policy    `name`                 status summary from the caches and the workload results
+// Watch events become keys through one declarative table (WATCHES: source → key mappers); all effects happen
 // in reconcilers run by the workers, and only while this replica leads (each leadership term gets fresh
-// queues, so losing the lease stops every action at once).
+// queues, so losing the lease stops every action at once). The runner owns retries, backoff, drops and their
+// metrics; reconcilers return `{ requeueAfterMs }` or throw. A periodic resync re-adds every key.
+import type { Pod } from '../api/kube.js';
 import type { ImmutabilityPolicy } from '../api/types.js';
+import type { SlimNamespace, SlimOwned } from '../k8s/slim.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Clock, Timer } from '../runtime/clock.js';
+import { objectKey } from '../runtime/list-watch.js';
 import { errorFields } from '../runtime/logger.js';
+import type { Store, StoreEvent } from '../runtime/store.js';
 import { runWorkers, type ReconcileOutcome, type ReconcileResult } from '../runtime/workers.js';
-import { WorkQueue } from '../runtime/workqueue.js';
-import type { Clock } from '../runtime/clock.js';
-import type { StoreEvent } from '../runtime/store.js';
-import { POD_NAMESPACE_INDEX, type Caches } from './caches.js';
+import { WorkQueue, type RateLimitOptions } from '../runtime/workqueue.js';
+import { CONTROLLER_INDEX, POD_NAMESPACE_INDEX, type Caches } from './caches.js';
 import type { PodReconciler } from './pod-reconciler.js';
 import type { PolicyReconciler } from './policy-reconciler.js';
 import type { AdmissionReconciler } from './admission-reconciler.js';
-import { objectKey } from '../runtime/list-watch.js';
+import { workloadKeyOfPod, type WorkloadReconciler } from './workload-reconciler.js';
 
-export interface ManagerOptions {
-  caches: Caches;
-  podReconciler: PodReconciler;
-  policyReconciler: PolicyReconciler;
-  /** Keyed by policy: the generated admission objects and AdmissionReady. */
-  admissionReconciler?: AdmissionReconciler;
-  metrics: Metrics;
-  logger: Logger;
-  clock: Clock;
-  podWorkers: number;
-  policyWorkers: number;
-  /** Pod churn reaches a policy's status no more often than this. */
-  statusIntervalMs: number;
-  maxRetries?: number;
+export type ControllerName = 'pod' | 'workload' | 'policy' | 'admission';
+
+/** The keys one event calls for. `all*` re-adds every key of that controller; policy statuses are batched. */
+export interface EventKeys {
+  pods?: string[];
+  workloads?: string[];
+  allPods?: boolean;
+  allWorkloads?: boolean;
+  /** Policies to reconcile now (their spec or finalizers changed); their admission objects too. */
+  policies?: string[];
+  /** Every policy's status is due (after the status interval, so that bursts coalesce). */
+  statuses?: boolean;
 }
 
-interface Queues {
-  pods: WorkQueue;
-  policies: WorkQueue;
-  admission: WorkQueue;
+interface Watch<T> {
+  source: (caches: Caches) => Store<T>;
+  keys: (ev: StoreEvent<T>, caches: Caches) => EventKeys | undefined;
 }
+
+const watch = <T>(w: Watch<T>): Watch<unknown> => w as unknown as Watch<unknown>;
 
 /** Our own status writes bump resourceVersion but not generation: they must not retrigger work. */
 export function policyChangeNeedsWork(ev: StoreEvent<ImmutabilityPolicy>): boolean {
@@ -46,32 +53,92 @@ export function policyChangeNeedsWork(ev: StoreEvent<ImmutabilityPolicy>): boole
     JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? []);
 }
 
+/** Workload keys of `pods` (a pod whose owner chain changed may move from one workload to another). */
+function workloadsOf(caches: Caches, ...pods: (Pod | undefined)[]): string[] {
+  return [...new Set(pods.filter((p): p is Pod => p !== undefined).map((p) => workloadKeyOfPod(p, caches)))];
+}
+
+/** Pods an intermediate owner (ReplicaSet, Job) controls: adopting it regroups them under another workload. */
+function podsControlledBy(caches: Caches, kind: string, o: SlimOwned): Pod[] {
+  return caches.pods.byIndex(CONTROLLER_INDEX, `${o.metadata.namespace ?? ''}/${kind}/${o.metadata.name}`);
+}
+
+function ownedChange(kind: 'ReplicaSet' | 'Job'): Watch<unknown> {
+  return watch<SlimOwned>({
+    source: (c) => (kind === 'ReplicaSet' ? c.replicaSets : c.jobs),
+    keys: (ev, caches) => ({ workloads: workloadsOf(caches, ...podsControlledBy(caches, kind, ev.obj)), statuses: true }),
+  });
+}
+
+/** Source → keys: the only place that knows which events concern which controller. */
+export const WATCHES: readonly Watch<unknown>[] = [
+  watch<Pod>({
+    source: (c) => c.pods,
+    keys: (ev, caches) => ({ pods: [ev.key], workloads: workloadsOf(caches, ev.obj, ev.old), statuses: true }),
+  }),
+  watch<ImmutabilityPolicy>({
+    source: (c) => c.policies,
+    keys: (ev) => {
+      if (!policyChangeNeedsWork(ev)) return undefined;
+      const specChanged = ev.type !== 'updated' || ev.old?.metadata.generation !== ev.obj.metadata.generation;
+      return { policies: [ev.key], allPods: specChanged, allWorkloads: specChanged };
+    },
+  }),
+  watch<SlimNamespace>({
+    source: (c) => c.namespaces,
+    keys: (ev, caches) => {
+      if (ev.type === 'updated' && JSON.stringify(ev.old?.metadata.labels ?? {}) === JSON.stringify(ev.obj.metadata.labels ?? {})) return undefined;
+      const pods = caches.pods.byIndex(POD_NAMESPACE_INDEX, ev.obj.metadata.name);
+      return { pods: pods.map((p) => objectKey(p.metadata)), workloads: workloadsOf(caches, ...pods), statuses: true };
+    },
+  }),
+  ownedChange('ReplicaSet'),
+  ownedChange('Job'),
+];
+
+export interface ManagerOptions {
+  caches: Caches;
+  podReconciler: Pick<PodReconciler, 'reconcile'>;
+  workloadReconciler: Pick<WorkloadReconciler, 'reconcile'>;
+  policyReconciler: Pick<PolicyReconciler, 'reconcile'>;
+  /** Keyed by policy: the generated admission objects and AdmissionReady. */
+  admissionReconciler?: Pick<AdmissionReconciler, 'reconcile'>;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  podWorkers: number;
+  workloadWorkers: number;
+  policyWorkers: number;
+  /** Pod churn reaches a policy's status no more often than this. */
+  statusIntervalMs: number;
+  /** Every key is re-added this often, so that nothing depends on an event arriving. */
+  resyncPeriodMs: number;
+  maxRetries?: number;
+}
+
+type Queues = Record<ControllerName, WorkQueue>;
+
+/**
+ * Retry pacing per controller: label writes retry fast (client-go's defaults); workload writes (patches,
+ * rollbacks) are heavier and usually refused for a reason that takes a while to change, so they start at 1 s.
+ */
+const RATE_LIMITS: Record<ControllerName, RateLimitOptions> = {
+  pod: {},
+  workload: { baseDelayMs: 1_000, maxDelayMs: 5 * 60_000 },
+  policy: {},
+  admission: {},
+};
+
 export class ControllerManager {
   private queues?: Queues;
 
   constructor(private readonly opts: ManagerOptions) {
-    const { caches } = opts;
-    caches.pods.onChange((ev) => {
-      this.queues?.pods.add(ev.key);
-      this.touchAllPolicies();
-    });
-    caches.policies.onChange((ev) => {
-      if (!policyChangeNeedsWork(ev)) return;
-      this.queues?.policies.add(ev.key);
-      this.queues?.admission.add(ev.key);
-      const specChanged = ev.type !== 'updated' || ev.old?.metadata.generation !== ev.obj.metadata.generation;
-      if (specChanged) this.enqueueAllPods();
-    });
-    caches.namespaces.onChange((ev) => {
-      if (ev.type === 'updated' && JSON.stringify(ev.old?.metadata.labels ?? {}) === JSON.stringify(ev.obj.metadata.labels ?? {})) return;
-      for (const pod of caches.pods.byIndex(POD_NAMESPACE_INDEX, ev.obj.metadata.name)) {
-        this.queues?.pods.add(objectKey(pod.metadata));
-      }
-      this.touchAllPolicies();
-    });
-    // Ownership changes (a ReplicaSet adopted by a Deployment) regroup workloads in status.
-    caches.replicaSets.onChange(() => this.touchAllPolicies());
-    caches.jobs.onChange(() => this.touchAllPolicies());
+    for (const w of WATCHES) {
+      w.source(opts.caches).onChange((ev) => {
+        const keys = w.keys(ev, opts.caches);
+        if (keys) this.route(keys);
+      });
+    }
   }
 
   /** Runs the reconcilers until `signal` aborts (leadership lost or shutdown); resolves when drained. */
@@ -79,36 +146,83 @@ export class ControllerManager {
     const { caches, logger, metrics, clock } = this.opts;
     await caches.waitForSync(signal);
     if (signal.aborted) return;
-    const queues: Queues = {
-      pods: new WorkQueue({ clock, hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller: 'pod' }, d) } }),
-      policies: new WorkQueue({ clock, hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller: 'policy' }, d) } }),
-      admission: new WorkQueue({ clock, hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller: 'admission' }, d) } }),
-    };
+    const queue = (controller: ControllerName): WorkQueue => new WorkQueue({
+      clock, rateLimit: RATE_LIMITS[controller],
+      hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller }, d) },
+    });
+    const queues: Queues = { pod: queue('pod'), workload: queue('workload'), policy: queue('policy'), admission: queue('admission') };
     this.queues = queues;
     logger.info('caches synced; reconciling', { pods: caches.pods.size, policies: caches.policies.size });
-    for (const p of caches.policies.list()) {
-      queues.policies.add(p.metadata.name);
-      queues.admission.add(p.metadata.name);
-    }
-    this.enqueueAllPods();
+    this.resync();
+    let resync: Timer | undefined;
+    const scheduleResync = (): void => {
+      resync = clock.setTimeout(() => {
+        this.resync();
+        scheduleResync();
+      }, this.opts.resyncPeriodMs);
+    };
+    scheduleResync();
     try {
       await Promise.all([
-        this.workers('pod', queues.pods, this.opts.podWorkers, (k, s) => this.opts.podReconciler.reconcile(k, s), signal),
-        this.workers('policy', queues.policies, this.opts.policyWorkers, (k, s) => this.opts.policyReconciler.reconcile(k, s), signal),
-        ...(this.opts.admissionReconciler ? [this.workers('admission', queues.admission, 1, (k, s) => this.admission(k, s), signal)] : []),
+        this.workers('pod', this.opts.podWorkers, (k, s) => this.opts.podReconciler.reconcile(k, s), signal),
+        this.workers('workload', this.opts.workloadWorkers, (k, s) => this.opts.workloadReconciler.reconcile(k, s), signal),
+        this.workers('policy', this.opts.policyWorkers, (k, s) => this.opts.policyReconciler.reconcile(k, s), signal),
+        ...(this.opts.admissionReconciler ? [this.workers('admission', 1, (k, s) => this.admission(k, s), signal)] : []),
       ]);
     } finally {
+      if (resync !== undefined) clock.clearTimeout(resync);
       if (this.queues === queues) this.queues = undefined;
     }
+  }
+
+  /**
+   * Re-queues one pod, its workload and, after the status interval, every policy: for signals that are not
+   * cache events (an audit record of runtime drift). A no-op while not leading.
+   */
+  enqueuePod(key: string): void {
+    const pod = this.opts.caches.pods.get(key);
+    this.route({ pods: [key], workloads: pod ? workloadsOf(this.opts.caches, pod) : [], statuses: true });
+  }
+
+  /** Puts pods on the pod queue (a deleting policy's finalizer waits for them). */
+  enqueuePods(keys: readonly string[]): void {
+    this.route({ pods: [...keys] });
+  }
+
+  /** A workload's remediation result for `policy` changed: its status is due. */
+  policyStatusDue(policy: string): void {
+    this.queues?.policy.addAfter(policy, this.opts.statusIntervalMs);
+  }
+
+  private route(keys: EventKeys): void {
+    const queues = this.queues;
+    if (!queues) return;
+    const { caches } = this.opts;
+    const pods = keys.allPods ? caches.pods.list().map((p) => objectKey(p.metadata)) : keys.pods ?? [];
+    for (const key of pods) queues.pod.add(key);
+    const workloads = keys.allWorkloads ? workloadsOf(caches, ...caches.pods.list()) : keys.workloads ?? [];
+    for (const key of workloads) queues.workload.add(key);
+    for (const key of keys.policies ?? []) {
+      queues.policy.add(key);
+      queues.admission.add(key);
+    }
+    if (keys.statuses) for (const p of caches.policies.list()) queues.policy.addAfter(p.metadata.name, this.opts.statusIntervalMs);
   }
 
   private admission(key: string, signal: AbortSignal): Promise<ReconcileResult | void> {
     return this.opts.admissionReconciler?.reconcile(key, signal) ?? Promise.resolve();
   }
 
-  private workers(controller: string, queue: WorkQueue, concurrency: number,
+  /** Everything, again: a missed event or a time-driven change never waits for the next unrelated event. */
+  private resync(): void {
+    this.route({ allPods: true, allWorkloads: true, policies: this.opts.caches.policies.list().map((p) => p.metadata.name) });
+  }
+
+  private workers(controller: ControllerName, concurrency: number,
     reconcile: (key: string, signal: AbortSignal) => Promise<ReconcileResult | void>, signal: AbortSignal): Promise<void> {
     const { logger, metrics } = this.opts;
+    const queue = this.queues?.[controller];
+    if (!queue) return Promise.resolve();
     const log = logger.child({ controller });
     return runWorkers(queue, {
       concurrency,
@@ -116,6 +230,7 @@ export class ControllerManager {
       maxRetries: this.opts.maxRetries ?? 12,
       signal,
       clock: this.opts.clock,
+      // The one log line of a failed write: the key, the retry count and the API server's reason.
       onError: (key, err, retries) => log.warn('reconcile failed', { key, retries, ...errorFields(err) }),
       onDrop: (key, err) => {
         metrics.queueDropped.inc({ controller });
@@ -126,26 +241,5 @@ export class ControllerManager {
         metrics.reconcileTotal.inc({ controller, result: outcome });
       },
     });
-  }
-
-  /**
-   * Re-queues one pod and, after the status interval, every policy: for signals that are not cache events
-   * (an audit record of runtime drift). A no-op while not leading.
-   */
-  enqueuePod(key: string): void {
-    this.queues?.pods.add(key);
-    this.touchAllPolicies();
-  }
-
-  private enqueueAllPods(): void {
-    const queue = this.queues?.pods;
-    if (!queue) return;
-    for (const pod of this.opts.caches.pods.list()) queue.add(objectKey(pod.metadata));
-  }
-
-  private touchAllPolicies(): void {
-    const queue = this.queues?.policies;
-    if (!queue) return;
-    for (const p of this.opts.caches.policies.list()) queue.addAfter(p.metadata.name, this.opts.statusIntervalMs);
   }
 }

@@ -11,7 +11,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { assessPod, findingKeys } from './assess.js';
 import type { Caches } from './caches.js';
 import type { DriftSource } from './drift-source.js';
-import type { PolicySet } from './policy-set.js';
+import type { ActivePolicy, PolicySet } from './policy-set.js';
+import { msUntilNextExpiry } from '../policy/index.js';
 import type { ReconcileResult } from '../runtime/workers.js';
 
 export interface PodReconcilerDeps {
@@ -80,6 +81,23 @@ function sameMetadata(a: PodMetadataIntent, b: PodMetadataIntent): boolean {
  */
 export const OWN_WRITE_EXPECTATION_MS = 30_000;
 
+/** Whether the pod carries exactly the metadata of ours that the governing policies want. */
+export function podMetadataSettled(deps: Pick<PodReconcilerDeps, 'caches' | 'policies' | 'drift' | 'now'>, pod: Pod): boolean {
+  const { intent } = desiredPodMetadata(deps, pod);
+  return sameMetadata(currentOwnedMetadata(pod, intent), intent);
+}
+
+/** Milliseconds until the next exemption of a labelling policy expires (a label may then be due). */
+function msUntilLabelsMayChange(policies: readonly ActivePolicy[], now: Date): number | undefined {
+  let next: number | undefined;
+  for (const policy of policies) {
+    if (policy.resolved.mode !== 'Enforce' || !policy.resolved.remediation.label) continue;
+    const ms = msUntilNextExpiry(policy.resolved, now);
+    if (ms !== undefined) next = next === undefined ? ms : Math.min(next, ms);
+  }
+  return next;
+}
+
 export class PodReconciler {
   /** Metadata we wrote and the cache has not shown yet, by pod key (controller-runtime's "expectations"). */
   private readonly pendingWrites = new Map<string, { uid: string; intent: string; atMs: number }>();
@@ -92,18 +110,21 @@ export class PodReconciler {
       this.pendingWrites.delete(key);
       return; // gone or going: nothing to label
     }
+    const expiry = msUntilLabelsMayChange(this.deps.policies.governing(), this.deps.now());
+    const comeBack = expiry === undefined ? undefined : { requeueAfterMs: expiry };
     const { intent, labelingPolicies } = desiredPodMetadata(this.deps, pod);
     const current = currentOwnedMetadata(pod, intent);
     if (sameMetadata(current, intent)) {
       this.pendingWrites.delete(key);
-      return;
+      return comeBack;
     }
     const wanted = JSON.stringify(intent);
     const nowMs = this.deps.now().getTime();
     const pending = this.pendingWrites.get(key);
     if (pending && pending.uid === pod.metadata.uid && pending.intent === wanted && nowMs - pending.atMs < OWN_WRITE_EXPECTATION_MS) {
       // Come back when the expectation lapses, in case the write was undone before the cache ever showed it.
-      return { requeueAfterMs: OWN_WRITE_EXPECTATION_MS - (nowMs - pending.atMs) };
+      const lapse = OWN_WRITE_EXPECTATION_MS - (nowMs - pending.atMs);
+      return { requeueAfterMs: expiry === undefined ? lapse : Math.min(lapse, expiry) };
     }
     const namespace = pod.metadata.namespace ?? 'default';
     const adding = intent.labels[LABEL_VIOLATION] !== undefined && current.labels[LABEL_VIOLATION] === undefined;
@@ -125,5 +146,6 @@ export class PodReconciler {
     this.deps.logger.info('pod metadata applied', {
       controller: 'pod', key, policies: labelingPolicies, violations: intent.annotations[ANNOTATION_VIOLATIONS] ?? '',
     });
+    return comeBack;
   }
 }

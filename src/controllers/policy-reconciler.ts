@@ -1,54 +1,48 @@
-// Policy reconciler: evaluates every cached pod under one policy, lets remediation act on the violating
-// workloads, and writes the summary to /status — only when it changed, and at most about once per second.
-// Deletion is handled with a finalizer: our labels come off the pods before the policy goes away.
-import type { Pod } from '../api/kube.js';
+// Policy reconciler: evaluates every cached pod under one policy and writes the summary to /status — only
+// when it changed, and at most about once per second. What remediation did comes from the workload
+// reconciler's remembered results: this reconciler makes no remediation call and waits on none.
+// Deletion is handled with a finalizer: our labels come off the pods (through the pod queue) before the
+// policy goes away.
 import {
   ANNOTATION_VIOLATIONS, FINALIZER, LABEL_DRIFT, LABEL_VIOLATION, Reasons,
-  type ActionCounts, type ImmutabilityPolicyStatus, type WorkloadAction,
+  type ImmutabilityPolicyStatus, type WorkloadAction,
 } from '../api/types.js';
 import type { KubeApi } from '../k8s/api.js';
 import { isConflict, isNotFound, isUnprocessable } from '../k8s/errors.js';
-import { topLevelOwner, type WorkloadRef } from '../k8s/owners.js';
+import { topLevelOwner } from '../k8s/owners.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Finding } from '../policy/index.js';
-import { buildStatus, invalidSpecStatus, statusChanged, workloadOutcomeKey, type DegradedState, type PodAssessment, type WorkloadOutcome } from '../policy/status.js';
+import { msUntilNextExpiry } from '../policy/index.js';
+import { buildStatus, invalidSpecStatus, statusChanged, workloadOutcomeKey, type PodAssessment } from '../policy/status.js';
+import type { RemediationReport } from '../remediation/context.js';
+import { objectKey } from '../runtime/list-watch.js';
 import type { ReconcileResult } from '../runtime/workers.js';
 import { assessPod, findingKeys } from './assess.js';
 import type { Caches } from './caches.js';
 import type { DriftSource } from './drift-source.js';
 import type { ActivePolicy, PolicySet } from './policy-set.js';
-import type { PodReconciler } from './pod-reconciler.js';
-import { objectKey } from '../runtime/list-watch.js';
+import { podMetadataSettled } from './pod-reconciler.js';
 
-/** A violating or drifted workload as remediation sees it. */
-export interface WorkloadFindings {
-  ref: WorkloadRef;
-  pods: { pod: Pod; findings: Finding[]; driftFindings: string[] }[];
-}
-
-/** What remediation did or would do for one policy; the policy reconciler only reports it. */
-export interface RemediationReport {
-  outcomes: Map<string, WorkloadOutcome>;
-  actions: Omit<ActionCounts, 'labeled'>;
-  degraded?: DegradedState;
-  /** Come back this soon even if nothing changes (a rollout to watch, an eviction to retry). */
-  requeueAfterMs?: number;
-}
-
-export interface Remediator {
-  remediate(policy: ActivePolicy, workloads: WorkloadFindings[], signal?: AbortSignal): Promise<RemediationReport>;
+/** The policy's view of remediation: the results the workload reconciler remembered, read without I/O. */
+export interface RemediationResults {
+  report(active: ActivePolicy): RemediationReport;
+  /** Undefined until the workload controller has looked at the workload under this policy. */
+  resultOf(policyName: string, key: string): unknown;
   forget(policyName: string): void;
 }
+
+/** How often a deleting policy looks again whether its pods have lost our metadata. */
+const FINALIZE_POLL_MS = 500;
 
 export interface PolicyReconcilerDeps {
   caches: Caches;
   policies: PolicySet;
   api: KubeApi;
-  podReconciler: PodReconciler;
-  remediator: Remediator;
+  remediation: RemediationResults;
   drift: DriftSource;
+  /** Puts pods on the pod queue (finalization: their labels come off through the pod reconciler). */
+  enqueuePods(keys: readonly string[]): void;
   events: EventRecorder;
   metrics: Metrics;
   logger: Logger;
@@ -86,11 +80,12 @@ export class PolicyReconciler {
     const wait = this.throttle(name, now.getTime());
     if (wait > 0) return { requeueAfterMs: wait };
 
-    const { assessments, workloads, labeled } = this.evaluate(active, now);
-    const report = await this.deps.remediator.remediate(active, workloads, signal);
+    const { assessments, labeled } = this.evaluate(active, now);
+    const previous = this.previousStatus(active);
+    const report = this.carryOver(active, this.deps.remediation.report(active), assessments, previous, generation);
     const status = buildStatus({
       generation,
-      previous: this.previousStatus(active),
+      previous,
       assessments,
       defaultAction: defaultAction(active),
       outcomes: report.outcomes,
@@ -101,12 +96,13 @@ export class PolicyReconciler {
     this.deps.metrics.violations.set({ policy: name }, status.violatingPods ?? 0);
     this.deps.metrics.driftedPods.set({ policy: name }, status.driftedPods ?? 0);
     await this.writeStatus(active, status, signal);
-    return report.requeueAfterMs ? { requeueAfterMs: report.requeueAfterMs } : undefined;
+    // An exemption that expires changes the findings without any event: come back at that instant.
+    const expiry = msUntilNextExpiry(active.resolved, now);
+    return expiry === undefined ? undefined : { requeueAfterMs: expiry };
   }
 
-  private evaluate(active: ActivePolicy, now: Date): { assessments: PodAssessment[]; workloads: WorkloadFindings[]; labeled: number } {
+  private evaluate(active: ActivePolicy, now: Date): { assessments: PodAssessment[]; labeled: number } {
     const assessments: PodAssessment[] = [];
-    const workloads = new Map<string, WorkloadFindings>();
     const labels = active.resolved.mode === 'Enforce' && active.resolved.remediation.label !== undefined;
     let labeled = 0;
     for (const pod of this.deps.caches.pods.list()) {
@@ -123,12 +119,38 @@ export class PolicyReconciler {
       assessments.push(assessment);
       if (verdict.findings.length === 0 && driftFindings.length === 0) continue;
       if (labels && (pod.metadata.labels?.[LABEL_VIOLATION] === 'true' || pod.metadata.labels?.[LABEL_DRIFT])) labeled++;
-      const key = workloadOutcomeKey(ref);
-      const entry = workloads.get(key) ?? { ref, pods: [] };
-      entry.pods.push({ pod, findings: verdict.findings, driftFindings });
-      workloads.set(key, entry);
     }
-    return { assessments, workloads: [...workloads.values()], labeled };
+    return { assessments, labeled };
+  }
+
+  /**
+   * Workloads the workload controller has not looked at yet in this process (just after a restart or a
+   * leader change) keep what the status recorded for them, as does Degraded while any is pending: status is
+   * written at once, without waiting on remediation, and must not flap to defaults and back.
+   */
+  private carryOver(
+    active: ActivePolicy, report: RemediationReport, assessments: readonly PodAssessment[],
+    previous: ImmutabilityPolicyStatus | undefined, generation: number,
+  ): RemediationReport {
+    if (!previous || previous.observedGeneration !== generation) return report;
+    const name = active.resolved.name;
+    const pending = new Set<string>();
+    for (const a of assessments) {
+      if (a.findings.length === 0 && (a.driftFindings ?? []).length === 0) continue;
+      const key = workloadOutcomeKey(a.workload);
+      if (this.deps.remediation.resultOf(name, key) === undefined) pending.add(key);
+    }
+    if (pending.size === 0) return report;
+    const outcomes = new Map(report.outcomes);
+    for (const v of previous.violations ?? []) {
+      const key = workloadOutcomeKey(v);
+      if (!pending.has(key) || outcomes.has(key)) continue;
+      outcomes.set(key, { action: v.action, ...(v.message ? { message: v.message } : {}), ...(v.patch ? { patch: v.patch } : {}) });
+    }
+    const degraded = previous.conditions?.find((c) => c.type === 'Degraded');
+    const carried: RemediationReport = { ...report, outcomes };
+    if (!report.degraded && degraded?.status === 'True') carried.degraded = { reason: degraded.reason, message: degraded.message };
+    return carried;
   }
 
   /** Status as we last wrote it (the watch may not have delivered our own write yet) or as cached. */
@@ -171,16 +193,24 @@ export class PolicyReconciler {
     }
   }
 
-  /** Policy deleted: take our labels off every pod (the pod reconciler no longer counts this policy), then let go. */
-  private async finalize(active: ActivePolicy, signal?: AbortSignal): Promise<void> {
+  /**
+   * Policy deleted: the pod reconciler no longer counts it, so every pod still carrying metadata it does not
+   * want goes on the pod queue; once none is left (the pod queue did the writes, one worker per pod), let go.
+   */
+  private async finalize(active: ActivePolicy, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const name = active.object.metadata.name;
     const finalizers = active.object.metadata.finalizers ?? [];
     if (!finalizers.includes(FINALIZER)) return;
+    const pending: string[] = [];
     for (const pod of this.deps.caches.pods.list()) {
       const labels = pod.metadata.labels ?? {};
       if (labels[LABEL_VIOLATION] === undefined && labels[LABEL_DRIFT] === undefined &&
         pod.metadata.annotations?.[ANNOTATION_VIOLATIONS] === undefined) continue;
-      await this.deps.podReconciler.reconcile(objectKey(pod.metadata), signal);
+      if (!podMetadataSettled(this.deps, pod)) pending.push(objectKey(pod.metadata));
+    }
+    if (pending.length > 0) {
+      this.deps.enqueuePods(pending);
+      return { requeueAfterMs: FINALIZE_POLL_MS };
     }
     try {
       await this.deps.api.setPolicyFinalizers(name, finalizers, finalizers.filter((f) => f !== FINALIZER), signal);
@@ -194,7 +224,7 @@ export class PolicyReconciler {
 
   private forget(name: string): void {
     this.lastWrite.delete(name);
-    this.deps.remediator.forget(name);
+    this.deps.remediation.forget(name);
     this.deps.metrics.forgetPolicy(name);
   }
 }

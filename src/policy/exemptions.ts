@@ -48,3 +48,18 @@ export function exemptionCovers(exemption: Exemption, ctx: ExemptionContext, now
 export function activeExemption(policy: ResolvedPolicy, ctx: ExemptionContext, now: Date): Exemption | undefined {
   return policy.exemptions.find((exemption) => exemptionCovers(exemption, ctx, now));
 }
+
+/**
+ * Milliseconds from `now` until the policy's next exemption expires, or undefined when none is pending: the
+ * instant at which findings change without any event, so reconcilers come back then (a quiet cluster must
+ * not wait for an unrelated event to report an expired waiver).
+ */
+export function msUntilNextExpiry(policy: ResolvedPolicy, now: Date): number | undefined {
+  let next: number | undefined;
+  for (const exemption of policy.exemptions) {
+    const expires = exemption.expires === undefined ? undefined : parseRfc3339(exemption.expires);
+    if (expires === undefined || expires <= now.getTime()) continue;
+    next = next === undefined ? expires : Math.min(next, expires);
+  }
+  return next === undefined ? undefined : next - now.getTime();
+}

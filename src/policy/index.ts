@@ -8,7 +8,7 @@ export { matchPod } from './match.js';
 export type { MatchTarget } from './match.js';
 export { imageSpellings, parseImageReference } from './image.js';
 export type { ImageReference } from './image.js';
-export { activeExemption, exemptionCovers, exemptionExpired } from './exemptions.js';
+export { activeExemption, exemptionCovers, exemptionExpired, msUntilNextExpiry } from './exemptions.js';
 export type { ExemptionContext } from './exemptions.js';
 export { evaluatePod, evaluatePodSpec, evaluateWorkload, fieldPathOfPointer, findingKey } from './evaluate.js';
 export { workloadFromObject } from './workload.js';

@@ -1,9 +1,26 @@
 // What the steps of one remediation pass share: the API port they write through, and the pass itself — one
 // policy, what is remembered about it, and a single clock reading, so every step judges the same moment.
+import type { Pod } from '../api/kube.js';
+import type { ActionCounts } from '../api/types.js';
 import type { ActivePolicy } from '../controllers/policy-set.js';
 import type { NamespacedRef } from '../k8s/api.js';
-import type { ResolvedPolicy } from '../policy/index.js';
+import type { WorkloadRef } from '../k8s/owners.js';
+import type { Finding, ResolvedPolicy } from '../policy/index.js';
+import type { DegradedState, WorkloadOutcome } from '../policy/status.js';
 import type { PolicyState } from './policy-state.js';
+
+/** A violating or drifted workload as one policy sees it. */
+export interface WorkloadFindings {
+  ref: WorkloadRef;
+  pods: { pod: Pod; findings: Finding[]; driftFindings: string[] }[];
+}
+
+/** What remediation did or would do for one policy's workloads; the policy reconciler only reports it. */
+export interface RemediationReport {
+  outcomes: Map<string, WorkloadOutcome>;
+  actions: Omit<ActionCounts, 'labeled'>;
+  degraded?: DegradedState;
+}
 
 /** The API calls remediation makes; `KubeApi` implements it, unit tests fake it. */
 export interface RemediationApi {

@@ -78,8 +78,6 @@ export interface OwnerPatcherOptions {
   gitOpsManagers: readonly string[];
   /** Applies of the same change before we stop fighting whoever reverts it. */
   maxPatchAttempts: number;
-  /** Retry delay after a refused apply. */
-  retryMs: number;
 }
 
 export interface PatchedTemplate {
@@ -167,7 +165,7 @@ export class OwnerPatcher {
       const problem = apiProblem(err, 'patch');
       this.opts.reporter.record(ctx, { ref, live, action: 'patch', result: 'failure', type: 'Warning', reason: 'PatchFailed', note: problem.message });
       draft.addProblem(problem);
-      draft.requeueWithin(this.opts.retryMs);
+      draft.fail(err);
       return undefined;
     }
     ctx.state.counts.patched++;

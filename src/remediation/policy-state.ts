@@ -18,6 +18,8 @@ export interface WorkloadResult {
   requeueAfterMs?: number;
   /** Nothing is in flight: the same pods may reuse this result for a while without reading the workload. */
   settled: boolean;
+  /** The API write that failed, for the queue runner to retry (the outcome above already says so). */
+  failure?: Error;
 }
 
 export interface RolloutWatch {

@@ -6,7 +6,7 @@
 // how their results fold into the policy's report. The steps are OwnerPatcher, RolloutGuard and Evictor.
 import type { Pod } from '../api/kube.js';
 import { Reasons } from '../api/types.js';
-import type { RemediationReport, Remediator, WorkloadFindings } from '../controllers/policy-reconciler.js';
+
 import type { ActivePolicy } from '../controllers/policy-set.js';
 import { isAbortError, isForbidden, isNotFound, messageOf } from '../k8s/errors.js';
 import { controllerOf, type WorkloadRef } from '../k8s/owners.js';
@@ -14,10 +14,10 @@ import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { evaluateWorkload, findingKey, planRemediation, workloadFromObject, type Workload } from '../policy/index.js';
-import { workloadOutcomeKey, type WorkloadOutcome } from '../policy/status.js';
+import type { WorkloadOutcome } from '../policy/status.js';
 import type { Clock } from '../runtime/clock.js';
 import { ActionReporter } from './action-reporter.js';
-import type { RemediationApi, RemediationContext } from './context.js';
+import type { RemediationApi, RemediationContext, RemediationReport, WorkloadFindings } from './context.js';
 import type { PodFindings } from './eviction.js';
 import { Evictor } from './evictor.js';
 import type { ApplyTarget } from './fragment.js';
@@ -28,9 +28,9 @@ import { PolicyState, type WorkloadResult } from './policy-state.js';
 import { DEFAULT_ROLLOUT_DEADLINE_MS } from './rollout.js';
 import { RolloutGuard } from './rollout-guard.js';
 import { MAX_MESSAGE_CHARS, truncateText } from './status-text.js';
-import { minDefined, WorkloadDraft } from './workload-draft.js';
+import { WorkloadDraft } from './workload-draft.js';
 
-export type { RemediationApi } from './context.js';
+export type { RemediationApi, RemediationReport, WorkloadFindings } from './context.js';
 
 export interface WorkloadRemediatorOptions {
   api: RemediationApi;
@@ -44,39 +44,35 @@ export interface WorkloadRemediatorOptions {
   maxPatchAttempts?: number;
   /** Rollout deadline for kinds without progressDeadlineSeconds. Default 600 s. */
   rolloutDeadlineMs?: number;
-  /** How often a rollout being watched is looked at. Default 2 s. */
+  /** First look at a rollout being watched; later looks are sparser (RolloutGuard.nextLook). Default 2 s. */
   rolloutPollMs?: number;
   /** Backoff of refused evictions (PDB, 403, ...). Default 5 s doubling to 5 min. */
   evictionBackoff?: { initialMs: number; maxMs: number };
   /** Settled workloads with unchanged pods are re-read at most this often. Default 30 s. */
   revisitMs?: number;
-  /** Retry delay after a failed API call. Default 10 s. */
-  retryMs?: number;
 }
 
 const PATCHABLE_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob'];
 
-export class WorkloadRemediator implements Remediator {
+export class WorkloadRemediator {
   private readonly states = new Map<string, PolicyState>();
   private readonly reporter: ActionReporter;
   private readonly patcher: OwnerPatcher;
   private readonly rollouts: RolloutGuard;
   private readonly evictor: Evictor;
   private readonly revisitMs: number;
-  private readonly retryMs: number;
 
   constructor(private readonly opts: WorkloadRemediatorOptions) {
     this.revisitMs = opts.revisitMs ?? 30_000;
-    this.retryMs = opts.retryMs ?? 10_000;
     this.reporter = new ActionReporter(opts.events, opts.metrics);
     const deps = { api: opts.api, reporter: this.reporter, logger: opts.logger };
     this.patcher = new OwnerPatcher({
-      ...deps, retryMs: this.retryMs,
+      ...deps,
       gitOpsManagers: opts.gitOpsManagers ?? GITOPS_MANAGERS,
       maxPatchAttempts: opts.maxPatchAttempts ?? 3,
     });
     this.rollouts = new RolloutGuard({
-      ...deps, retryMs: this.retryMs,
+      ...deps,
       deadlineMs: opts.rolloutDeadlineMs ?? DEFAULT_ROLLOUT_DEADLINE_MS,
       pollMs: opts.rolloutPollMs ?? 2_000,
     });
@@ -90,7 +86,13 @@ export class WorkloadRemediator implements Remediator {
     this.states.delete(policyName);
   }
 
-  async remediate(active: ActivePolicy, workloads: WorkloadFindings[], signal?: AbortSignal): Promise<RemediationReport> {
+  /**
+   * Remediates one workload under one policy (`w` is what the policy finds in its pods; undefined when they
+   * comply or are gone) and remembers the result for `report`. Returns undefined when there is nothing to
+   * report. A failed API write is recorded as the workload's Blocked outcome and then thrown, so that the
+   * queue runner — the one place for retries — backs the workload off and counts the error.
+   */
+  async remediateWorkload(active: ActivePolicy, key: string, w: WorkloadFindings | undefined, signal?: AbortSignal): Promise<WorkloadResult | undefined> {
     const policy = active.resolved;
     const state = this.stateFor(active);
     const ctx: RemediationContext = {
@@ -100,35 +102,51 @@ export class WorkloadRemediator implements Remediator {
     };
     const { patchOwner, evict } = policy.remediation;
     if (!this.rollouts.enabled(ctx)) state.rollouts.clear();
+    const remediates = !ctx.enforce || patchOwner !== undefined || evict !== undefined;
+    let result: WorkloadResult | undefined;
+    try {
+      if (w && remediates) {
+        result = await this.remediateOnce(ctx, key, w);
+      } else {
+        state.results.delete(key);
+        // Rollouts of workloads that no longer violate (a StatefulSet replaces the old pod first) still need watching.
+        const watch = state.rollouts.get(key);
+        if (watch) result = await this.rollouts.judgeDetached(ctx, key, watch);
+        if (!state.rollouts.has(key)) state.patched.delete(key);
+      }
+    } catch (err) {
+      if (isAbortError(err) || signal?.aborted) throw err;
+      const reason = isForbidden(err) ? Reasons.Forbidden : Reasons.PatchFailed;
+      const message = truncateText(`remediation failed: ${messageOf(err)}`, MAX_MESSAGE_CHARS);
+      result = { problem: { reason, message }, settled: false, failure: err instanceof Error ? err : new Error(String(err)) };
+      if (w) result.outcome = { action: ctx.enforce ? 'Blocked' : 'Planned', message };
+    }
+    // A pass that began under an older generation (the spec changed meanwhile) must not leave its result as
+    // the new generation's: the key is queued again and recomputed.
+    const current = state.generation === (active.object.metadata.generation ?? 0);
+    if (result && current) state.results.set(key, { fingerprint: result.settled ? fingerprintOf(w) : '', at: ctx.now.getTime(), result });
+    if (result?.failure !== undefined) throw result.failure;
+    return result;
+  }
 
+  /** What remediation did or would do for the policy's workloads, from the results remembered so far. */
+  report(active: ActivePolicy): RemediationReport {
+    const state = this.stateFor(active);
     const outcomes = new Map<string, WorkloadOutcome>();
     const problems = new Map<string, Problem>();
-    let requeueAfterMs: number | undefined;
-    const current = new Set<string>();
-    const remediates = !ctx.enforce || patchOwner !== undefined || evict !== undefined;
-    const sorted = [...workloads].sort((a, b) => workloadOutcomeKey(a.ref).localeCompare(workloadOutcomeKey(b.ref)));
-    for (const w of remediates ? sorted : []) {
-      const key = workloadOutcomeKey(w.ref);
-      current.add(key);
-      const result = await this.guarded(ctx, key, () => this.remediateWorkload(ctx, key, w));
+    for (const [key, { result }] of state.results) {
       if (result.outcome) outcomes.set(key, result.outcome);
       if (result.problem) problems.set(key, result.problem);
-      requeueAfterMs = minDefined(requeueAfterMs, result.requeueAfterMs);
     }
-    // Rollouts of workloads that no longer violate (a StatefulSet replaces the old pod first) still need watching.
-    for (const [key, watch] of [...state.rollouts]) {
-      if (current.has(key)) continue;
-      const result = await this.guarded(ctx, key, () => this.rollouts.judgeDetached(ctx, key, watch));
-      if (result.problem) problems.set(key, result.problem);
-      requeueAfterMs = minDefined(requeueAfterMs, result.requeueAfterMs);
-    }
-    state.prune(current);
-
     const report: RemediationReport = { outcomes, actions: { ...state.counts } };
-    const degraded = ctx.enforce ? degradedState(problems) : undefined;
+    const degraded = active.resolved.mode === 'Enforce' ? degradedState(problems) : undefined;
     if (degraded) report.degraded = degraded;
-    if (requeueAfterMs !== undefined) report.requeueAfterMs = Math.max(100, requeueAfterMs);
     return report;
+  }
+
+  /** The result last remembered for a workload under a policy. */
+  resultOf(policyName: string, key: string): WorkloadResult | undefined {
+    return this.states.get(policyName)?.results.get(key)?.result;
   }
 
   private stateFor(active: ActivePolicy): PolicyState {
@@ -141,33 +159,16 @@ export class WorkloadRemediator implements Remediator {
       const seed = status?.observedGeneration === generation ? status.actions : undefined;
       state = new PolicyState(generation, seed, this.opts.clock);
       this.states.set(name, state);
-    } else if (state.generation !== generation) {
+    } else if (state.generation < generation) {
+      // Only forward: a reconcile still running for the previous generation must not reset the new one.
       state.startGeneration(generation);
     }
     return state;
   }
 
-  /** One workload's failure must not stop the others: report it and come back later. */
-  private async guarded(ctx: RemediationContext, key: string, run: () => Promise<WorkloadResult>): Promise<WorkloadResult> {
-    try {
-      return await run();
-    } catch (err) {
-      if (isAbortError(err) || ctx.signal?.aborted) throw err;
-      this.opts.logger.warn('remediation failed', { policy: ctx.policy.name, workload: key, err });
-      const reason = isForbidden(err) ? Reasons.Forbidden : Reasons.PatchFailed;
-      const message = truncateText(`remediation failed: ${messageOf(err)}`, MAX_MESSAGE_CHARS);
-      return {
-        outcome: { action: ctx.enforce ? 'Blocked' : 'Planned', message },
-        problem: { reason, message },
-        requeueAfterMs: this.retryMs,
-        settled: false,
-      };
-    }
-  }
-
   /** A settled result is reused while the pods and their findings stay the same, instead of re-reading the workload. */
-  private async remediateWorkload(ctx: RemediationContext, key: string, w: WorkloadFindings): Promise<WorkloadResult> {
-    const fingerprint = JSON.stringify(w.pods.map((p) => [p.pod.metadata.uid, p.findings.map(findingKey).sort(), p.driftFindings]));
+  private async remediateOnce(ctx: RemediationContext, key: string, w: WorkloadFindings): Promise<WorkloadResult> {
+    const fingerprint = fingerprintOf(w);
     const memo = ctx.state.results.get(key);
     const nowMs = ctx.now.getTime();
     if (memo && memo.result.settled && memo.fingerprint === fingerprint && nowMs - memo.at < this.revisitMs && !ctx.state.rollouts.has(key)) {
@@ -175,7 +176,6 @@ export class WorkloadRemediator implements Remediator {
     }
     const result = await this.computeWorkload(ctx, key, w);
     this.reporter.announceTransition(ctx, w.ref, memo?.result, result);
-    ctx.state.results.set(key, { fingerprint, at: nowMs, result });
     return result;
   }
 
@@ -252,6 +252,11 @@ export class WorkloadRemediator implements Remediator {
     await this.evictor.evictDrifted(ctx, key, ref, pods, draft);
     return draft.result(ctx.enforce, 'Skipped');
   }
+}
+
+/** What a settled result depends on: the workload's pods and what the policy finds in them. */
+function fingerprintOf(w: WorkloadFindings | undefined): string {
+  return JSON.stringify(w?.pods.map((p) => [p.pod.metadata.uid, p.findings.map(findingKey).sort(), p.driftFindings]) ?? []);
 }
 
 function labelsPods(ctx: RemediationContext): boolean {

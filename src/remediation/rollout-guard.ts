@@ -42,9 +42,12 @@ export interface RolloutGuardOptions {
   deadlineMs: number;
   /** How often a rollout being watched is looked at. */
   pollMs: number;
-  /** Retry delay after a refused rollback. */
-  retryMs: number;
 }
+
+/** The controller-manager marks ProgressDeadlineExceeded shortly after the deadline; look just after that. */
+const DEADLINE_SLACK_MS = 2_000;
+/** Sparsest look at a rollout under watch. */
+const MAX_POLL_MS = 60_000;
 
 export interface JudgedRollout {
   /** The workload as it is after judging (reverted, when the rollback went through). */
@@ -113,6 +116,22 @@ export class RolloutGuard {
     return watch;
   }
 
+  /**
+   * When to look at a progressing rollout again. Its pods' events bring the workload back as it moves; this
+   * only covers what no event of ours announces (the workload's own status, its deadline). The delay grows
+   * with the rollout's age — a few looks early, when most rollouts finish, then sparse ones — and lands on the
+   * deadline, so a thousand rollouts under watch cost a few dozen GETs a second, not five hundred.
+   */
+  private nextLook(watch: RolloutWatch, live: Obj, nowMs: number): number {
+    const spec = isRecord(live['spec']) ? live['spec'] : {};
+    const progressDeadlineSeconds = typeof spec['progressDeadlineSeconds'] === 'number' ? spec['progressDeadlineSeconds'] : undefined;
+    const deadlineMs = watch.ref.kind === 'Deployment' ? (progressDeadlineSeconds ?? 600) * 1000 + DEADLINE_SLACK_MS : this.opts.deadlineMs;
+    const age = nowMs - watch.startedAt;
+    const untilDeadline = watch.startedAt + deadlineMs - nowMs;
+    const next = Math.max(this.opts.pollMs, Math.min(age, MAX_POLL_MS));
+    return untilDeadline > 0 ? Math.min(next, untilDeadline) : next;
+  }
+
   private async judge(ctx: RemediationContext, key: string, watch: RolloutWatch, live: Obj, draft: WorkloadDraft): Promise<JudgedRollout> {
     const workload = workloadFromObject(live);
     if ('error' in workload || !podCarriesFragment(workload.podSpec, watch.record.fragment)) {
@@ -134,7 +153,7 @@ export class RolloutGuard {
       return { live, failed: false };
     }
     if (verdict.state === 'progressing') {
-      draft.requeueWithin(this.opts.pollMs);
+      draft.requeueWithin(this.nextLook(watch, live, ctx.now.getTime()));
       draft.settled = false;
       return { live, failed: false };
     }
@@ -173,7 +192,7 @@ export class RolloutGuard {
         ref: watch.ref, live, action: 'rollback', result: 'failure', type: 'Warning', reason: 'RollbackFailed', note: message,
       });
       draft.addProblem({ reason: Reasons.RolloutFailed, message });
-      draft.requeueWithin(this.opts.retryMs);
+      draft.fail(err);
       return live;
     }
   }

@@ -24,6 +24,13 @@ export class WorkloadDraft {
   requeueAfterMs?: number;
   /** False while something is in flight (a rollout, an eviction) that the next pass must look at. */
   settled = true;
+  /** An API write that failed: the runner retries the workload with backoff once its outcome is recorded. */
+  failure?: Error;
+
+  fail(err: unknown): void {
+    this.failure ??= err instanceof Error ? err : new Error(String(err));
+    this.settled = false;
+  }
 
   /** Asks to come back within `ms`; the most urgent step wins. */
   requeueWithin(ms: number): void {
@@ -55,6 +62,7 @@ export class WorkloadDraft {
     if (problem) result.problem = problem;
     if (this.warnings.length > 0) result.warning = this.warnings.join('; ');
     if (this.requeueAfterMs !== undefined) result.requeueAfterMs = this.requeueAfterMs;
+    if (this.failure !== undefined) result.failure = this.failure;
     return result;
   }
 }

@@ -381,9 +381,10 @@ describe('remediation', function () {
       await apply(policy('rem-audit', ns, {
         mode: 'Audit', remediation: { label: {}, patchOwner: { writablePaths: ['/tmp'] }, evict: {} },
       }));
-      const status = await eventually('Planned entries for both workloads', async () => {
+      // The status is written at once; each workload's plan joins it as the workload controller works it out.
+      const status = await eventually('Planned entries for both workloads, with the plan', async () => {
         const s = await policyStatus('rem-audit');
-        return violationOf(s, 'Deployment', 'preview') && violationOf(s, 'StatefulSet', 'cache') ? s : undefined;
+        return violationOf(s, 'Deployment', 'preview')?.patch && violationOf(s, 'StatefulSet', 'cache')?.message ? s : undefined;
       }, 30_000);
       const dep = violationOf(status, 'Deployment', 'preview');
       expect(dep?.action).to.equal('Planned');

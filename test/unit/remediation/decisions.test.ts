@@ -331,7 +331,7 @@ describe('remediation/decisions', () => {
       const clock = new FakeClock(NOW.getTime());
       const ctx: RemediationContext = { active, policy, state: new PolicyState(1, undefined, clock), enforce, now: NOW };
       const reporter = new ActionReporter(new FakeEvents(), createMetrics(new Registry(), { defaultMetrics: false }));
-      const patcher = new OwnerPatcher({ api, reporter, logger: silentLogger, gitOpsManagers: GITOPS_MANAGERS, maxPatchAttempts: 3, retryMs: 1_000 });
+      const patcher = new OwnerPatcher({ api, reporter, logger: silentLogger, gitOpsManagers: GITOPS_MANAGERS, maxPatchAttempts: 3 });
       const draft = new WorkloadDraft();
       const out = await patcher.patch(ctx, 'ns/Deployment/web', ref, target, live, workloadOf(live), planOf(live), draft);
       return { api, draft, templateChanged: out !== undefined };

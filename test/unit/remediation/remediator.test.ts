@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import type { Pod, PodSpec } from '../../../src/api/kube.js';
 import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
-import type { WorkloadFindings } from '../../../src/controllers/policy-reconciler.js';
 import type { ActivePolicy } from '../../../src/controllers/policy-set.js';
 import type { WorkloadRef } from '../../../src/k8s/owners.js';
 import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
 import { evaluatePod, resolvePolicy } from '../../../src/policy/index.js';
-import { WorkloadRemediator } from '../../../src/remediation/remediator.js';
+import { WorkloadRemediator, type RemediationReport, type WorkloadFindings } from '../../../src/remediation/remediator.js';
+import { workloadOutcomeKey } from '../../../src/policy/status.js';
 import { templateHash } from '../../../src/remediation/workload-record.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
 import { FakeApi, FakeEvents, silentLogger } from './fake-api.js';
@@ -77,6 +77,27 @@ function harness(): Harness {
   return { api, events, clock, metrics, remediator };
 }
 
+/**
+ * Remediates each workload as the workload controller does (one key at a time), then reads the policy's
+ * report; failed writes are collected as the queue runner would receive them.
+ */
+async function remediateAll(
+  remediator: WorkloadRemediator, policy: ActivePolicy, workloads: WorkloadFindings[],
+): Promise<RemediationReport & { requeueAfterMs?: number; failures: unknown[] }> {
+  let requeueAfterMs: number | undefined;
+  const failures: unknown[] = [];
+  for (const w of workloads) {
+    try {
+      const result = await remediator.remediateWorkload(policy, workloadOutcomeKey(w.ref), w);
+      const after = result?.requeueAfterMs;
+      if (after !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? after, after);
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  return { ...remediator.report(policy), ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }), failures };
+}
+
 async function actionCount(metrics: Metrics, labels: Record<string, string>): Promise<number> {
   const values = (await metrics.actions.get()).values;
   return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k as keyof typeof v.labels] === l))?.value ?? 0;
@@ -93,7 +114,7 @@ describe('remediation/remediator', () => {
       const policy = active({ mode: 'Audit', remediation: { patchOwner: { writablePaths: ['/tmp'] }, evict: {} } });
       h.api.add(workload('Deployment', 'web', writable));
       h.api.add(workload('StatefulSet', 'db', privileged, { spec: { updateStrategy: { type: 'OnDelete' } } }));
-      const report = await h.remediator.remediate(policy, [
+      const report = await remediateAll(h.remediator, policy, [
         findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')]),
         findings(policy, ref('StatefulSet', 'db'), [pod('db-0', privileged, 'StatefulSet')]),
       ]);
@@ -118,8 +139,8 @@ describe('remediation/remediator', () => {
       const policy = active({ mode: 'Audit', remediation: { patchOwner: { writablePaths: ['/tmp'], presets: false } } });
       const nginx = podSpec(undefined, 'nginx:1.27');
       h.api.add(workload('Deployment', 'web', nginx));
-      const run = (): ReturnType<WorkloadRemediator['remediate']> =>
-        h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', nginx, 'ReplicaSet')])]);
+      const run = (): ReturnType<typeof remediateAll> =>
+        remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', nginx, 'ReplicaSet')])]);
       const report = await run();
       const message = report.outcomes.get('ns/Deployment/web')?.message ?? '';
       expect(message).to.match(/^would patch: set readOnlyRootFilesystem, added emptyDir at \/tmp; warning: container "app" \(official nginx image\) writes to \/var\/cache\/nginx, \/var\/run, /);
@@ -137,7 +158,7 @@ describe('remediation/remediator', () => {
       h.api.add(workload('Deployment', 'web', writable, {
         metadata: { managedFields: [{ manager: 'argocd-controller', operation: 'Apply', fieldsV1: { 'f:spec': {} } }] },
       }));
-      const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
       const outcome = report.outcomes.get('ns/Deployment/web');
       expect(outcome?.action).to.equal('Planned');
       expect(outcome?.message).to.match(/Enforce would not patch: GitOpsManaged.*argocd-controller/);
@@ -151,7 +172,7 @@ describe('remediation/remediator', () => {
       const policy = active(enforcePatch);
       h.api.add(workload('Deployment', 'web', writable));
       const wf = findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')]);
-      const first = await h.remediator.remediate(policy, [wf]);
+      const first = await remediateAll(h.remediator, policy, [wf]);
       const applies = h.api.callsOf('apply');
       expect(applies).to.have.length(1);
       const body = applies[0]?.body as Obj;
@@ -167,14 +188,14 @@ describe('remediation/remediator', () => {
       expect(h.events.recorded.map((e) => [e.regarding.kind, e.reason])).to.deep.equal([['Deployment', 'Patched'], ['ImmutabilityPolicy', 'Patched']]);
 
       // The old pod still violates while the rollout runs: no second apply, the same report.
-      const second = await h.remediator.remediate(policy, [wf]);
+      const second = await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('apply')).to.have.length(1);
       expect(second.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
       expect(second.actions.patched).to.equal(1);
 
       // A fresh replica (after a crash) reads the record on the workload and does not patch again either.
       const restarted = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: silentLogger, clock: h.clock });
-      const third = await restarted.remediate(policy, [wf]);
+      const third = await remediateAll(restarted, policy, [wf]);
       expect(h.api.callsOf('apply')).to.have.length(1);
       expect(third.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
     });
@@ -188,7 +209,7 @@ describe('remediation/remediator', () => {
           'f:containers': { 'k:{"name":"app"}': { 'f:name': {}, 'f:securityContext': { 'f:readOnlyRootFilesystem': {} } } },
         } } } } }] },
       }));
-      await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', spec, 'ReplicaSet')])]);
+      await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('w', spec, 'ReplicaSet')])]);
       const body = h.api.callsOf('apply')[0]?.body as Obj;
       expect(((body['spec'] as Obj)['template'] as Obj)['spec']).to.deep.equal({
         containers: [{ name: 'app', securityContext: { readOnlyRootFilesystem: true, privileged: false } }],
@@ -212,7 +233,7 @@ describe('remediation/remediator', () => {
         const h = harness();
         const policy = active(enforcePatch);
         h.api.add(workload('Deployment', 'web', writable, { metadata: c.metadata(writable) }));
-        const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
+        const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
         expect(h.api.callsOf('apply')).to.deep.equal([]);
         const outcome = report.outcomes.get('ns/Deployment/web');
         expect(outcome?.action).to.equal('Blocked');
@@ -232,7 +253,7 @@ describe('remediation/remediator', () => {
       });
       h.api.add(original);
       for (let i = 1; i <= 4; i++) {
-        const report = await h.remediator.remediate(policy, [wf]);
+        const report = await remediateAll(h.remediator, policy, [wf]);
         const patched = h.api.get(ref('Deployment', 'web'));
         // Someone restores the original template, keeping our record annotation.
         h.api.add({ ...structuredClone(original), metadata: { ...(original['metadata'] as Obj), annotations: (patched['metadata'] as Obj)['annotations'] } });
@@ -253,7 +274,7 @@ describe('remediation/remediator', () => {
       const spec = podSpec({ privileged: true });
       h.api.add(workload('Deployment', 'web', spec));
       const wf = findings(policy, ref('Deployment', 'web'), [pod('old', spec, 'ReplicaSet')]);
-      await h.remediator.remediate(policy, [wf]);
+      await remediateAll(h.remediator, policy, [wf]);
       const patched = h.api.get(ref('Deployment', 'web'));
       // The applied fields are now ours (as the API server would record them).
       (patched['metadata'] as Obj)['managedFields'] = [{ manager: 'immutability-operator', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': {
@@ -265,7 +286,7 @@ describe('remediation/remediator', () => {
       const newSpec = ((patched['spec'] as Obj)['template'] as Obj)['spec'];
       h.api.pods = [{ metadata: { name: 'new' }, spec: newSpec, status: { containerStatuses: [{ name: 'app', restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }];
 
-      const report = await h.remediator.remediate(policy, [wf]);
+      const report = await remediateAll(h.remediator, policy, [wf]);
       const applies = h.api.callsOf('apply');
       expect(applies).to.have.length(2);
       const revert = applies[1]?.body as Obj;
@@ -286,7 +307,7 @@ describe('remediation/remediator', () => {
         name: 'rs', namespace: 'ns', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'u', controller: true }],
       } });
       h.api.add({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'job', namespace: 'ns' }, spec: { template: { spec: writable } } });
-      const report = await h.remediator.remediate(policy, [
+      const report = await remediateAll(h.remediator, policy, [
         findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)]),
         findings(policy, ref('Rollout', 'canary', 'argoproj.io/v1alpha1'), [pod('c', writable, 'ReplicaSet')]),
         findings(policy, ref('ReplicaSet', 'rs'), [pod('r', writable, 'ReplicaSet')]),
@@ -298,18 +319,18 @@ describe('remediation/remediator', () => {
       expect(report.outcomes.get('ns/ReplicaSet/rs')?.message).to.match(/controlled by Deployment d/);
       expect(report.outcomes.get('ns/Job/job')?.message).to.match(/Job's pod template is immutable/);
       expect(report.outcomes.get('ns/Job/job')?.action).to.equal('Labeled');
-      expect(h.api.callsOf('get').map((c) => c.key)).to.deep.equal(['ns/Job/job', 'ns/ReplicaSet/rs']);
+      expect(h.api.callsOf('get').map((c) => c.key).sort()).to.deep.equal(['ns/Job/job', 'ns/ReplicaSet/rs']);
     });
 
-    it('reports a refused apply (403) as Forbidden and retries later', async () => {
+    it('reports a refused apply (403) as Forbidden and hands the failure to the runner to retry', async () => {
       const h = harness();
       const policy = active(enforcePatch);
       h.api.add(workload('Deployment', 'web', writable));
       h.api.applyFailure = 403;
-      const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('w', writable, 'ReplicaSet')])]);
       expect(report.outcomes.get('ns/Deployment/web')?.action).to.equal('Blocked');
       expect(report.degraded?.reason).to.equal('Forbidden');
-      expect(report.requeueAfterMs).to.equal(10_000);
+      expect(report.failures).to.have.length(1);
       expect(report.actions.patched).to.equal(0);
     });
   });
@@ -323,26 +344,26 @@ describe('remediation/remediator', () => {
       h.api.add(workload('Deployment', 'web', writable));
       const wf = findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')], ['app:exec']);
       h.api.evictions = [429];
-      const blocked = await h.remediator.remediate(policy, [wf]);
+      const blocked = await remediateAll(h.remediator, policy, [wf]);
       expect(blocked.outcomes.get('ns/Deployment/web')?.action).to.equal('Blocked');
       expect(blocked.degraded?.reason).to.equal('EvictionBlocked');
       expect(blocked.requeueAfterMs).to.equal(5_000);
 
       await h.clock.advance(4_000);
-      const waiting = await h.remediator.remediate(policy, [wf]);
+      const waiting = await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('evict')).to.have.length(1); // still backing off
       expect(waiting.degraded?.reason).to.equal('EvictionBlocked');
       expect(waiting.requeueAfterMs).to.equal(1_000);
 
       await h.clock.advance(1_000);
-      const done = await h.remediator.remediate(policy, [wf]);
+      const done = await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('evict').map((c) => c.key)).to.deep.equal(['ns/web-1@web-1-uid', 'ns/web-1@web-1-uid']);
       expect(done.outcomes.get('ns/Deployment/web')?.action).to.equal('Evicted');
       expect(done.actions.evicted).to.equal(1);
       expect(done.degraded).to.equal(undefined);
 
       // The evicted pod may linger in the cache for a moment: it is never evicted twice.
-      await h.remediator.remediate(policy, [wf]);
+      await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('evict')).to.have.length(2);
     });
 
@@ -351,12 +372,12 @@ describe('remediation/remediator', () => {
       const policy = evictPolicy({ maxPerMinute: 1 });
       h.api.add(workload('Deployment', 'web', writable));
       const wf = findings(policy, ref('Deployment', 'web'), [pod('a', writable, 'ReplicaSet'), pod('b', writable, 'ReplicaSet')], ['app:exec']);
-      const report = await h.remediator.remediate(policy, [wf]);
+      const report = await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('evict')).to.have.length(1);
       expect(report.degraded?.reason).to.equal('RateLimited');
       expect(report.requeueAfterMs).to.equal(60_000);
       await h.clock.advance(60_000);
-      await h.remediator.remediate(policy, [wf]);
+      await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('evict').map((c) => c.key)).to.deep.equal(['ns/a@a-uid', 'ns/b@b-uid']);
     });
 
@@ -365,7 +386,7 @@ describe('remediation/remediator', () => {
       const policy = evictPolicy();
       h.api.add(workload('Deployment', 'web', writable));
       h.api.evictions = [403];
-      const report = await h.remediator.remediate(policy, [findings(policy, ref('Deployment', 'web'), [pod('a', writable, 'ReplicaSet')], ['app:exec'])]);
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('a', writable, 'ReplicaSet')], ['app:exec'])]);
       expect(report.degraded?.reason).to.equal('Forbidden');
       expect(await actionCount(h.metrics, { action: 'evict', result: 'failure' })).to.equal(1);
     });
@@ -375,7 +396,7 @@ describe('remediation/remediator', () => {
       const policy = evictPolicy();
       h.api.add(workload('StatefulSet', 'db', writable, { spec: { updateStrategy: { type: 'OnDelete' } } }));
       h.api.add(workload('DaemonSet', 'agent', writable));
-      const report = await h.remediator.remediate(policy, [
+      const report = await remediateAll(h.remediator, policy, [
         findings(policy, ref('StatefulSet', 'db'), [pod('db-0', writable, 'StatefulSet')]),
         findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)], ['app:exec']),
         findings(policy, ref('DaemonSet', 'agent'), [pod('agent-x', writable, 'DaemonSet')], ['app:exec']),
@@ -388,7 +409,7 @@ describe('remediation/remediator', () => {
     it('evicts a drifted bare pod only with barePods: true', async () => {
       const h = harness();
       const policy = evictPolicy({ barePods: true });
-      const report = await h.remediator.remediate(policy, [findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)], ['app:exec'])]);
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)], ['app:exec'])]);
       expect(h.api.callsOf('evict').map((c) => c.key)).to.deep.equal(['ns/bare@bare-uid']);
       expect(report.outcomes.get('ns/Pod/bare')?.action).to.equal('Evicted');
     });

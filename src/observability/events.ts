@@ -12,6 +12,7 @@
 // Events over the budget are dropped and logged at debug level.
 import { EventsV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { EventsV1Event, KubeConfig } from '@kubernetes/client-node';
+import { LRUCache } from 'lru-cache';
 import { TokenBucket } from '../runtime/token-bucket.js';
 import type { Logger } from './logger.js';
 
@@ -89,9 +90,11 @@ export class EventRecorder {
   private readonly clock: { now(): number };
   private readonly logger: Logger;
   private readonly windowMs: number;
-  private readonly maxTracked: number;
-  // Ordered by last emission (entries are re-inserted when emitted), so the oldest come first.
-  private readonly emitted = new Map<string, Emitted>();
+  /**
+   * Entries live for two windows after their last emission, so that a repeat shortly after the window still
+   * reports its series count; beyond that, or past the size bound (least recently recorded first), they go.
+   */
+  private readonly emitted: LRUCache<string, Emitted>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly bucket: TokenBucket;
   private sequence = 0;
@@ -103,12 +106,12 @@ export class EventRecorder {
     this.logger = opts.logger.child({ component: opts.component ?? 'immutability-operator', subsystem: 'events' });
     this.windowMs = opts.dedupWindowMs ?? 5 * 60_000;
     this.bucket = new TokenBucket({ ratePerSec: opts.rateLimit?.perSecond ?? 2, burst: opts.rateLimit?.burst ?? 50, clock: opts.clock });
-    this.maxTracked = opts.maxTracked ?? 4096;
+    // ttlResolution 0: read the injected clock on every look-up rather than caching it for a real millisecond.
+    this.emitted = new LRUCache({ max: opts.maxTracked ?? 4096, ttl: 2 * this.windowMs, ttlResolution: 0, perf: opts.clock });
   }
 
   record(regarding: ObjectReference, type: EventType, reason: string, action: string, note: string): void {
     const now = this.clock.now();
-    this.forgetExpired(now);
     const key = JSON.stringify([
       regarding.apiVersion,
       regarding.kind,
@@ -130,7 +133,6 @@ export class EventRecorder {
       return;
     }
     const count = (previous?.suppressed ?? 0) + 1;
-    this.emitted.delete(key);
     this.emitted.set(key, { lastEmittedAt: now, suppressed: 0 });
     this.send(this.build(regarding, type, reason, action, note, now, count));
   }
@@ -190,17 +192,6 @@ export class EventRecorder {
     const stamp = (BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16);
     const prefix = objectName.slice(0, MAX_NAME - stamp.length - 1).replace(/[-.]+$/, '');
     return `${prefix}.${stamp}`;
-  }
-
-  // Entries stay for two windows so that a repeat shortly after the window still reports its series count;
-  // beyond that, or past the size bound, the oldest are forgotten.
-  private forgetExpired(now: number): void {
-    for (const [key, entry] of this.emitted) {
-      if (now - entry.lastEmittedAt < 2 * this.windowMs && this.emitted.size <= this.maxTracked) {
-        break;
-      }
-      this.emitted.delete(key);
-    }
   }
 }
 

@@ -2,6 +2,7 @@
 // `/`, so "registry.example.com/legacy/*" covers nested repositories) and `?` (one character other than `/`)
 // are special; braces, brackets, extglobs and leading `!` are taken literally because Kubernetes names and
 // image references never need them and a user would not expect `!` to negate a list entry.
+import { LRUCache } from 'lru-cache';
 import picomatch from 'picomatch';
 
 const GLOB_OPTIONS: picomatch.PicomatchOptions = {
@@ -15,15 +16,13 @@ const GLOB_OPTIONS: picomatch.PicomatchOptions = {
 
 // Compiling a glob costs far more than running it and the same few patterns are matched against every pod,
 // so compiled matchers are memoised. The cache is bounded and cannot change any result.
-const MAX_CACHED_MATCHERS = 1024;
-const matchers = new Map<string, (value: string) => boolean>();
+const matchers = new LRUCache<string, (value: string) => boolean>({ max: 1024 });
 
 function compile(pattern: string): (value: string) => boolean {
   let matcher = matchers.get(pattern);
   if (matcher === undefined) {
     // With `nobrace`, picomatch still passes `{n}` through as a regex quantifier; escaping keeps it literal.
     matcher = picomatch(pattern.replace(/[{}]/g, '\\$&'), GLOB_OPTIONS);
-    if (matchers.size >= MAX_CACHED_MATCHERS) matchers.clear();
     matchers.set(pattern, matcher);
   }
   return matcher;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { RUNTIME_RULES, SPEC_RULES } from '../../src/api/types.js';
+import { parseRunConfig } from '../../src/config.js';
 import { repoRoot } from '../support/controlplane/binaries.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
@@ -21,6 +22,7 @@ const EVERYTHING = [
   '--set', 'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,podDisruptionBudget.enabled=true',
   '--set', 'auditWebhook.enabled=true,falco.enabled=true,falco.tokenKey=token,metrics.tlsSecretName=metrics-tls',
   '--set', 'metrics.readerSubjects[0].kind=ServiceAccount,metrics.readerSubjects[0].name=prometheus,metrics.readerSubjects[0].namespace=monitoring',
+  '--set', 'workers=8,workloadWorkers=32,resyncPeriodSeconds=300,watchTimeoutSeconds=120,statusIntervalMs=2000',
 ];
 
 interface Run { code: number; stdout: string; stderr: string }
@@ -94,6 +96,19 @@ describe('Helm chart (charts/immutability-operator)', function () {
     expect(typo.stderr).to.match(/additional properties 'levle' not allowed/);
     const badAuth = await helm(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'metrics.auth=basic']);
     expect(badAuth.stderr).to.match(/\/metrics\/auth': value must be one of 'kube', 'none'/);
+    const noWorkers = await helm(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'workloadWorkers=0']);
+    expect(noWorkers.code).to.not.equal(0);
+    expect(noWorkers.stderr).to.match(/workloadWorkers/);
+  });
+
+  it('passes its tuning values to the operator as flags the operator accepts', async function () {
+    const rendered = objects(await helmOk(['template', 'x', CHART, '--kube-version', KUBE_VERSION, ...EVERYTHING]));
+    const deployment = rendered.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    const [command, ...args] = deployment.spec.template.spec.containers[0]?.args ?? [];
+    expect(command).to.equal('run');
+    const config = parseRunConfig(args, {});
+    expect([config.podWorkers, config.workloadWorkers, config.resyncPeriodMs, config.watchTimeoutSeconds, config.statusIntervalMs])
+      .to.deep.equal([8, 32, 300_000, 120, 2000]);
   });
 
   it('renders manifests that pass the operator\'s own check with every rule on', async function () {

@@ -58,8 +58,8 @@ test-faults: node_modules ## Run the fault and bad-input tier: the operator as a
 	npm run -s test:faults
 
 .PHONY: bench
-bench: build ## Run the benchmarks in bench/ against a fresh local control plane.
-	node dist/bench/run.js
+bench: build ## Run every benchmark scenario (bench/, docs/benchmarks.md), each on a fresh local control plane; ARGS=--quick for a laptop subset.
+	node dist/bench/run.js $(ARGS)
 
 ##@ Local control plane
 .PHONY: controlplane

@@ -12,11 +12,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { KubeHttp } from '../src/k8s/http.js';
-import { freePort } from '../test/support/controlplane/ports.js';
-import { falcoAlert, type FalcoRuleName } from '../test/support/falco-alerts.js';
-import { falcoClient, falcoFlags, prepareFalcoEndpoint } from '../test/support/falco-endpoint.js';
-import { LabelWatch, Operator, createPods, deleteAllPods, percentiles, round } from './run.js';
+import type { KubeHttp } from '../../src/k8s/http.js';
+import { freePort } from '../../test/support/controlplane/ports.js';
+import { falcoAlert, type FalcoRuleName } from '../../test/support/falco-alerts.js';
+import { falcoClient, falcoFlags, prepareFalcoEndpoint } from '../../test/support/falco-endpoint.js';
+import { createPods } from '../lib/objects.js';
+import { Operator, operatorRunInfo } from '../lib/operator.js';
+import type { Result, ScenarioContext, ScenarioFamily } from '../lib/scenario.js';
+import { percentiles, round } from '../lib/stats.js';
+import { LabelWatch } from '../lib/watch.js';
 
 const NS = 'bench-falco';
 const RULES: FalcoRuleName[] = ['Terminal shell in container', 'Read sensitive file untrusted', 'Drop and execute new binary in container'];
@@ -44,7 +48,7 @@ async function startOperator(kubeconfig: string, dir: string): Promise<{ operato
   const files = await prepareFalcoEndpoint(dir);
   const port = await freePort();
   const metricsPort = await freePort();
-  const operator = new Operator(kubeconfig, [...falcoFlags(files, port), '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none']);
+  const operator = await Operator.create(kubeconfig, [...falcoFlags(files, port), '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none']);
   operator.start();
   for (let i = 0; i < 100; i++) {
     if (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.ok, () => false)) break;
@@ -54,10 +58,10 @@ async function startOperator(kubeconfig: string, dir: string): Promise<{ operato
   return { operator, port, metricsPort, files };
 }
 
-async function ingest(http: KubeHttp, kubeconfig: string, rate: number, batch: number, seconds: number): Promise<Record<string, unknown>> {
+async function ingest(http: KubeHttp, kubeconfig: string, rate: number, batch: number, seconds: number): Promise<Result> {
   const podCount = 200;
   const pods = Array.from({ length: podCount }, (_, i) => ({ name: `falco-target-${i}`, violating: false }));
-  await createPods(http, pods, 16, NS);
+  await createPods(http, NS, pods, 16);
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-falco-'));
   const { operator, port, metricsPort, files } = await startOperator(kubeconfig, dir);
   const client = await falcoClient(files, port, { maxSockets: 8 });
@@ -102,20 +106,19 @@ async function ingest(http: KubeHttp, kubeconfig: string, rate: number, batch: n
   const rss = await operator.rssMiB();
   client.close();
   await operator.stop();
-  await deleteAllPods(http, NS);
   await rm(dir, { recursive: true, force: true });
   const lost = answered.ok - processed(counters);
   return {
-    scenario: `falco-ingest-${rate}x${batch}`, targetRate: rate, alertsPerRequest: batch, alerts: total, pods: podCount,
+    scenario: `falco-ingest-${rate}x${batch}`, operator: operatorRunInfo(), targetRate: rate, alertsPerRequest: batch, alerts: total, pods: podCount,
     answeredRate: Math.round(total / sentSeconds), processedRate: Number.isNaN(processedAt) ? null : Math.round(answered.ok / ((processedAt - start) / 1000)),
     accepted200: answered.ok, refused503: answered.overflow, otherAnswers: answered.other, lost, counters, rssMiB: rss,
   };
 }
 
-async function latency(http: KubeHttp, kubeconfig: string, rate: number, seconds: number): Promise<Record<string, unknown>> {
+async function latency(http: KubeHttp, kubeconfig: string, rate: number, seconds: number): Promise<Result> {
   const total = rate * seconds;
   const pods = Array.from({ length: total }, (_, i) => ({ name: `falco-latency-${i}`, violating: false }));
-  await createPods(http, pods, 16, NS);
+  await createPods(http, NS, pods, 16);
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-falco-'));
   const { operator, port, files } = await startOperator(kubeconfig, dir);
   const client = await falcoClient(files, port, { maxSockets: 8 });
@@ -141,18 +144,26 @@ async function latency(http: KubeHttp, kubeconfig: string, rate: number, seconds
   watch.stop();
   client.close();
   await operator.stop();
-  await deleteAllPods(http, NS);
   await rm(dir, { recursive: true, force: true });
-  return { scenario: `falco-latency-${rate}`, targetRate: rate, achievedRate: Math.round(achievedRate * 10) / 10, alerts: total,
+  return { scenario: `falco-latency-${rate}`, operator: operatorRunInfo(), targetRate: rate, achievedRate: Math.round(achievedRate * 10) / 10, alerts: total,
     labelled: latencies.length, complete, latencyMs: round(percentiles(latencies)), rssMiB: rss };
 }
 
 /** `falco-ingest-5000x50`, `falco-latency-100`. */
-export async function falcoScenario(http: KubeHttp, kubeconfig: string, scenario: string, seconds: number): Promise<Record<string, unknown>> {
+async function falcoScenario(ctx: ScenarioContext, scenario: string): Promise<Result> {
+  const { http, kubeconfig } = ctx.cluster;
   await ensureSetup(http);
   const ingestMatch = /^falco-ingest-(\d+)x(\d+)$/.exec(scenario);
-  if (ingestMatch) return ingest(http, kubeconfig, Number(ingestMatch[1]), Number(ingestMatch[2]), seconds);
+  if (ingestMatch) return ingest(http, kubeconfig, Number(ingestMatch[1]), Number(ingestMatch[2]), ctx.seconds);
   const latencyMatch = /^falco-latency-(\d+)$/.exec(scenario);
-  if (latencyMatch) return latency(http, kubeconfig, Number(latencyMatch[1]), seconds);
+  if (latencyMatch) return latency(http, kubeconfig, Number(latencyMatch[1]), ctx.seconds);
   throw new Error(`unknown Falco scenario ${scenario} (falco-ingest-<rate>x<batch>, falco-latency-<rate>)`);
 }
+
+export const falco: ScenarioFamily = {
+  family: 'falco',
+  usage: 'falco-ingest-<alerts/s>x<per request>, falco-latency-<alerts/s>: Falco alerts posted to /falco',
+  all: ['falco-ingest-5000x50', 'falco-latency-100'],
+  quick: [],
+  run: (name, ctx) => falcoScenario(ctx, name),
+};

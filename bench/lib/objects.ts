@@ -1,0 +1,92 @@
+// The objects a scenario creates, created the way their controllers would (none runs: the benchmark writes
+// ReplicaSets and pods itself, with the owner references the controller-manager sets).
+import { ContentTypes, type KubeHttp } from '../../src/k8s/http.js';
+
+export interface PodItem { name: string; violating: boolean }
+
+/** One container; a violating one declares a writable root filesystem, a compliant one a read-only root. */
+export function podSpec(violating: boolean): object {
+  return { containers: [{ name: 'app', image: 'nginx:1.27', securityContext: { readOnlyRootFilesystem: !violating } }] };
+}
+
+export function barePod(ns: string, name: string, violating: boolean): object {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app: 'bench' } }, spec: podSpec(violating) };
+}
+
+/** Runs `work` over `items` with `concurrency` requests in flight. */
+export async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await work(items[i]!, i);
+    }
+  }));
+}
+
+export async function createPods(http: KubeHttp, ns: string, pods: readonly PodItem[], concurrency = 16): Promise<Map<string, number>> {
+  const createdAt = new Map<string, number>();
+  await inParallel(pods, concurrency, async (p) => {
+    await http.write('POST', `/api/v1/namespaces/${ns}/pods`, { body: barePod(ns, p.name, p.violating) });
+    createdAt.set(p.name, performance.now());
+  });
+  return createdAt;
+}
+
+interface Created { apiVersion: string; kind: string; metadata: { name: string; uid: string } }
+
+const controllerRef = (o: Created): object[] =>
+  [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, controller: true, blockOwnerDeletion: true }];
+
+export interface OwnedWorkloads {
+  deployments: number;
+  podsPerDeployment: number;
+  /** Whether Deployment i's template violates. */
+  violates: (i: number) => boolean;
+  violatingPods: PodItem[];
+  pods: PodItem[];
+}
+
+/**
+ * Deployment `web-i` → ReplicaSet `web-i-1` → pods `web-i-1-j`; every other Deployment violates, or all of
+ * them with `allViolating`.
+ */
+export function ownedNames(deployments: number, podsPerDeployment: number, allViolating = false): OwnedWorkloads {
+  const violates = (i: number): boolean => allViolating || i % 2 === 0;
+  const pods: PodItem[] = [];
+  for (let i = 0; i < deployments; i++) {
+    for (let j = 0; j < podsPerDeployment; j++) pods.push({ name: `web-${i}-1-${j}`, violating: violates(i) });
+  }
+  return { deployments, podsPerDeployment, violates, pods, violatingPods: pods.filter((p) => p.violating) };
+}
+
+/**
+ * Creates the Deployments, their ReplicaSets and their pods. Deployment → ReplicaSet chains go
+ * `concurrency` at a time; each chain's pods are created together.
+ */
+export async function createOwned(http: KubeHttp, ns: string, w: OwnedWorkloads, concurrency = 32): Promise<void> {
+  const indexes = Array.from({ length: w.deployments }, (_, i) => i);
+  await inParallel(indexes, concurrency, async (i) => {
+    const name = `web-${i}`;
+    const labels = { app: name };
+    const template = { metadata: { labels }, spec: podSpec(w.violates(i)) };
+    const deployment = await http.request<Created>('POST', `/apis/apps/v1/namespaces/${ns}/deployments`,
+      { body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels }, spec: { replicas: w.podsPerDeployment, selector: { matchLabels: labels }, template } } });
+    const rs = await http.request<Created>('POST', `/apis/apps/v1/namespaces/${ns}/replicasets`,
+      { body: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `${name}-1`, labels, ownerReferences: controllerRef(deployment) },
+        spec: { replicas: w.podsPerDeployment, selector: { matchLabels: labels }, template } } });
+    await Promise.all(Array.from({ length: w.podsPerDeployment }, (_, j) => http.write('POST', `/api/v1/namespaces/${ns}/pods`,
+      { body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-1-${j}`, labels, ownerReferences: controllerRef(rs) }, spec: template.spec } })));
+  });
+}
+
+/**
+ * The operator's label write, byte for byte in shape (server-side apply of one label and one annotation,
+ * answer drained unread), under another key and field manager: the API server's ceiling for the same work.
+ */
+export function applyLabel(http: KubeHttp, ns: string, name: string, key: string, fieldManager: string): Promise<void> {
+  return http.write('PATCH', `/api/v1/namespaces/${ns}/pods/${name}`, {
+    query: { fieldManager, force: true }, contentType: ContentTypes.apply,
+    body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { [key]: 'true' }, annotations: { [`${key}-rules`]: 'readOnlyRootFilesystem' } } },
+  });
+}

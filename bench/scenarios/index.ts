@@ -1,0 +1,15 @@
+// Every scenario family `make bench` knows, in the order it runs them. Adding a family: a module in this
+// directory exporting a ScenarioFamily, and one line here.
+import type { ScenarioFamily } from '../lib/scenario.js';
+import { backlogFamily, bare } from './bare.js';
+import { falco } from './falco.js';
+import { ownedFamily } from './owned.js';
+import { ownersFamily } from './owners.js';
+
+export const FAMILIES: readonly ScenarioFamily[] = [
+  bare,
+  backlogFamily,
+  ownersFamily,
+  ownedFamily,
+  falco,
+];

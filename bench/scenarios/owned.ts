@@ -1,0 +1,136 @@
+// owned-N: N pods owned by N/10 Deployments (ReplicaSets and pods created by the benchmark with owner
+// references; no controller-manager), every other Deployment violating. In one run, on the same pods:
+//   1. ceiling   a bare client applies the operator's label write to every violating pod, 64 in flight:
+//                the API server's own rate for this work on this machine, now
+//   2. baseline  bench/baseline-labeller.ts (client-node's makeInformer, full objects) labels them
+//   3. operator  the operator with the shipped flags: start → every violating pod labelled and the policy
+//                status complete; label rate; RSS sampled every 250 ms, peak, and settled after 20 s idle
+// Each writes its own label key, so each finds all the work still to do. Memory per pod is (RSS with the pods
+// − RSS of the same process on the empty cluster) / N, for the operator and the baseline alike.
+import path from 'node:path';
+import { repoRoot } from '../../test/support/controlplane/binaries.js';
+import { applyLabel, createOwned, inParallel, ownedNames, type OwnedWorkloads } from '../lib/objects.js';
+import { NodeProcess, Operator, operatorRunInfo, type RssSample } from '../lib/operator.js';
+import { requestDelta } from '../lib/cluster.js';
+import { type Result, type ScenarioContext, type ScenarioFamily, numberAfter, sleep } from '../lib/scenario.js';
+import { round1, spanRate } from '../lib/stats.js';
+import { LabelWatch, LABEL_VIOLATION } from '../lib/watch.js';
+
+const NS = 'bench-owned';
+const POLICY = 'bench';
+const PODS_PER_DEPLOYMENT = 10;
+const CEILING_CONCURRENCY = 64;
+const SETTLE_MS = 20_000;
+const EMPTY_SETTLE_MS = 6_000;
+const BASELINE_LABEL = 'bench.immutability.dev/baseline';
+const CEILING_LABEL = 'bench.immutability.dev/ceiling';
+
+/** RSS of a process on the empty cluster: what it costs before the first pod. */
+async function emptyRss(proc: NodeProcess): Promise<number> {
+  proc.start();
+  try {
+    await sleep(EMPTY_SETTLE_MS);
+    return await proc.rssMiB();
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<{ writes: number; concurrency: number; seconds: number; ratePerSec: number }> {
+  const watch = new LabelWatch(ctx.cluster.http, NS, `${CEILING_LABEL}=true`);
+  await watch.start();
+  const start = performance.now();
+  await inParallel(w.violatingPods, CEILING_CONCURRENCY, (p) => applyLabel(ctx.cluster.http, NS, p.name, CEILING_LABEL, 'bench-ceiling'));
+  const seconds = (performance.now() - start) / 1000;
+  await watch.waitFor(w.violatingPods.length, 30_000);
+  watch.stop();
+  return { writes: w.violatingPods.length, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds),
+    ratePerSec: Math.round(w.violatingPods.length / seconds) };
+}
+
+interface LabellerRun { allLabelledMs: number | null; labelRatePerSec: number | null; rssPeakMiB: number; rssSettledMiB: number; rssSeries: RssSample[] }
+
+/** Starts `proc`, waits for every violating pod to carry `selector`, then for it to settle. */
+async function labellerRun(ctx: ScenarioContext, proc: NodeProcess, selector: string, w: OwnedWorkloads,
+  extra?: (startedAt: number) => Promise<Record<string, unknown>>): Promise<LabellerRun & Record<string, unknown>> {
+  const watch = new LabelWatch(ctx.cluster.http, NS, selector);
+  await watch.start();
+  proc.start();
+  try {
+    const extraResult = extra?.(proc.startedAt);
+    const complete = await watch.waitFor(w.violatingPods.length, 300_000);
+    const allLabelledMs = complete ? Math.round(Math.max(...watch.seen.values()) - proc.startedAt) : null;
+    const more = (await extraResult) ?? {};
+    watch.stop();
+    const busyUntil = performance.now() - proc.startedAt;
+    await sleep(SETTLE_MS);
+    const rssSeries = proc.sampler?.samples ?? [];
+    return { allLabelledMs, labelRatePerSec: spanRate(watch.times()), rssPeakMiB: proc.sampler?.peak(0, busyUntil) ?? NaN,
+      rssSettledMiB: await proc.rssMiB(), rssSeries: [...rssSeries], ...more };
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
+  const { cluster } = ctx;
+  const w = ownedNames(Math.ceil(count / PODS_PER_DEPLOYMENT), PODS_PER_DEPLOYMENT);
+  const pods = w.pods.length;
+  await cluster.ensureNamespace(NS);
+  await cluster.applyPolicy(POLICY, { mode: 'Enforce', match: { namespaces: [NS] }, remediation: { label: {} } });
+  const baselineProc = (): NodeProcess =>
+    new NodeProcess(path.join(repoRoot(), 'dist', 'bench', 'baseline-labeller.js'), [cluster.kubeconfig, BASELINE_LABEL], []);
+
+  const empty = { operatorMiB: await emptyRss(await Operator.create(cluster.kubeconfig)), baselineMiB: await emptyRss(baselineProc()) };
+
+  const createStart = performance.now();
+  await createOwned(cluster.http, NS, w, 32);
+  const createSeconds = round1((performance.now() - createStart) / 1000);
+  console.error(`owned-${count}: ${pods} pods created in ${createSeconds} s`);
+
+  const apiCeiling = await ceiling(ctx, w);
+  console.error(`owned-${count}: ceiling ${JSON.stringify(apiCeiling)}`);
+
+  const baseline = await labellerRun(ctx, baselineProc(), `${BASELINE_LABEL}=true`, w);
+  console.error(`owned-${count}: baseline labelled all in ${baseline.allLabelledMs} ms`);
+
+  const before = await cluster.requestCounts();
+  const operator = await Operator.create(cluster.kubeconfig);
+  const ours = await labellerRun(ctx, operator, `${LABEL_VIOLATION}=true`, w, async (startedAt) => {
+    let statusCompleteMs: number | null = null;
+    for (const deadline = performance.now() + 300_000; performance.now() < deadline; await sleep(100)) {
+      const status = await cluster.policyStatus(POLICY).catch((): Record<string, unknown> => ({}));
+      if (status['matchedPods'] === pods && status['violatingPods'] === w.violatingPods.length) {
+        statusCompleteMs = Math.round(performance.now() - startedAt);
+        break;
+      }
+    }
+    return { statusCompleteMs };
+  });
+  const requests = requestDelta(before, await cluster.requestCounts());
+
+  const perPodKiB = (settled: number, idle: number): number => Math.round(((settled - idle) * 1024 / pods) * 100) / 100;
+  const ourPerPod = perPodKiB(ours.rssSettledMiB, empty.operatorMiB);
+  const baselinePerPod = perPodKiB(baseline.rssSettledMiB, empty.baselineMiB);
+  const statusComplete = ours['statusCompleteMs'] as number | null;
+  const doneMs = ours.allLabelledMs === null || statusComplete === null ? null : Math.max(ours.allLabelledMs, statusComplete);
+  return {
+    scenario: `owned-${count}`, operator: operatorRunInfo(), pods, deployments: w.deployments, violatingPods: w.violatingPods.length,
+    createSeconds, apiCeiling, emptyRssMiB: empty,
+    operatorRun: { ...ours, doneMs, requests, perPodKiB: ourPerPod,
+      labelRateOfCeiling: ours.labelRatePerSec === null ? null : Math.round((ours.labelRatePerSec / apiCeiling.ratePerSec) * 100) / 100 },
+    baselineRun: { ...baseline, perPodKiB: baselinePerPod },
+    ratios: {
+      memoryPerPod: Math.round((ourPerPod / baselinePerPod) * 100) / 100,
+      time: doneMs !== null && baseline.allLabelledMs !== null ? Math.round((doneMs / baseline.allLabelledMs) * 100) / 100 : null,
+    },
+  };
+}
+
+export const ownedFamily: ScenarioFamily = {
+  family: 'owned',
+  usage: 'owned-<pods>: pods of Deployments (10 each), API ceiling, makeInformer baseline and operator on the same pods',
+  all: ['owned-50000', 'owned-100000'],
+  quick: ['owned-5000'],
+  run: (name, ctx) => owned(ctx, numberAfter('owned', name)),
+};

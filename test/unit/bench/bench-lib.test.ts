@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { distributionPoints } from '../../../bench/charts.js';
+import { parseRequestCounts, requestDelta } from '../../../bench/lib/cluster.js';
+import { shippedFlags } from '../../../bench/lib/operator.js';
+import { familyOf, numberAfter, type ScenarioFamily } from '../../../bench/lib/scenario.js';
+import { percentiles, spanRate } from '../../../bench/lib/stats.js';
+
+describe('benchmark helpers', () => {
+  it('percentiles of a sample', () => {
+    const p = percentiles(Array.from({ length: 100 }, (_, i) => 100 - i));
+    expect(p).to.deep.equal({ count: 100, p50: 51, p90: 91, p99: 100, max: 100 });
+  });
+
+  it('a rate over the span the events took, not from an arbitrary start', () => {
+    expect(spanRate([5000, 5500, 6000])).to.equal(2); // 2 intervals in 1 s
+    expect(spanRate([1])).to.equal(null);
+    expect(spanRate([3, 3])).to.equal(null);
+  });
+
+  it('sums apiserver_request_total by verb and resource, leaving out non-resource URLs', () => {
+    const text = [
+      '# TYPE apiserver_request_total counter',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 7',
+      'apiserver_request_total{code="409",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 1',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="APPLY",version="v1"} 3',
+      'apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""} 9',
+    ].join('\n');
+    const counts = parseRequestCounts(text);
+    expect([...counts]).to.deep.equal([['PUT leases', 8], ['APPLY pods/status', 3]]);
+    expect(requestDelta(new Map([['PUT leases', 5]]), counts)).to.deep.equal({ 'PUT leases': 3, 'APPLY pods/status': 3 });
+  });
+
+  it('reads the V8 flags and args the operator ships with from the Dockerfile and the manifest', () => {
+    const flags = shippedFlags();
+    expect(flags.nodeFlags.some((f) => f.startsWith('--max-old-space-size='))).to.equal(true);
+    expect(flags.args[0]).to.equal('run');
+    expect(flags.memoryLimitMiB).to.be.greaterThan(0);
+  });
+
+  it('finds a scenario family by the first word of its name and rejects unknown names', () => {
+    const steady = { family: 'steady', usage: '', all: [], quick: [], run: () => Promise.reject(new Error('unused')) } satisfies ScenarioFamily;
+    expect(familyOf([steady], 'steady-100')).to.equal(steady);
+    expect(() => familyOf([steady], 'stedy-100')).to.throw(/unknown scenario "stedy-100"/);
+    expect(numberAfter('steady', 'steady-100')).to.equal(100);
+    expect(() => numberAfter('steady', 'steady-x')).to.throw(/not steady-<number>/);
+  });
+
+  it('the distribution keeps its extremes and at most the points asked for', () => {
+    const points = distributionPoints(Array.from({ length: 1000 }, (_, i) => i + 1), 100);
+    expect(points.length).to.be.at.most(101);
+    expect(points[0]).to.deep.equal({ quantile: 0.001, ms: 1 });
+    expect(points[points.length - 1]).to.deep.equal({ quantile: 1, ms: 1000 });
+  });
+});

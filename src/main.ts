@@ -82,7 +82,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     watchTimeoutSec: config.watchTimeoutSeconds,
   });
   const policies = new PolicySet(caches.policies);
-  const events = new EventRecorder({ sink: eventsSink(kc), instance: config.identity, clock, logger });
+  const events = new EventRecorder({ sink: eventsSink(http), instance: config.identity, clock, logger });
   const now = (): Date => new Date(clock.now());
   const drift = new DriftRegistry({ podUid: (key) => caches.pods.get(key)?.metadata.uid, now });
   const podReconciler = new PodReconciler({ caches, policies, api, events, metrics, logger: logger.child({ controller: 'pod' }), drift, now });

@@ -76,10 +76,19 @@ export class BenchCluster {
 
   /** kube-apiserver's apiserver_request_total, by `verb resource[/subresource]`. */
   async requestCounts(): Promise<Map<string, number>> {
+    return parseRequestCounts(await this.metrics());
+  }
+
+  /** CPU seconds kube-apiserver has used so far (its process_cpu_seconds_total). */
+  async apiServerCpuSeconds(): Promise<number> {
+    return Number(/^process_cpu_seconds_total (\S+)$/m.exec(await this.metrics())?.[1] ?? NaN);
+  }
+
+  private async metrics(): Promise<string> {
     const res = await this.http.stream('/metrics');
     let text = '';
     for await (const chunk of res) text += (chunk as Buffer).toString();
-    return parseRequestCounts(text);
+    return text;
   }
 
   private async installCrd(): Promise<void> {

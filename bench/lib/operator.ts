@@ -136,6 +136,13 @@ export class NodeProcess {
     return rssOf(this.child?.pid);
   }
 
+  /** CPU seconds (user + system) the process has used so far. */
+  async cpuSeconds(): Promise<number> {
+    const stat = await readFile(`/proc/${this.child?.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  }
+
   /** Stops it (SIGTERM) and removes its log unless BENCH_KEEP_LOGS is set. */
   async stop(): Promise<void> {
     this.sampler?.stop();

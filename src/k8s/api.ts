@@ -93,10 +93,14 @@ export class KubeApi {
     });
   }
 
-  /** Pods of a namespace matching a label selector, with their full status (not the slim cache's). */
+  /**
+   * Pods of a namespace matching a label selector, with their full status (not the slim cache's). Served from
+   * the API server's watch cache (resourceVersion=0), which filters by label in memory instead of reading every
+   * pod of the namespace from etcd: rollouts are judged again and again, so a moment's lag costs nothing.
+   */
   async listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const res = await this.http.request<{ items?: Record<string, unknown>[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, {
-      query: { labelSelector }, signal,
+      query: { labelSelector, resourceVersion: '0' }, signal,
     });
     return res?.items ?? [];
   }

@@ -11,6 +11,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** The Accept header; default application/json. */
+  accept?: string;
   signal?: AbortSignal;
   /** Whole-request timeout; streams pass 0 and rely on their own inactivity timeout. */
   timeoutMs?: number;
@@ -24,10 +26,18 @@ export const ContentTypes = {
 } as const;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * How long one reading of the kubeconfig's credentials serves requests. client-node re-reads files (CA, token,
+ * client certificate) and builds an agent on every call — a good part of a request's CPU in a burst of
+ * thousands. Rotated credentials are picked up within this bound (client-go re-reads a token file once a
+ * minute), and at once after a 401.
+ */
+const CREDENTIALS_REUSE_MS = 5_000;
 
 export class KubeHttp {
   private agent?: Agent | HttpAgent;
   private readonly server: URL;
+  private credentials?: { headers: Record<string, string>; until: number };
 
   constructor(private readonly kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
@@ -89,10 +99,13 @@ export class KubeHttp {
       headers['content-type'] = opts.contentType ?? ContentTypes.json;
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    headers.accept = 'application/json';
+    headers.accept = opts.accept ?? ContentTypes.json;
     const doRequest = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = doRequest(url, { method, headers, agent, signal: opts.signal }, resolve);
+      const req = doRequest(url, { method, headers, agent, signal: opts.signal }, (res) => {
+        if (res.statusCode === 401) this.credentials = undefined; // rotated or expired: read them again
+        resolve(res);
+      });
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
@@ -103,6 +116,8 @@ export class KubeHttp {
   }
 
   private async connection(): Promise<{ headers: Record<string, string>; agent: Agent | HttpAgent }> {
+    const now = Date.now();
+    if (this.agent && this.credentials && now < this.credentials.until) return { headers: { ...this.credentials.headers }, agent: this.agent };
     const opts: AgentOptions & { headers?: Record<string, string> } = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
     if (!this.agent) {
@@ -113,7 +128,8 @@ export class KubeHttp {
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
-    return { headers, agent: this.agent };
+    this.credentials = { headers, until: now + CREDENTIALS_REUSE_MS };
+    return { headers: { ...headers }, agent: this.agent };
   }
 
   close(): void {

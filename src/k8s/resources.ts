@@ -10,6 +10,7 @@ export const Paths = {
   pod: (ns: string, name: string): string => `/api/v1/namespaces/${enc(ns)}/pods/${enc(name)}`,
   policy: (name: string): string => `/apis/${API_VERSION}/${PLURAL}/${enc(name)}`,
   policyStatus: (name: string): string => `/apis/${API_VERSION}/${PLURAL}/${enc(name)}/status`,
+  events: (ns: string): string => `/apis/events.k8s.io/v1/namespaces/${enc(ns)}/events`,
   eviction: (ns: string, name: string): string => `/api/v1/namespaces/${enc(ns)}/pods/${enc(name)}/eviction`,
   workload: (apiVersion: string, plural: string, ns: string, name: string): string =>
     `${apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`}/namespaces/${enc(ns)}/${plural}/${enc(name)}`,

@@ -10,9 +10,9 @@
 // (the suppressed ones plus itself) and `series.lastObservedTime`. A global token bucket bounds the write
 // rate on top, so a storm (every pod of a large cluster violating at once) cannot flood the API server;
 // Events over the budget are dropped and logged at debug level.
-import { EventsV1Api, V1MicroTime } from '@kubernetes/client-node';
-import type { EventsV1Event, KubeConfig } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
+import type { KubeHttp } from '../k8s/http.js';
+import { Paths } from '../k8s/resources.js';
 import { TokenBucket } from '../runtime/token-bucket.js';
 import type { Logger } from './logger.js';
 
@@ -195,23 +195,15 @@ export class EventRecorder {
   }
 }
 
-/** The EventSink of a real cluster. */
-export function eventsSink(kc: KubeConfig): EventSink {
-  const api = kc.makeApiClient(EventsV1Api);
+/**
+ * The EventSink of a real cluster: the operator's one HTTP path (its keep-alive connections; a client of its
+ * own would open a TLS connection per Event). EventBody is already the wire form, times in microseconds.
+ */
+export function eventsSink(http: Pick<KubeHttp, 'write'>): EventSink {
   return {
     async create(namespace, event) {
-      await api.createNamespacedEvent({ namespace, body: toApiEvent(event) });
+      await http.write('POST', Paths.events(namespace), { body: event });
     },
-  };
-}
-
-// The generated client serializes V1MicroTime with microsecond precision, which the API server requires.
-function toApiEvent(event: EventBody): EventsV1Event {
-  const { series, eventTime, ...rest } = event;
-  return {
-    ...rest,
-    eventTime: new V1MicroTime(Date.parse(eventTime)),
-    ...(series ? { series: { count: series.count, lastObservedTime: new V1MicroTime(Date.parse(series.lastObservedTime)) } } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ import { applyBody, mergeFragments, subtractFragment, type ApplyTarget } from '.
 import { ownedFragment } from './managed-fields.js';
 import { apiProblem } from './outcome.js';
 import type { RolloutWatch, WorkloadResult } from './policy-state.js';
-import { podCarriesFragment, replacesPodsOnTemplateChange, rolloutVerdict, selectorQuery } from './rollout.js';
+import { observedGeneration, podCarriesFragment, replacesPodsOnTemplateChange, rolloutVerdict, selectorQuery } from './rollout.js';
 import { truncateText } from './status-text.js';
 import { WorkloadDraft } from './workload-draft.js';
 import {
@@ -138,7 +138,8 @@ export class RolloutGuard {
       ctx.state.rollouts.delete(key); // our change is gone (edited or reverted by someone): nothing of ours to watch
       return { live, failed: false };
     }
-    const selector = selectorQuery(isRecord(live['spec']) ? live['spec']['selector'] : undefined);
+    // Until the workload's controller has seen our template, no pod can carry it: the pods are not read.
+    const selector = observedGeneration(live) ? selectorQuery(isRecord(live['spec']) ? live['spec']['selector'] : undefined) : undefined;
     const pods = selector ? await this.opts.api.listPods(watch.ref.namespace, selector, ctx.signal) : [];
     const newPods = pods.filter((p) => {
       const meta = isRecord(p['metadata']) ? p['metadata'] : {};

@@ -92,12 +92,17 @@ export interface RolloutInput {
   deadlineMs?: number;
 }
 
+/** Whether the workload's controller has acted on its current spec (status.observedGeneration caught up). */
+export function observedGeneration(workload: unknown): boolean {
+  const obj = rec(workload);
+  return num(rec(obj['status'])['observedGeneration'], -1) >= num(rec(obj['metadata'])['generation']);
+}
+
 export function rolloutVerdict(input: RolloutInput): RolloutVerdict {
   const obj = rec(input.workload);
   const spec = rec(obj['spec']);
   const status = rec(obj['status']);
-  const generation = num(rec(obj['metadata'])['generation']);
-  const observed = num(status['observedGeneration'], -1) >= generation;
+  const observed = observedGeneration(obj);
   for (const pod of input.newPods) {
     const crash = crashLoopReason(pod);
     if (crash) return { state: 'failed', reason: `new pods crash-loop (${crash})` };

@@ -45,4 +45,23 @@ describe('KubeHttp', () => {
       http.close();
     });
   });
+
+  it('reads the credentials once for a burst of requests, and again after a 401', async () => {
+    const seen: string[] = [];
+    await withServer((req, res) => {
+      seen.push(String(req.headers.authorization));
+      res.statusCode = req.headers.authorization === 'Bearer secret-token' && seen.length === 3 ? 401 : 200;
+      res.end('{}');
+    }, async (kc) => {
+      const http = new KubeHttp(kc);
+      await http.write('GET', '/a');
+      kc.users = [{ name: 'u', token: 'rotated-token' }];
+      await http.write('GET', '/b');
+      const refused = await http.write('GET', '/c').then(() => undefined, (e: unknown) => e);
+      expect((refused as StatusError).status).to.equal(401);
+      await http.write('GET', '/d');
+      expect(seen).to.deep.equal(['Bearer secret-token', 'Bearer secret-token', 'Bearer secret-token', 'Bearer rotated-token']);
+      http.close();
+    });
+  });
 });

@@ -268,6 +268,22 @@ describe('remediation/remediator', () => {
       expect(h.api.callsOf('apply')).to.have.length(3);
     });
 
+    it('does not list the pods of a rollout before the controller has seen the patched template', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Enforce', rules: { privileged: true }, remediation: { patchOwner: { writablePaths: ['/tmp'] } } });
+      const spec = podSpec({ privileged: true });
+      h.api.add(workload('Deployment', 'web', spec));
+      const wf = findings(policy, ref('Deployment', 'web'), [pod('old', spec, 'ReplicaSet')]);
+      await remediateAll(h.remediator, policy, [wf]);
+      const report = await remediateAll(h.remediator, policy, [wf]);
+      expect(h.api.callsOf('list')).to.have.length(0);
+      expect(report.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
+      const patched = h.api.get(ref('Deployment', 'web'));
+      patched['status'] = { observedGeneration: (patched['metadata'] as Obj)['generation'] };
+      await remediateAll(h.remediator, policy, [wf]);
+      expect(h.api.callsOf('list')).to.have.length(1);
+    });
+
     it('rolls back when the new pods crash-loop: our fields removed, replaced values restored, template marked', async () => {
       const h = harness();
       const policy = active({ mode: 'Enforce', rules: { privileged: true }, remediation: { patchOwner: { writablePaths: ['/tmp'] } } });
@@ -282,6 +298,8 @@ describe('remediation/remediator', () => {
           'f:volumeMounts': { 'k:{"mountPath":"/tmp"}': { 'f:name': {}, 'f:mountPath': {} } } } },
         'f:volumes': { 'k:{"name":"immutability-tmp-tmp"}': { 'f:name': {}, 'f:emptyDir': {} } },
       } } } } }];
+      // The Deployment controller has seen the patched template (else no pod could carry it yet).
+      patched['status'] = { observedGeneration: (patched['metadata'] as Obj)['generation'] ?? 0 };
       h.api.add(patched);
       const newSpec = ((patched['spec'] as Obj)['template'] as Obj)['spec'];
       h.api.pods = [{ metadata: { name: 'new' }, spec: newSpec, status: { containerStatuses: [{ name: 'app', restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }];

@@ -174,11 +174,17 @@ describe('controller', function () {
     expect(applies).to.have.length(0);
   });
 
-  it('removes its labels when the policy is deleted (finalizer)', async function () {
+  it('removes its labels when the policy is deleted (finalizer), one write per pod through the pod queue', async function () {
+    const labelled = (await pods(NS)).filter((p) => p.labels['immutability.dev/violation'] !== undefined).map((p) => `${NS}/${p.name}`);
+    const appliesBefore = (await operator?.logEntries() ?? []).filter((e) => e.msg === 'pod metadata applied').length;
     await kubectlOk(['delete', 'imp', 'ctl-label', '--wait=true', '--timeout=30s']);
     const list = await pods(NS);
     expect(list.filter((p) => p.labels['immutability.dev/violation'] !== undefined)).to.have.length(0);
     expect(list.filter((p) => p.annotations['immutability.dev/violations'] !== undefined)).to.have.length(0);
+    // The finalizer only waits: the pod workers take the labels off, so no pod's removal is written twice.
+    const removals = (await operator?.logEntries() ?? []).filter((e) => e.msg === 'pod metadata applied').slice(appliesBefore).map((e) => String(e['key']));
+    expect(labelled.length).to.be.above(0);
+    expect(removals.sort()).to.deep.equal(labelled.sort());
   });
 
   it('with leader election only the leader acts, and a standby takes over when it is killed', async function () {

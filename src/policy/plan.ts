@@ -10,24 +10,18 @@ import { SPEC_DEFAULTS } from './defaults.js';
 import type { ResolvedPolicy } from './defaults.js';
 import { findingKey } from './evaluate.js';
 import { isRecord } from '../runtime/json.js';
-import { RULE_TABLE } from './rules.js';
+import { FIXABLE_RULES, RULE_TABLE } from './rules.js';
+import type { FixedSetting, SpecRule } from './rules.js';
 import { escapePointerToken } from './json-patch.js';
-import { presetForImage } from './presets.js';
+import { IMAGE_PRESETS, presetForImage } from './presets.js';
 import type { ImagePreset } from './presets.js';
 import type { Finding, JsonPatchOperation, RemediationPlan, Workload } from './types.js';
 import { fingerprintedVolumeName, normalizeMountPath, readableVolumeName } from './volume-name.js';
 
-type PatchableRule = Extract<
-  SpecRuleName,
-  'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation' | 'capabilities' | 'procMount'
->;
-const PATCHABLE_RULES: readonly RuleName[] = [
-  'readOnlyRootFilesystem',
-  'privileged',
-  'allowPrivilegeEscalation',
-  'capabilities',
-  'procMount',
-];
+const PATCHABLE_RULES: readonly RuleName[] = FIXABLE_RULES.map((rule) => rule.name);
+/** Rules whose fix makes the root read-only, so that the container needs its writable paths mounted. */
+const mountingRules: readonly SpecRuleName[] = FIXABLE_RULES
+  .filter((rule) => rule.fix !== undefined && 'set' in rule.fix && rule.fix.mountWritablePaths === true).map((rule) => rule.name);
 
 /** Ephemeral containers are not part of any template, so only these two lists can be patched. */
 const PATCHABLE_LISTS = { container: 'containers', initContainer: 'initContainers' } as const;
@@ -35,7 +29,7 @@ const PATCHABLE_LISTS = { container: 'containers', initContainer: 'initContainer
 interface TargetContainer {
   pointer: string;
   container: Record<string, unknown>;
-  rules: Set<PatchableRule>;
+  rules: Set<SpecRuleName>;
   findings: Finding[];
 }
 
@@ -62,19 +56,57 @@ function locate(
   return container === undefined ? undefined : { pointer: `${podSpecPath}/${field}/${index}`, container };
 }
 
+/** What the readOnlyRootFilesystem fix mounts, from patchOwner (or its defaults, as Audit plans them). */
+export interface WritableMounts {
+  /** patchOwner.writablePaths, normalised, in the policy's order. */
+  writablePaths: string[];
+  /** Whether image presets add their paths (patchOwner.presets). */
+  presets: boolean;
+  /** Every path a container can get, the policy's then the presets': volume names are decided over all. */
+  candidatePaths: string[];
+  emptyDir: Record<string, string>;
+}
+
+export function writableMounts(policy: ResolvedPolicy): WritableMounts {
+  const patchOwner = policy.remediation.patchOwner;
+  // Audit plans what Enforce would do once a patchOwner block is added, so an absent block means its defaults.
+  const presets = (patchOwner ?? SPEC_DEFAULTS.remediation.patchOwner).presets;
+  const writablePaths = [...new Set((patchOwner?.writablePaths ?? []).map(normalizeMountPath))];
+  const presetPaths = presets ? IMAGE_PRESETS.flatMap((preset) => preset.writablePaths.map(normalizeMountPath)) : [];
+  return {
+    writablePaths,
+    presets,
+    candidatePaths: [...new Set([...writablePaths, ...presetPaths])],
+    emptyDir: patchOwner?.emptyDirSizeLimit === undefined ? {} : { sizeLimit: patchOwner.emptyDirSizeLimit },
+  };
+}
+
+/** The writable paths of one container: the policy's, then its image preset's. */
+export function containerWritablePaths(mounts: WritableMounts, preset: ImagePreset | undefined): string[] {
+  return [...new Set([...mounts.writablePaths, ...(mounts.presets ? preset?.writablePaths ?? [] : []).map(normalizeMountPath)])];
+}
+
 /**
- * Volume names per writable path, in the policy's order. A path gets its readable name unless another
- * writable path of the policy maps to the same name or the pod already has a volume of that name that is not
- * an emptyDir; then it gets a fingerprinted name. Both checks depend only on the policy and the template,
- * never on which containers need the path, so a path's name is stable across plans.
+ * The volume name of each candidate path: its readable name, unless another candidate path maps to the same
+ * name (then `name` is already fingerprinted), and `fallback` when the pod has a volume called `name` that
+ * is not an emptyDir. Both depend only on the policy and the template, never on which containers need the
+ * path, so a path's name is stable across plans — and the generated MutatingAdmissionPolicy names it alike.
  */
-function volumeNames(writablePaths: readonly string[], volumes: Record<string, unknown>[]): Map<string, string> {
-  const readable = new Map(writablePaths.map((path) => [path, readableVolumeName(path)]));
-  const names = new Map<string, string>();
+export function volumeNameCandidates(candidatePaths: readonly string[]): Map<string, { name: string; fallback: string }> {
+  const readable = new Map(candidatePaths.map((path) => [path, readableVolumeName(path)]));
+  const names = new Map<string, { name: string; fallback: string }>();
   for (const [path, name] of readable) {
     const sharedWithOtherPath = [...readable].some(([other, otherName]) => other !== path && otherName === name);
+    names.set(path, { name: sharedWithOtherPath ? fingerprintedVolumeName(path) : name, fallback: fingerprintedVolumeName(path) });
+  }
+  return names;
+}
+
+function volumeNames(candidatePaths: readonly string[], volumes: Record<string, unknown>[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const [path, { name, fallback }] of volumeNameCandidates(candidatePaths)) {
     const takenByOtherVolume = volumes.some((volume) => volume['name'] === name && !isRecord(volume['emptyDir']));
-    names.set(path, sharedWithOtherPath || takenByOtherVolume ? fingerprintedVolumeName(path) : name);
+    names.set(path, takenByOtherVolume ? fallback : name);
   }
   return names;
 }
@@ -108,18 +140,11 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
   // Typed as PodSpec, but it came from a cluster or a file: read it defensively.
   const template: unknown = workload.podSpec;
   const podSpec = isRecord(template) ? template : {};
-  const patchOwner = policy.remediation.patchOwner;
-  // Audit plans what Enforce would do once a patchOwner block is added, so an absent block means its defaults.
-  const presets = (patchOwner ?? SPEC_DEFAULTS.remediation.patchOwner).presets;
-  const writablePaths = [...new Set((patchOwner?.writablePaths ?? []).map(normalizeMountPath))];
-  const containerPaths = (container: Record<string, unknown>): string[] => {
-    const preset = presets ? presetOf(container) : undefined;
-    return [...new Set([...writablePaths, ...(preset?.writablePaths ?? []).map(normalizeMountPath)])];
-  };
+  const writable = writableMounts(policy);
+  const containerPaths = (container: Record<string, unknown>): string[] =>
+    containerWritablePaths(writable, presetOf(container));
   const existingVolumes = records(podSpec['volumes']) ?? [];
-  // Named over every container's paths, not only those patched now, so a path keeps its volume name.
-  const allContainers = Object.values(PATCHABLE_LISTS).flatMap((list) => records(podSpec[list]) ?? []);
-  const names = volumeNames([...new Set([...writablePaths, ...allContainers.flatMap(containerPaths)])], existingVolumes);
+  const names = volumeNames(writable.candidatePaths, existingVolumes);
 
   const unpatchable: Finding[] = [];
   const targets = new Map<string, TargetContainer>();
@@ -136,8 +161,8 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
       unpatchable.push(finding);
       continue;
     }
-    const target = targets.get(location.pointer) ?? { ...location, rules: new Set<PatchableRule>(), findings: [] };
-    target.rules.add(finding.rule as PatchableRule);
+    const target = targets.get(location.pointer) ?? { ...location, rules: new Set<SpecRuleName>(), findings: [] };
+    target.rules.add(finding.rule as SpecRuleName);
     target.findings.push(finding);
     targets.set(location.pointer, target);
   }
@@ -146,7 +171,7 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
   const newVolumes = new Map<string, unknown>(); // keyed by name: a volume shared by containers is added once
   const addedPaths = new Set<string>();
   const warnings: string[] = [];
-  const changed = new Set<PatchableRule>();
+  const changed = new Set<SpecRuleName>();
   const removedCapabilities = new Set<string>();
   const patchedRules = new Set<SpecRuleName>();
   // Template order (containers, then init containers), so the patch does not depend on finding order.
@@ -154,50 +179,33 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
   for (const target of ordered) {
     const securityContext = securityContextOf(target.container);
     const current = securityContext ?? {};
-    const desired: Partial<Record<'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation', boolean>> &
-      { procMount?: string } = {};
-    if (target.rules.has('readOnlyRootFilesystem') && current['readOnlyRootFilesystem'] !== true) {
-      desired.readOnlyRootFilesystem = true;
-    }
-    if (target.rules.has('privileged') && current['privileged'] === true) desired.privileged = false;
-    if (target.rules.has('allowPrivilegeEscalation')) {
-      // The API server rejects allowPrivilegeEscalation: false on a privileged container, so escalation can
-      // only be fixed here when the privileged rule turns privileged off too.
-      const staysPrivileged = current['privileged'] === true && desired.privileged !== false;
-      if (staysPrivileged) {
-        target.rules.delete('allowPrivilegeEscalation');
-        unpatchable.push(...target.findings.filter((f) => f.rule === 'allowPrivilegeEscalation'));
-      } else if (current['allowPrivilegeEscalation'] !== false) {
-        desired.allowPrivilegeEscalation = false;
-      }
-    }
-    if (target.rules.has('procMount') && current['procMount'] === 'Unmasked') desired.procMount = 'Default';
-    const fields = Object.entries(desired) as [PatchableRule, unknown][];
+    const desired = settingsToFix(target, current, unpatchable);
+    const fields = [...desired];
     if (fields.length > 0 && securityContext === undefined) {
-      operations.push({ op: 'add', path: `${target.pointer}/securityContext`, value: desired });
+      operations.push({ op: 'add', path: `${target.pointer}/securityContext`, value: Object.fromEntries(fields.map(([, s]) => [s.field, s.value])) });
     } else {
-      for (const [field, value] of fields) {
+      for (const [, { field, value }] of fields) {
         const op = Object.prototype.hasOwnProperty.call(current, field) ? 'replace' : 'add';
         operations.push({ op, path: `${target.pointer}/securityContext/${escapePointerToken(field)}`, value });
       }
     }
-    fields.forEach(([field]) => changed.add(field));
-    if (target.rules.has('capabilities')) {
-      const removal = capabilityRemoval(target, current);
+    fields.forEach(([rule]) => changed.add(rule));
+    for (const rule of FIXABLE_RULES.filter((r) => target.rules.has(r.name) && r.fix !== undefined && 'removeOffendingItems' in r.fix)) {
+      const removal = itemRemoval(rule, target, current);
       if (removal !== undefined) {
         operations.push(removal.operation);
-        removal.removed.forEach((capability) => removedCapabilities.add(capability));
+        removal.removed.forEach((item) => removedCapabilities.add(item));
       }
     }
     target.rules.forEach((rule) => patchedRules.add(rule));
 
-    if (target.rules.has('readOnlyRootFilesystem')) {
+    if (mountingRules.some((rule) => target.rules.has(rule))) {
       const mounted = mountedPaths(target.container);
       const paths = containerPaths(target.container);
       const mounts = paths
         .filter((path) => !mounted.has(path))
         .map((path) => ({ name: names.get(path) ?? fingerprintedVolumeName(path), mountPath: path }));
-      if (desired.readOnlyRootFilesystem) {
+      if (mountingRules.some((rule) => desired.has(rule))) {
         const warning = unmountedPresetPaths(target, new Set([...mounted, ...paths]));
         if (warning !== undefined) warnings.push(warning);
       }
@@ -205,8 +213,7 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
       for (const mount of mounts) {
         addedPaths.add(mount.mountPath);
         if (existingVolumes.some((volume) => volume['name'] === mount.name)) continue;
-        const emptyDir = patchOwner?.emptyDirSizeLimit === undefined ? {} : { sizeLimit: patchOwner.emptyDirSizeLimit };
-        newVolumes.set(mount.name, { name: mount.name, emptyDir });
+        newVolumes.set(mount.name, { name: mount.name, emptyDir: { ...writable.emptyDir } });
       }
     }
   }
@@ -243,29 +250,54 @@ function comparePointers(a: string, b: string): number {
 }
 
 /**
- * The container's `capabilities.add` without the added capabilities the findings name (the others, within the
- * baseline set or exempted, stay). `add` is an atomic list, so the whole remaining list is set.
+ * The `set` fixes the target's rules call for, in rule-table order, keyed by rule: a setting already in place
+ * is left alone, and a fix blocked by a setting that stays (escalation on a container that stays privileged)
+ * is dropped and its findings become unpatchable.
  */
-function capabilityRemoval(
+function settingsToFix(target: TargetContainer, current: Record<string, unknown>, unpatchable: Finding[]): Map<SpecRuleName, FixedSetting> {
+  const desired = new Map<SpecRuleName, FixedSetting>();
+  const after = (setting: FixedSetting): unknown =>
+    [...desired.values()].find((s) => s.field === setting.field)?.value ?? current[setting.field];
+  for (const rule of FIXABLE_RULES) {
+    const fix = rule.fix;
+    if (!target.rules.has(rule.name) || fix === undefined || !('set' in fix)) continue;
+    if (fix.notWhile !== undefined && after(fix.notWhile) === fix.notWhile.value) {
+      target.rules.delete(rule.name);
+      unpatchable.push(...target.findings.filter((f) => f.rule === rule.name));
+      continue;
+    }
+    if (current[fix.set.field] !== fix.set.value) desired.set(rule.name, fix.set);
+  }
+  return desired;
+}
+
+/**
+ * An item rule's list without the items the findings name (the others, allowed or exempted, stay). The list
+ * (`capabilities.add`) is atomic, so the whole remaining list is set.
+ */
+function itemRemoval(
+  rule: SpecRule,
   target: TargetContainer,
   securityContext: Record<string, unknown>,
 ): { operation: JsonPatchOperation; removed: string[] } | undefined {
-  const offending = new Set(target.findings.filter((f) => f.rule === 'capabilities').map((f) => f.subject));
-  const capabilities = securityContext['capabilities'];
-  const added: unknown = isRecord(capabilities) ? capabilities['add'] : undefined;
-  if (!Array.isArray(added)) return undefined;
-  const kept = added.filter((capability) => !offending.has(String(capability)));
-  if (kept.length === added.length) return undefined;
+  const list = rule.items?.list;
+  if (list === undefined || list.path[0] !== 'securityContext') return undefined;
+  const offending = new Set(target.findings.filter((f) => f.rule === rule.name).map((f) => f.subject));
+  let items: unknown = securityContext;
+  for (const step of list.path.slice(1)) items = isRecord(items) ? items[step] : undefined;
+  if (!Array.isArray(items)) return undefined;
+  const kept = items.filter((item) => !offending.has(String(item)));
+  if (kept.length === items.length) return undefined;
   return {
-    operation: { op: 'replace', path: `${target.pointer}/securityContext/capabilities/add`, value: kept },
-    removed: added.filter((capability) => offending.has(String(capability))).map(String),
+    operation: { op: 'replace', path: `${target.pointer}/${list.path.map(escapePointerToken).join('/')}`, value: kept },
+    removed: items.filter((item) => offending.has(String(item))).map(String),
   };
 }
 
 const CONTAINER_WORDS = { container: 'container', initContainer: 'init container', ephemeralContainer: 'ephemeral container' };
 
-/** Rules whose fix is left to the owner on purpose (see the top of this file). */
-const OWNER_FIXES: readonly RuleName[] = ['runAsNonRoot', 'dropAllCapabilities', 'hostPathWritable'];
+/** Rules whose fix is left to the owner on purpose (see the top of this file): those without a fix. */
+const OWNER_FIXES: readonly RuleName[] = RULE_TABLE.filter((rule) => rule.fix === undefined).map((rule) => rule.name);
 
 /** What the owner has to change in the template by hand, in the rule table's words. */
 function ownerInstructions(unpatchable: Finding[]): string[] {
@@ -281,7 +313,7 @@ function ownerInstructions(unpatchable: Finding[]): string[] {
 
 /** e.g. "set readOnlyRootFilesystem, added emptyDir at /var/cache/nginx, /var/run; dropped privileged". */
 function summary(
-  changed: Set<PatchableRule>,
+  changed: Set<SpecRuleName>,
   addedPaths: string[],
   removedCapabilities: string[],
   unpatchable: Finding[],

@@ -25,6 +25,29 @@ export interface ItemRule {
   subject: Field;
 }
 
+/** A securityContext field the fix sets, and the value it sets. */
+export interface FixedSetting {
+  field: 'readOnlyRootFilesystem' | 'privileged' | 'allowPrivilegeEscalation' | 'procMount';
+  value: boolean | string;
+}
+
+/**
+ * How remediation fixes a container that breaks the rule — the same description for the owner patch
+ * (plan.ts, applied to a workload's template) and the generated MutatingAdmissionPolicy (applied to new
+ * Pods and templates), so both change a container the same way. Rules without a fix are left to the owner
+ * (runAsNonRoot, dropAllCapabilities, hostPathWritable): forcing them can stop an app from starting.
+ */
+export type RuleFix =
+  | {
+    set: FixedSetting;
+    /** The fix cannot be applied while this setting stays (the API server rejects the combination). */
+    notWhile?: FixedSetting;
+    /** Containers made read-only get an emptyDir at each writable path they do not mount yet. */
+    mountWritablePaths?: boolean;
+  }
+  /** Item rules: the offending items are taken out of the (atomic) list, the others stay. */
+  | { removeOffendingItems: true };
+
 export interface SpecRule {
   name: SpecRuleName;
   /** Exactly one of `complies` (one verdict per container) and `items` (one per offending item). */
@@ -34,6 +57,7 @@ export interface SpecRule {
   windowsSkip?: string;
   /** What a compliant container does, completing "container "nginx" …" in admission messages. */
   requirement: string;
+  fix?: RuleFix;
 }
 
 const sc = (path: string): Field => field(CONTAINER, `securityContext.${path}`);
@@ -58,11 +82,13 @@ export const RULE_TABLE: readonly SpecRule[] = [
     complies: { equals: sc('readOnlyRootFilesystem'), to: true },
     windowsSkip: 'Windows pods do not support a read-only root filesystem.',
     requirement: 'must set securityContext.readOnlyRootFilesystem: true',
+    fix: { set: { field: 'readOnlyRootFilesystem', value: true }, mountWritablePaths: true },
   },
   {
     name: 'privileged',
     complies: notPrivileged,
     requirement: 'must not set securityContext.privileged: true',
+    fix: { set: { field: 'privileged', value: false } },
   },
   {
     name: 'allowPrivilegeEscalation',
@@ -70,6 +96,9 @@ export const RULE_TABLE: readonly SpecRule[] = [
     complies: { all: [notPrivileged, { equals: sc('allowPrivilegeEscalation'), to: false }] },
     windowsSkip: 'Windows pods do not support allowPrivilegeEscalation (the API server rejects the field there).',
     requirement: 'must set securityContext.allowPrivilegeEscalation: false and must not be privileged',
+    // The API server rejects allowPrivilegeEscalation: false on a privileged container, so escalation can
+    // only be fixed where the privileged rule turns privileged off too.
+    fix: { set: { field: 'allowPrivilegeEscalation', value: false }, notWhile: { field: 'privileged', value: true } },
   },
   {
     name: 'runAsNonRoot',
@@ -104,6 +133,7 @@ export const RULE_TABLE: readonly SpecRule[] = [
       subject: field('capability'),
     },
     requirement: 'must not add capabilities outside the Pod Security baseline set in securityContext.capabilities.add',
+    fix: { removeOffendingItems: true },
   },
   {
     name: 'dropAllCapabilities',
@@ -115,6 +145,7 @@ export const RULE_TABLE: readonly SpecRule[] = [
     name: 'procMount',
     complies: { not: { equals: sc('procMount'), to: 'Unmasked' } },
     requirement: 'must not set securityContext.procMount: Unmasked',
+    fix: { set: { field: 'procMount', value: 'Default' } },
   },
   {
     name: 'hostPathWritable',
@@ -141,3 +172,6 @@ export const RULE_TABLE: readonly SpecRule[] = [
     requirement: 'must mount hostPath volumes readOnly',
   },
 ];
+
+/** The rules remediation can fix, in table order. */
+export const FIXABLE_RULES: readonly SpecRule[] = RULE_TABLE.filter((rule) => rule.fix !== undefined);

@@ -1,5 +1,6 @@
 // Keyed by policy: keeps the in-apiserver admission objects of one ImmutabilityPolicy (its generated
-// ValidatingAdmissionPolicy and binding) equal to what the policy says, and reports AdmissionReady. Level-
+// ValidatingAdmissionPolicy and binding, and with spec.admission.mutate in Enforce mode its
+// MutatingAdmissionPolicy and binding) equal to what the policy says, and reports AdmissionReady. Level-
 // triggered: every pass reads the policy from the cache and the generated objects from the API server, and
 // applies (server-side, our field manager, forced) only what differs — so a deleted or hand-edited copy is put
 // back on the next pass, and a pass that finds everything in place writes nothing. It returns when to come
@@ -12,7 +13,8 @@ import { Paths } from '../k8s/resources.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import { findCondition, setConditions } from '../policy/conditions.js';
-import { generateValidation, LABEL_MANAGED_BY } from '../policy/admission/validating-policy.js';
+import { admissionObjectName, generateValidation, LABEL_MANAGED_BY } from '../policy/admission/validating-policy.js';
+import { generateMutation, mutationWanted } from '../policy/admission/mutating-policy.js';
 import type { ReconcileResult } from '../runtime/workers.js';
 import type { ActivePolicy, PolicySet } from './policy-set.js';
 import { policyReference } from './policy-reconciler.js';
@@ -23,7 +25,14 @@ const ADMISSION_PATH = '/apis/admissionregistration.k8s.io/v1';
 export const ADMISSION_RESOURCES = {
   ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
   ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
+  MutatingAdmissionPolicy: 'mutatingadmissionpolicies',
+  MutatingAdmissionPolicyBinding: 'mutatingadmissionpolicybindings',
 } as const;
+type AdmissionKind = keyof typeof ADMISSION_RESOURCES;
+
+/** Bindings first, so that a policy is never left bound while its definition goes. */
+const VALIDATING_KINDS: readonly AdmissionKind[] = ['ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy'];
+const MUTATING_KINDS: readonly AdmissionKind[] = ['MutatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy'];
 
 export interface AdmissionReconcilerDeps {
   policies: PolicySet;
@@ -47,7 +56,7 @@ export function containedIn(desired: unknown, live: unknown): boolean {
   return desired === live;
 }
 
-function objectPath(kind: keyof typeof ADMISSION_RESOURCES, name?: string): string {
+function objectPath(kind: AdmissionKind, name?: string): string {
   const base = `${ADMISSION_PATH}/${ADMISSION_RESOURCES[kind]}`;
   return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 }
@@ -67,9 +76,9 @@ export class AdmissionReconciler {
     const active = this.deps.policies.get(name);
     // Gone or going: the API server's garbage collector removes our objects through their ownerReference.
     if (!active || active.deleting) return;
-    const generatedName = `immutability.dev-${name}`;
+    const generatedName = admissionObjectName(name);
     if (!active.resolved.admission) {
-      await this.removeGenerated(generatedName, signal);
+      await this.removeGenerated(generatedName, [...MUTATING_KINDS, ...VALIDATING_KINDS], signal);
       await this.writeCondition(active, undefined, signal);
       return;
     }
@@ -86,13 +95,7 @@ export class AdmissionReconciler {
     } catch (err) {
       verdict = this.failure(err);
     }
-    if (verdict.status === 'True' && active.resolved.admission.mutate && active.resolved.mode === 'Enforce') {
-      verdict = {
-        ...verdict,
-        reason: Reasons.MutationUnsupported,
-        message: `${verdict.message}; mutate is not supported yet: new workloads are validated, not mutated`,
-      };
-    }
+    if (verdict.status === 'True') verdict = await this.reconcileMutation(active, generatedName, verdict, now, signal);
     const changed = await this.writeCondition(active, verdict, signal);
     if (changed && verdict.status === 'False') {
       this.deps.events.record(policyReference(active), 'Warning', verdict.reason, 'GenerateAdmissionPolicy', verdict.message);
@@ -101,8 +104,47 @@ export class AdmissionReconciler {
     return { requeueAfterMs: Math.max(0, Math.min(verdict.requeueAfterMs ?? this.deps.resyncMs, this.deps.resyncMs, untilExpiry)) };
   }
 
+  /**
+   * With mutate in Enforce mode, the MutatingAdmissionPolicy and binding are applied; otherwise ours are
+   * removed. The API server compiles and type-checks a MutatingAdmissionPolicy when it is written (it has no
+   * status), so a refusal arrives here as a 422. A server without the kind keeps validating: AdmissionReady
+   * stays True and says that mutation is unsupported there.
+   */
+  private async reconcileMutation(active: ActivePolicy, name: string, validated: Verdict, now: Date, signal?: AbortSignal): Promise<Verdict> {
+    if (!mutationWanted(active.resolved)) {
+      try {
+        await this.removeGenerated(name, MUTATING_KINDS, signal);
+      } catch (err) {
+        return this.failure(err);
+      }
+      if (active.resolved.admission?.mutate && active.resolved.mode !== 'Enforce') {
+        return { ...validated, message: `${validated.message}; mutate applies in Enforce mode only, so nothing is mutated in ${active.resolved.mode} mode` };
+      }
+      return validated;
+    }
+    const generated = generateMutation(active.resolved, active.object.metadata.uid ?? '', now);
+    try {
+      await this.ensure('MutatingAdmissionPolicy', generated.policy, signal);
+      await this.ensure('MutatingAdmissionPolicyBinding', generated.binding, signal);
+    } catch (err) {
+      if (isMissingKind(err)) {
+        return {
+          ...validated,
+          reason: Reasons.MutationUnsupported,
+          message: `${validated.message}; the API server does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 or later is needed), so new workloads are validated, not mutated`,
+          requeueAfterMs: 5 * 60_000,
+        };
+      }
+      return this.failure(err);
+    }
+    return {
+      ...validated,
+      message: `ValidatingAdmissionPolicy, MutatingAdmissionPolicy and their bindings ${name} are in place and type-checked`,
+    };
+  }
+
   /** Applies `desired` unless the live object already holds every field of it. */
-  private async ensure(kind: keyof typeof ADMISSION_RESOURCES, desired: Obj, signal?: AbortSignal): Promise<void> {
+  private async ensure(kind: AdmissionKind, desired: Obj, signal?: AbortSignal): Promise<void> {
     const metadata = desired['metadata'] as { name: string };
     const live = await this.get(objectPath(kind, metadata.name), signal);
     if (live && containedIn(desired['spec'], live['spec']) && containedIn(desired['metadata'], live['metadata'])) return;
@@ -164,14 +206,14 @@ export class AdmissionReconciler {
     throw err; // transient: the queue retries with backoff
   }
 
-  private async removeGenerated(name: string, signal?: AbortSignal): Promise<void> {
-    for (const kind of ['ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy'] as const) {
+  private async removeGenerated(name: string, kinds: readonly AdmissionKind[], signal?: AbortSignal): Promise<void> {
+    for (const kind of kinds) {
       const path = objectPath(kind, name);
       let live: Obj | undefined;
       try {
         live = await this.get(path, signal);
       } catch (err) {
-        if (isMissingKind(err)) return; // nothing of ours can exist on a server without these kinds
+        if (isMissingKind(err)) continue; // nothing of ours can exist on a server without this kind
         throw err;
       }
       const labels = (live?.['metadata'] as { labels?: Record<string, string> } | undefined)?.labels;

@@ -224,6 +224,8 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
       { verb: 'patch', resource: 'pods', allowed: true },
       { verb: 'patch', resource: 'deployments.apps', allowed: true },
       { verb: 'create', resource: 'events.events.k8s.io', allowed: true },
+      { verb: 'patch', resource: 'mutatingadmissionpolicies.admissionregistration.k8s.io', allowed: true },
+      { verb: 'list', resource: 'mutatingadmissionpolicies.admissionregistration.k8s.io', allowed: false },
       { verb: 'update', resource: 'leases.coordination.k8s.io', extra: ['-n', OPERATOR_NAMESPACE], allowed: true },
     ];
     const answers: string[] = [];

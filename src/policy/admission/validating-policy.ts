@@ -85,15 +85,12 @@ export function celLabelSelector(selector: LabelSelector, labels: string): strin
 }
 
 /**
- * Every spelling of a container image that image exemptions are matched against, as image.ts computes them
- * (the reference as written; with registry, without it and, for official Docker Hub images, the short name;
- * each bare, with tag, with digest, with both), bound step by step.
+ * `body` with the parts of a container image reference bound as image.ts parses them: `registry` (docker.io
+ * for Docker Hub), `path` (the repository path, `library/nginx`), `tag` and `digest` (with their ':' and
+ * '@', or ''), `hub` (a Docker Hub image) and `i` (the reference as written).
  */
-export function celImageSpellings(image: string): string {
+export function celWithImageParts(image: string, body: string): string {
   const b = celBind;
-  const spellings =
-    `([i] + (hub && path.startsWith('library/') ? [registry + '/' + path, path, path.substring(8)] : [registry + '/' + path, path])` +
-    `.map(r, [r, r + tag, r + digest, r + tag + digest]).flatten())`;
   // Tag: after the last ':' that follows the last '/'. Registry: a first component with '.' or ':' or localhost.
   return b('i', `string(${image})`,
     b('at', "i.indexOf('@')",
@@ -108,18 +105,29 @@ export function celImageSpellings(image: string): string {
                       b('hub', "!hasRegistry || first in ['docker.io', 'index.docker.io', 'registry-1.docker.io']",
                         b('registry', "hub ? 'docker.io' : first",
                           b('p0', 'hasRegistry ? n.substring(slash + 1) : n',
-                            b('path', "hub && !p0.contains('/') ? 'library/' + p0 : p0", spellings))))))))))))));
+                            b('path', "hub && !p0.contains('/') ? 'library/' + p0 : p0", body))))))))))))));
 }
 
-interface ContainerContext {
+/**
+ * Every spelling of a container image that image exemptions are matched against, as image.ts computes them
+ * (the reference as written; with registry, without it and, for official Docker Hub images, the short name;
+ * each bare, with tag, with digest, with both).
+ */
+export function celImageSpellings(image: string): string {
+  return celWithImageParts(image,
+    `([i] + (hub && path.startsWith('library/') ? [registry + '/' + path, path, path.substring(8)] : [registry + '/' + path, path])` +
+    `.map(r, [r, r + tag, r + digest, r + tag + digest]).flatten())`);
+}
+
+export interface ContainerContext {
   scope: CelScope;
 }
 
-const NEW: ContainerContext = { scope: { [CONTAINER]: 'c', [POD]: 'variables.podSpec' } };
+export const NEW: ContainerContext = { scope: { [CONTAINER]: 'c', [POD]: 'variables.podSpec' } };
 const OLD: ContainerContext = { scope: { [CONTAINER]: 'o', [POD]: 'variables.oldPodSpec' } };
 
 /** The rule holds for the container bound in `ctx` (item rules: no offending item). */
-function compliesCel(rule: SpecRule, ctx: ContainerContext): string {
+export function compliesCel(rule: SpecRule, ctx: ContainerContext): string {
   if (rule.complies !== undefined) return celPredicate(rule.complies, ctx.scope);
   const items = rule.items;
   if (items === undefined) return 'true';
@@ -129,20 +137,36 @@ function compliesCel(rule: SpecRule, ctx: ContainerContext): string {
 }
 
 /** Exemptions that cover `rule` and have not expired, as a CEL condition on container `c`. */
-function exemptCel(policy: ResolvedPolicy, rule: RuleName, now: Date): string {
-  const covering = policy.exemptions.filter(
-    (e) => !exemptionExpired(e, now) && (e.rules === undefined || e.rules.length === 0 || e.rules.includes(rule)),
-  );
-  const terms = covering.map((e) => {
+export function exemptCel(policy: ResolvedPolicy, rule: RuleName, now: Date): string {
+  const terms = policy.exemptions.flatMap((e, index) => {
+    if (exemptionExpired(e, now) || !(e.rules === undefined || e.rules.length === 0 || e.rules.includes(rule))) return [];
     const parts: string[] = [];
     if (e.namespaces !== undefined && e.namespaces.length > 0) parts.push(anyGlob(e.namespaces, 'request.namespace'));
     if (e.containers !== undefined && e.containers.length > 0) parts.push(anyGlob(e.containers, 'c.name'));
-    if (e.images !== undefined && e.images.length > 0) {
-      parts.push(`(has(c.image) && ${celImageSpellings('c.image')}.exists(s, ${anyGlob(e.images, 's')}))`);
-    }
-    return parts.length === 0 ? 'true' : `(${parts.join(' && ')})`;
+    // Spelled out once per request in a variable (imageExemptionVariables), not once per container and rule.
+    if (e.images !== undefined && e.images.length > 0) parts.push(`(has(c.image) && c.name in variables.${imageExemptionVariable(index)})`);
+    return [parts.length === 0 ? 'true' : `(${parts.join(' && ')})`];
   });
   return terms.length === 0 ? 'false' : `(${terms.join(' || ')})`;
+}
+
+function imageExemptionVariable(index: number): string {
+  return `imageExempted${index}`;
+}
+
+/**
+ * Per exemption with image globs, the names of the request's containers whose image it matches. Container
+ * names are unique across a pod's three lists, and a variable is evaluated once per request, so the costly
+ * image spellings are built once per container instead of once per container and rule.
+ */
+export function imageExemptionVariables(policy: ResolvedPolicy, now: Date): Obj[] {
+  return policy.exemptions.flatMap((e, index) => {
+    if (exemptionExpired(e, now) || e.images === undefined || e.images.length === 0) return [];
+    return [{
+      name: imageExemptionVariable(index),
+      expression: `variables.containers.filter(c, has(c.image) && ${celImageSpellings('c.image')}.exists(s, ${anyGlob(e.images, 's')})).map(c, c.name)`,
+    }];
+  });
 }
 
 function messagePrefix(policyName: string): string {
@@ -169,14 +193,14 @@ function breachVariable(rule: SpecRule, policy: ResolvedPolicy, now: Date): { na
   return { name: `breaks_${rule.name}`, expression: `variables.containers.filter(c, ${condition}).map(c, ${describe})` };
 }
 
-const POD_SPEC = (object: string): string =>
+export const POD_SPEC = (object: string): string =>
   `${object}.kind == 'Pod' ? ${object}.spec : (${object}.kind == 'CronJob' ? ${object}.spec.jobTemplate.spec.template.spec : ${object}.spec.template.spec)`;
 const POD_LABELS = (object: string): string =>
   `${object}.kind == 'Pod' ? ${object}.metadata : (${object}.kind == 'CronJob' ? ${object}.spec.jobTemplate.spec.template.metadata : ${object}.spec.template.metadata)`;
-const CONTAINERS = (spec: string): string =>
+export const CONTAINERS = (spec: string): string =>
   ['containers', 'initContainers', 'ephemeralContainers'].map((list) => `(has(${spec}.${list}) ? ${spec}.${list} : [])`).join(' + ');
 
-const WORKLOAD_RULES = [
+export const WORKLOAD_RULES = [
   { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'] },
   { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'] },
 ];
@@ -205,7 +229,7 @@ export function connectCovered(policy: ResolvedPolicy): boolean {
   return policy.rules.exec && policy.match.podSelector === undefined;
 }
 
-function matchConditions(policy: ResolvedPolicy): Obj[] {
+export function matchConditions(policy: ResolvedPolicy): Obj[] {
   const conditions: Obj[] = [];
   const { namespaces, excludedNamespaces, podSelector } = policy.match;
   if (excludedNamespaces.length > 0) {
@@ -229,7 +253,7 @@ function validationActions(policy: ResolvedPolicy): string[] {
   return ['Deny'];
 }
 
-function nextExpiry(policy: ResolvedPolicy, now: Date): Date | undefined {
+export function nextExpiry(policy: ResolvedPolicy, now: Date): Date | undefined {
   const future = policy.exemptions
     .map((e) => (e.expires === undefined ? undefined : parseRfc3339(e.expires)))
     .filter((t): t is number => t !== undefined && t > now.getTime());
@@ -258,6 +282,7 @@ export function generateValidation(policy: ResolvedPolicy, uid: string, now: Dat
     { name: 'windows', expression: "has(variables.podSpec.os) && has(variables.podSpec.os.name) && variables.podSpec.os.name == 'windows'" },
     { name: 'containers', expression: CONTAINERS('variables.podSpec') },
     { name: 'oldContainers', expression: `oldObject == null ? [] : ${CONTAINERS('variables.oldPodSpec')}` },
+    ...imageExemptionVariables(policy, now),
   ];
   const validations: Obj[] = [];
   for (const rule of enabled) {

@@ -1,10 +1,13 @@
 // What the generated ValidatingAdmissionPolicy costs a request: server-side dry-run creates (what
-// `kubectl apply --dry-run=server` sends) of 1,000 Deployments, first with no admission policy, then with the
-// policy and binding an ImmutabilityPolicy with every spec rule, exemptions and spec.admission generates.
+// `kubectl apply --dry-run=server` sends) of 1,000 Deployments without an admission policy and 1,000 with the
+// policy and binding an ImmutabilityPolicy with every spec rule, exemptions and spec.admission generates. The
+// two phases alternate in rounds (default 4 × 250 each), so that load from other processes on a shared
+// machine falls on both alike instead of on whichever phase ran second.
 // Not a test: it measures and prints p50/p99 per phase and writes bench/results/admission-latest.json.
 // Method and results: docs/benchmarks.md. Run: `node dist/bench/admission.js` (a fresh local control plane),
 // or with `--kubeconfig` against a running one.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -54,8 +57,12 @@ async function dryRunCreates(http: KubeHttp, count: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, count: { type: 'string', default: '1000' } } });
+  const { values } = parseArgs({
+    options: { kubeconfig: { type: 'string' }, count: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '4' } },
+  });
   const count = Number(values.count);
+  const rounds = Number(values.rounds);
+  const loadBefore = loadavg();
   let controlPlane: ControlPlane | undefined;
   let kubeconfig = values.kubeconfig;
   if (kubeconfig === undefined) {
@@ -68,7 +75,6 @@ async function main(): Promise<void> {
     const http = new KubeHttp(kc);
     await http.write('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } }).catch(() => undefined);
     await dryRunCreates(http, 50); // warm-up: connections, caches
-    const without = await dryRunCreates(http, count);
 
     const policy = resolvePolicy('bench', {
       mode: 'Enforce',
@@ -85,30 +91,49 @@ async function main(): Promise<void> {
     });
     const generated = generateValidation(policy, '00000000-0000-0000-0000-000000000000', new Date());
     const name = admissionObjectName('bench');
-    for (const [resource, body] of [['validatingadmissionpolicies', generated.policy], ['validatingadmissionpolicybindings', generated.binding]] as const) {
-      const metadata = { ...(body['metadata'] as object), ownerReferences: undefined };
-      await http.write('PATCH', `${ADMISSION}/${resource}/${name}`, {
-        query: { fieldManager: ADMISSION_FIELD_MANAGER, force: true }, contentType: ContentTypes.apply, body: { ...body, metadata },
-      });
-    }
-    // The API server loads a new policy asynchronously: wait until a violating request is refused.
-    for (let tries = 0; ; tries++) {
-      const refused = await http.write('POST', `/api/v1/namespaces/${NS}/pods`, {
-        query: { dryRun: 'All' }, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
-      }).then(() => false, () => true);
-      if (refused) break;
-      if (tries > 100) throw new Error('the generated policy never took effect');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await dryRunCreates(http, 50);
-    const withPolicy = await dryRunCreates(http, count);
-    for (const resource of ['validatingadmissionpolicybindings', 'validatingadmissionpolicies']) {
-      await http.write('DELETE', `${ADMISSION}/${resource}/${name}`).catch(() => undefined);
+    // The API server loads and unloads a policy asynchronously: wait until a violating request is (not) refused.
+    const waitUntilRefusing = async (refusing: boolean): Promise<void> => {
+      for (let tries = 0; ; tries++) {
+        const refused = await http.write('POST', `/api/v1/namespaces/${NS}/pods`, {
+          query: { dryRun: 'All' }, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+        }).then(() => false, () => true);
+        if (refused === refusing) return;
+        if (tries > 100) throw new Error(`the generated policy never ${refusing ? 'took effect' : 'went away'}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const install = async (): Promise<void> => {
+      for (const [resource, body] of [['validatingadmissionpolicies', generated.policy], ['validatingadmissionpolicybindings', generated.binding]] as const) {
+        const metadata = { ...(body['metadata'] as object), ownerReferences: undefined };
+        await http.write('PATCH', `${ADMISSION}/${resource}/${name}`, {
+          query: { fieldManager: ADMISSION_FIELD_MANAGER, force: true }, contentType: ContentTypes.apply, body: { ...body, metadata },
+        });
+      }
+      await waitUntilRefusing(true);
+    };
+    const uninstall = async (): Promise<void> => {
+      for (const resource of ['validatingadmissionpolicybindings', 'validatingadmissionpolicies']) {
+        await http.write('DELETE', `${ADMISSION}/${resource}/${name}`).catch(() => undefined);
+      }
+      await waitUntilRefusing(false);
+    };
+    const without: number[] = [];
+    const withPolicy: number[] = [];
+    const perRound = Math.ceil(count / rounds);
+    for (let round = 0; round < rounds; round++) {
+      without.push(...await dryRunCreates(http, perRound));
+      await install();
+      await dryRunCreates(http, 20); // not measured: the switch itself is not what this measures
+      withPolicy.push(...await dryRunCreates(http, perRound));
+      await uninstall();
+      await dryRunCreates(http, 20);
     }
 
     const result = {
       when: new Date().toISOString(),
       count,
+      rounds,
+      loadAverage: { before: loadBefore.map((l) => Number(l.toFixed(2))), after: loadavg().map((l) => Number(l.toFixed(2))) },
       withoutPolicyMs: percentiles(without),
       withPolicyMs: percentiles(withPolicy),
       p99DifferenceMs: percentiles(withPolicy).p99 - percentiles(without).p99,

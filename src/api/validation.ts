@@ -1,12 +1,20 @@
 // Validates ImmutabilityPolicy objects the way the API server does, without a cluster: the CRD's structural
 // schema (compiled with ajv, with defaults applied) followed by the cross-field rules of semantic.ts, which
 // mirror the CRD's CEL rules. The CRD file is read at runtime, so the schema has exactly one source.
+//
+// Compiling the schema costs more than everything else a `check` of one file does, so the packaged CRD's
+// validator is also generated ahead of time (policy-validator.generated.ts, by
+// tools/generate-policy-validator.ts) and used while the CRD's digest matches the one it was generated from;
+// any other CRD is compiled as before. ajv and `yaml` are loaded only when compiling.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import type { ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import { parse } from 'yaml';
+import type { Ajv, CodeOptions, ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
+import type * as AjvModule from 'ajv';
+import type * as AjvFormats from 'ajv-formats';
+import type * as Yaml from 'yaml';
+import * as generated from './policy-validator.generated.js';
 import { semanticErrors } from './semantic.js';
 import { API_VERSION, KIND, VERSION } from './types.js';
 import type { ImmutabilityPolicy } from './types.js';
@@ -41,9 +49,16 @@ export function defaultCrdPath(): string {
 }
 
 
+const require = createRequire(import.meta.url);
+
 /** Reads the v1alpha1 `openAPIV3Schema` out of the CRD file. */
 export function loadPolicySchema(crdPath: string = defaultCrdPath()): StructuralSchema {
-  const crd: unknown = parse(readFileSync(crdPath, 'utf8'));
+  return policySchemaFromCrd(readFileSync(crdPath, 'utf8'), crdPath);
+}
+
+function policySchemaFromCrd(crdText: string, crdPath: string): StructuralSchema {
+  const { parse } = require('yaml') as typeof Yaml;
+  const crd: unknown = parse(crdText);
   const versions = isRecord(crd) && isRecord(crd['spec']) ? crd['spec']['versions'] : undefined;
   const version = Array.isArray(versions)
     ? (versions as unknown[]).find((v) => isRecord(v) && v['name'] === VERSION)
@@ -63,7 +78,8 @@ export function loadPolicySchema(crdPath: string = defaultCrdPath()): Structural
 export function toAjvSchema(schema: StructuralSchema): SchemaObject {
   const out: SchemaObject = {};
   for (const [keyword, value] of Object.entries(schema)) {
-    if (keyword.startsWith('x-kubernetes-')) continue;
+    // Descriptions do not validate anything; dropped, they keep the generated validator small.
+    if (keyword.startsWith('x-kubernetes-') || keyword === 'description') continue;
     if (keyword === 'properties' && isRecord(value)) {
       out['properties'] = Object.fromEntries(
         Object.entries(value).map(([name, sub]) => [name, toAjvSchema(sub as StructuralSchema)]),
@@ -92,14 +108,36 @@ const METADATA_SCHEMA: SchemaObject = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 253 } },
 };
 
-function compile(schema: StructuralSchema): ValidateFunction {
+/** The JSON Schema a whole ImmutabilityPolicy object is validated against. */
+export function policyObjectSchema(schema: StructuralSchema): SchemaObject {
   const ajvSchema = toAjvSchema(schema);
   ajvSchema['properties'] = { ...(ajvSchema['properties'] as object), metadata: METADATA_SCHEMA };
   ajvSchema['required'] = ['apiVersion', 'kind', 'metadata'];
+  return ajvSchema;
+}
+
+/**
+ * The ajv every policy validator is compiled with, generated ahead of time or not; `code` is for generating
+ * source (ajv's standalone mode).
+ */
+export function policyAjv(code?: CodeOptions): Ajv {
+  const { Ajv } = require('ajv') as typeof AjvModule;
+  // What `import addFormats from 'ajv-formats'` gives: the CommonJS module object, the plugin as its default.
+  const addFormats = require('ajv-formats') as typeof AjvFormats.default;
   // useDefaults fills in the CRD defaults as the API server does on create, so callers see the stored shape.
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true, ...(code === undefined ? {} : { code }) });
   addFormats.default(ajv, ['date-time', 'int32', 'int64']);
-  return ajv.compile(ajvSchema);
+  return ajv;
+}
+
+/** The digest a generated validator records of the CRD it was generated from. */
+export function crdDigest(crdText: string): string {
+  return createHash('sha256').update(crdText).digest('hex');
+}
+
+/** The generated validator, if it was generated from exactly this CRD. */
+function generatedValidator(crdText: string): ValidateFunction | undefined {
+  return generated.CRD_SHA256 === crdDigest(crdText) ? (generated.validate as unknown as ValidateFunction) : undefined;
 }
 
 /**
@@ -117,8 +155,9 @@ function withoutNulls(value: unknown): unknown {
 }
 
 /** Builds a validator from the CRD at `crdPath` (default: the packaged CRD). Compiles once; reuse it. */
-export function createPolicyValidator(crdPath?: string): PolicyValidator {
-  const validate = compile(loadPolicySchema(crdPath));
+export function createPolicyValidator(crdPath: string = defaultCrdPath()): PolicyValidator {
+  const crdText = readFileSync(crdPath, 'utf8');
+  const validate = generatedValidator(crdText) ?? policyAjv().compile(policyObjectSchema(policySchemaFromCrd(crdText, crdPath)));
   return (obj: unknown): PolicyValidationResult => {
     const candidate = withoutNulls(structuredClone(obj));
     const errors = identityErrors(candidate);

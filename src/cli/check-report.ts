@@ -176,7 +176,26 @@ const CONTAINER_LISTS: readonly { field: 'containers' | 'initContainers' | 'ephe
   { field: 'ephemeralContainers', type: 'ephemeralContainer' },
 ];
 
+/**
+ * Where the object and its containers are. Computed on first use: only formats that point at lines (SARIF)
+ * ask, and finding lines is what reading a large input would otherwise spend most of its time on.
+ */
 function locationOf(document: SourceDocument, workload: Workload): ResultLocation {
+  let lines: { line: number | undefined; containerLines: ReadonlyMap<string, number> } | undefined;
+  const resolve = (): NonNullable<typeof lines> => (lines ??= linesOf(document, workload));
+  const location: ResultLocation = {
+    get line() {
+      return resolve().line;
+    },
+    get containerLines() {
+      return resolve().containerLines;
+    },
+  };
+  if (document.file !== undefined) location.file = document.file;
+  return location;
+}
+
+function linesOf(document: SourceDocument, workload: Workload): { line: number | undefined; containerLines: ReadonlyMap<string, number> } {
   const podSpecPath = parsePointer(workload.podSpecPath);
   const containerLines = new Map<string, number>();
   for (const { field: list, type } of CONTAINER_LISTS) {
@@ -189,11 +208,7 @@ function locationOf(document: SourceDocument, workload: Workload): ResultLocatio
       if (typeof name === 'string' && line !== undefined) containerLines.set(containerKey(type, name), line);
     });
   }
-  const location: ResultLocation = { containerLines };
-  if (document.file !== undefined) location.file = document.file;
-  const line = document.lineOf([]);
-  if (line !== undefined) location.line = line;
-  return location;
+  return { line: document.lineOf([]), containerLines };
 }
 
 function toFinding(finding: Finding): Finding {

@@ -2,10 +2,12 @@
 // multi-document YAML or JSON, with `kind: List` (and `*List`) expanded into its items. Every document keeps
 // a source label (`path#index`, 1-based) so a message can point at the exact document.
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { isNode, LineCounter, parseAllDocuments } from 'yaml';
-import type { Document, DocumentOptions, ParseOptions, SchemaOptions, ToJSOptions } from 'yaml';
+import type { Document, DocumentOptions, LineCounter, ParseOptions, SchemaOptions, ToJSOptions } from 'yaml';
+import type * as Yaml from 'yaml';
 import { isRecord } from '../runtime/json.js';
+import { readYamlFast } from './yaml-fast.js';
 
 export const STDIN = '-';
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
@@ -31,7 +33,7 @@ export interface ReadResult {
  * no sexagesimal numbers, so those YAML 1.1 tags are left out: `expires: 2027-01-31T00:00:00Z` stays a string.
  */
 const UNSUPPORTED_TAGS = new Set(['tag:yaml.org,2002:timestamp']);
-const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+export const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   version: '1.1',
   customTags: (tags) =>
     tags.filter((tag) => {
@@ -43,6 +45,16 @@ const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
 const TO_JS_OPTIONS: ToJSOptions = { maxAliasCount: 100 };
 
 
+/**
+ * `yaml`, loaded when first needed: most runs never need it (yaml-fast.ts reads their input), and loading it
+ * is a noticeable part of what one `check` on one file costs. Synchronous, as parsing is.
+ */
+let yamlModule: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yamlModule;
+}
+
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -52,10 +64,28 @@ function errorMessage(error: unknown): string {
  * is the path the text was read from (undefined for stdin), kept so that results can point at a line.
  */
 export function parseManifests(text: string, name: string, file?: string): ReadResult {
+  const objects = readYamlFast(text);
+  if (objects === undefined) return parseWithYaml(text, name, file);
+  // Lines matter only where a result points at one (SARIF): `yaml` locates them, once per text, when asked.
+  let locators: ((index: number) => LineLocator) | undefined;
+  const locatorOf = (index: number): LineLocator => (path) => {
+    locators ??= yamlLocators(text);
+    return locators(index)(path);
+  };
+  const documents: SourceDocument[] = [];
+  objects.forEach((object, index) => {
+    if (object === null || object === undefined) return;
+    documents.push(...expandLists(object, `${name}#${index + 1}`, [], locatorOf(index), file));
+  });
+  return { documents, errors: [] };
+}
+
+/** The reference reading, with `yaml`: documents, errors worded with their line and column, and lines. */
+function parseWithYaml(text: string, name: string, file: string | undefined): ReadResult {
   const documents: SourceDocument[] = [];
   const errors: string[] = [];
-  const lineCounter = new LineCounter();
-  parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }).forEach((document, index) => {
+  const lineCounter = new (yaml().LineCounter)();
+  yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }).forEach((document, index) => {
     const source = `${name}#${index + 1}`;
     const firstError = document.errors[0];
     if (firstError !== undefined) {
@@ -76,6 +106,16 @@ export function parseManifests(text: string, name: string, file?: string): ReadR
   return { documents, errors };
 }
 
+/** Line locators for the documents of a text the fast path read (so `yaml` accepts it too). */
+function yamlLocators(text: string): (index: number) => LineLocator {
+  const lineCounter = new (yaml().LineCounter)();
+  const documents = yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
+  return (index) => {
+    const document = documents[index];
+    return document === undefined ? () => undefined : lineLocator(document, lineCounter);
+  };
+}
+
 function firstLine(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/:$/, '');
 }
@@ -85,7 +125,7 @@ type LineLocator = (path: readonly (string | number)[]) => number | undefined;
 function lineLocator(document: Document.Parsed, lineCounter: LineCounter): LineLocator {
   return (path) => {
     const node: unknown = document.getIn(path, true);
-    return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+    return yaml().isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
   };
 }
 

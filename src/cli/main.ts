@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `immutability-operator` command: `run` (the controller), `check` (offline policy evaluation for CI),
 // `version`. Errors end as one readable line and a non-zero exit code, never a stack trace.
-import { ConfigError, parseRunConfig, RUN_USAGE } from '../config.js';
-import { runCheck } from './check.js';
+// Each command imports what it needs when it runs: `check` in a pre-commit hook or a CI step pays for node's
+// start and its own modules, not for the controller's (client-node, winston, rxjs).
 import { packageInfo } from './package-info.js';
 
 const USAGE = `Usage: immutability-operator <command> [flags]
@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run': {
+      const { parseRunConfig, RUN_USAGE } = await import('../config.js');
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write(RUN_USAGE);
         return 0;
@@ -34,13 +35,15 @@ async function main(argv: string[]): Promise<number> {
       const { runOperator } = await import('../main.js');
       return runOperator(parseRunConfig(rest, process.env));
     }
-    case 'check':
+    case 'check': {
+      const { runCheck } = await import('./check.js');
       return runCheck(rest, {
         stdout: (s) => process.stdout.write(s),
         stderr: (s) => process.stderr.write(s),
         readStdin,
         now: new Date(),
       });
+    }
     case 'version':
     case '--version':
       process.stdout.write(`${packageInfo().version}\n`);
@@ -61,7 +64,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    const { ConfigError } = await import('../config.js');
     const message = err instanceof ConfigError ? `invalid flags: ${err.message}` : err instanceof Error ? err.message : String(err);
     process.stderr.write(`immutability-operator: ${message}\n`);
     process.exitCode = err instanceof ConfigError ? 2 : 1;

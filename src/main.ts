@@ -101,6 +101,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     caches, podReconciler, workloadReconciler, policyReconciler, admissionReconciler, metrics, logger, clock,
     podWorkers: config.podWorkers, workloadWorkers: config.workloadWorkers, policyWorkers: config.policyWorkers,
     statusIntervalMs: config.statusIntervalMs, resyncPeriodMs: config.resyncPeriodMs,
+    prepareLeading: (signal) => remediator.loadRecordedActions(signal),
   });
 
   const driftDetection = await startDriftDetection({

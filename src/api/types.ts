@@ -46,6 +46,8 @@ export const ADMISSION_FIELD_MANAGER = 'immutability-operator-admission';
 export const LABEL_VIOLATION = `${GROUP}/violation`;
 export const ANNOTATION_VIOLATIONS = `${GROUP}/violations`;
 export const LABEL_DRIFT = `${GROUP}/drift`;
+/** On every workload the operator has written to, so that a new leader finds their action records with one LIST per kind. */
+export const LABEL_REMEDIATED = `${GROUP}/remediated`;
 export const ANNOTATION_DRIFT = `${GROUP}/drift-details`;
 export const FINALIZER = `${GROUP}/cleanup`;
 /** On the operator's own pod while it holds the Lease (routes the audit webhook Service to the leader). */

@@ -11,6 +11,7 @@ import type { ImmutabilityPolicy } from '../api/types.js';
 import type { SlimNamespace, SlimOwned } from '../k8s/slim.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ExponentialBackoff } from '../runtime/backoff.js';
 import type { Clock, Timer } from '../runtime/clock.js';
 import { objectKey } from '../runtime/list-watch.js';
 import { errorFields } from '../runtime/logger.js';
@@ -114,7 +115,15 @@ export interface ManagerOptions {
   /** Every key is re-added this often, so that nothing depends on an event arriving. */
   resyncPeriodMs: number;
   maxRetries?: number;
+  /**
+   * Reads what the cluster records before this replica acts (remediation's action records), retried with
+   * backoff until it succeeds: nothing is reconciled until then.
+   */
+  prepareLeading?: (signal: AbortSignal) => Promise<void>;
 }
+
+/** Retry pacing of prepareLeading. */
+const PREPARE_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 
 type Queues = Record<ControllerName, WorkQueue>;
 
@@ -146,6 +155,7 @@ export class ControllerManager {
     const { caches, logger, metrics, clock } = this.opts;
     await caches.waitForSync(signal);
     if (signal.aborted) return;
+    if (!(await this.prepare(signal))) return;
     const queue = (controller: ControllerName): WorkQueue => new WorkQueue({
       clock, rateLimit: RATE_LIMITS[controller],
       hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller }, d) },
@@ -172,6 +182,25 @@ export class ControllerManager {
     } finally {
       if (resync !== undefined) clock.clearTimeout(resync);
       if (this.queues === queues) this.queues = undefined;
+    }
+  }
+
+  /** Runs prepareLeading until it succeeds (true) or leadership ends (false); each failure is logged once. */
+  private async prepare(signal: AbortSignal): Promise<boolean> {
+    const prepare = this.opts.prepareLeading;
+    if (!prepare) return true;
+    const backoff = new ExponentialBackoff({ ...PREPARE_BACKOFF, jitter: 0.2 });
+    for (;;) {
+      try {
+        await prepare(signal);
+        return true;
+      } catch (err) {
+        if (signal.aborted) return false;
+        const retryInMs = backoff.next();
+        this.opts.logger.warn('could not read what the cluster records before acting; retrying', { retryInMs, ...errorFields(err) });
+        await this.opts.clock.sleep(retryInMs, signal);
+        if (signal.aborted) return false;
+      }
     }
   }
 

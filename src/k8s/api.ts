@@ -1,11 +1,13 @@
 // The operator's writes, each idempotent: metadata and status by server-side apply with one field manager
 // (re-applying the same intent is a no-op, and applying less removes only what we own), finalizers by a JSON
 // patch guarded with `test`, evictions through the Eviction subresource.
-import { API_VERSION, FIELD_MANAGER, KIND, type ImmutabilityPolicyStatus } from '../api/types.js';
+import { API_VERSION, FIELD_MANAGER, KIND, LABEL_REMEDIATED, type ImmutabilityPolicyStatus } from '../api/types.js';
 import { ContentTypes, type KubeHttp } from './http.js';
 import { Paths } from './resources.js';
 
 const applyQuery = { fieldManager: FIELD_MANAGER, force: true } as const;
+/** Asks a LIST for object metadata only. */
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 /** Resource names of the workload kinds whose pod templates remediation reads and patches. */
 const WORKLOAD_PLURALS: Readonly<Record<string, string>> = {
@@ -29,6 +31,14 @@ function workloadPath(ref: NamespacedRef): string {
   const plural = WORKLOAD_PLURALS[ref.kind];
   if (!plural) throw new Error(`no API path known for kind ${ref.kind}`);
   return Paths.workload(ref.apiVersion, plural, ref.namespace, ref.name);
+}
+
+/** A workload the operator has written to, with its annotations (where its action records are). */
+export interface RemediatedWorkload {
+  kind: string;
+  namespace: string;
+  name: string;
+  annotations: Record<string, string>;
 }
 
 export interface PodMetadataIntent {
@@ -76,6 +86,30 @@ export class KubeApi {
       },
       signal,
     });
+  }
+
+  /**
+   * Every workload of the kinds remediation writes to that carries our LABEL_REMEDIATED, as metadata only
+   * (PartialObjectMetadataList: no specs, no statuses), a page of 500 at a time.
+   */
+  async listRemediatedWorkloads(signal?: AbortSignal): Promise<RemediatedWorkload[]> {
+    const labelSelector = LABEL_REMEDIATED;
+    const out: RemediatedWorkload[] = [];
+    for (const [kind, plural] of Object.entries(WORKLOAD_PLURALS)) {
+      if (kind === 'Job') continue; // never written to: a Job's template is immutable
+      const group = kind === 'CronJob' ? 'batch/v1' : 'apps/v1';
+      let continueToken: string | undefined;
+      do {
+        const page = await this.http.request<{ metadata?: { continue?: string }; items?: { metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> } }[] }>(
+          'GET', `/apis/${group}/${plural}`, { query: { labelSelector, limit: 500, continue: continueToken }, accept: METADATA_LIST, signal });
+        for (const item of page.items ?? []) {
+          const meta = item.metadata ?? {};
+          if (meta.name && meta.namespace) out.push({ kind, namespace: meta.namespace, name: meta.name, annotations: meta.annotations ?? {} });
+        }
+        continueToken = page.metadata?.continue || undefined;
+      } while (continueToken);
+    }
+    return out;
   }
 
   /** Reads a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) as plain JSON. */

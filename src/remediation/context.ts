@@ -3,7 +3,7 @@
 import type { Pod } from '../api/kube.js';
 import type { ActionCounts } from '../api/types.js';
 import type { ActivePolicy } from '../controllers/policy-set.js';
-import type { NamespacedRef } from '../k8s/api.js';
+import type { NamespacedRef, RemediatedWorkload } from '../k8s/api.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Finding, ResolvedPolicy } from '../policy/index.js';
 import type { DegradedState, WorkloadOutcome } from '../policy/status.js';
@@ -24,6 +24,8 @@ export interface RemediationReport {
 
 /** The API calls remediation makes; `KubeApi` implements it, unit tests fake it. */
 export interface RemediationApi {
+  /** Every workload carrying the immutability.dev/remediated label, across the kinds remediation writes to. */
+  listRemediatedWorkloads(signal?: AbortSignal): Promise<RemediatedWorkload[]>;
   getWorkload(ref: NamespacedRef, signal?: AbortSignal): Promise<Record<string, unknown>>;
   applyWorkload(ref: NamespacedRef, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
   listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
@@ -39,3 +41,11 @@ export interface RemediationContext {
   now: Date;
   signal?: AbortSignal;
 }
+
+/** Which policy, incarnation and generation an action record of this pass counts for. */
+export function recordingPolicy(ctx: RemediationContext): { name: string; uid: string; generation: number } {
+  return { name: ctx.policy.name, uid: ctx.active.object.metadata.uid ?? '', generation: ctx.state.generation };
+}
+
+/** Kinds whose pod template remediation patches (and on which it records its actions): `patch` in its RBAC. */
+export const PATCHABLE_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob'];

@@ -2,7 +2,6 @@
 // UID is a precondition), at most `maxPerMinute` per policy. A refused eviction is retried per pod with
 // backoff; a pod evicted a moment ago is never evicted twice. In Audit the same candidates are only listed.
 import type { Pod } from '../api/kube.js';
-import { Reasons } from '../api/types.js';
 import { isAbortError, isConflict, isForbidden, isNotFound, isTooManyRequests, messageOf, retryAfterSecondsOf } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
@@ -10,7 +9,12 @@ import { evaluateWorkload, findingKey, type Workload } from '../policy/index.js'
 import { exponentialDelay } from '../runtime/backoff.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ActionReporter } from './action-reporter.js';
-import type { RemediationApi, RemediationContext } from './context.js';
+import { FIELD_MANAGER, Reasons } from '../api/types.js';
+import { errorFields } from '../runtime/logger.js';
+import { PATCHABLE_KINDS, recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
+import { applyBody, type ApplyTarget } from './fragment.js';
+import { ownedFragment } from './managed-fields.js';
+import { ANNOTATION_ACTIONS, annotationsOf, countsOf, ownAnnotations, withAction } from './workload-record.js';
 import {
   evictionBlocker, evictionCandidates, recreatesFromOwnerTemplate, type EvictionCandidate, type PodFindings,
 } from './eviction.js';
@@ -22,6 +26,12 @@ import type { WorkloadDraft } from './workload-draft.js';
 import { objectKey } from '../runtime/list-watch.js';
 
 type Obj = Record<string, unknown>;
+
+/** The workload evicted pods belong to, as read in this pass, and where its pod template is. */
+export interface RecordTarget {
+  live: Obj;
+  target: ApplyTarget;
+}
 
 export interface Backoff {
   initialMs: number;
@@ -81,17 +91,22 @@ export class Evictor {
    * where the controller will not replace them by itself.
    */
   async evictDriftedOrStale(
-    ctx: RemediationContext, key: string, ref: WorkloadRef, pods: readonly PodFindings[], template: Workload, live: Obj, draft: WorkloadDraft,
+    ctx: RemediationContext, key: string, ref: WorkloadRef, pods: readonly PodFindings[], template: Workload, owner: RecordTarget, draft: WorkloadDraft,
   ): Promise<void> {
     const evaluation = evaluateWorkload(ctx.policy, template, ctx.now);
-    const stale = recreatesFromOwnerTemplate(ref.kind, replacesPodsOnTemplateChange(ref.kind, live)) && evaluation.outcome === 'evaluated';
+    const stale = recreatesFromOwnerTemplate(ref.kind, replacesPodsOnTemplateChange(ref.kind, owner.live)) && evaluation.outcome === 'evaluated';
     const candidates = evictionCandidates(pods, stale ? new Set(evaluation.findings.map(findingKey)) : undefined);
-    await this.evict(ctx, key, ref, candidates, draft, live);
+    await this.evict(ctx, key, ref, candidates, draft, owner);
   }
 
+  /**
+   * `owner`: the workload the pods belong to, when the operator writes to its kind — the evictions are then
+   * recorded on it, else only counted in memory (bare pods, Jobs, unsupported kinds).
+   */
   private async evict(
-    ctx: RemediationContext, key: string, ref: WorkloadRef, candidates: EvictionCandidate[], draft: WorkloadDraft, live?: Obj,
+    ctx: RemediationContext, key: string, ref: WorkloadRef, candidates: EvictionCandidate[], draft: WorkloadDraft, owner?: RecordTarget,
   ): Promise<void> {
+    const live = owner?.live;
     const evict = ctx.policy.remediation.evict;
     if (!evict || candidates.length === 0) return;
     const tally: Tally = { planned: [], evicted: [], waiting: [], refused: [], never: [] };
@@ -107,6 +122,7 @@ export class Evictor {
     }
     if (tally.planned.length > 0) draft.messages.push(`would evict ${listSome(tally.planned)}`);
     if (tally.evicted.length > 0) {
+      await this.recordEvictions(ctx, key, ref, tally.evicted.length, owner);
       draft.messages.push(`evicted ${listSome(tally.evicted)}`);
       draft.action = 'Evicted';
       draft.settled = false;
@@ -151,6 +167,8 @@ export class Evictor {
       const attempts = (retry?.attempts ?? 0) + 1;
       const delay = evictionRetryDelay(this.opts.backoff, attempts, err);
       const { problem, blocked } = evictionRefusal(err, name);
+      // The one log line of this failed write (the workload is not failed: its retry is paced here, per pod).
+      this.opts.logger.warn('eviction refused', { policy: ctx.policy.name, workload: key, pod: name, attempts, retryInMs: delay, ...errorFields(err) });
       ctx.state.evictionRetries.set(uid, { attempts, nextAt: nowMs + delay, problem });
       this.opts.reporter.record(ctx, {
         ref, live, action: 'evict', result: blocked ? 'blocked' : 'failure', type: 'Warning',
@@ -163,12 +181,33 @@ export class Evictor {
     }
     ctx.state.evictionRetries.delete(uid);
     ctx.state.markEvicted(uid);
-    ctx.state.counts.evicted++;
     const why = c.cause === 'drift' ? `drifted (${c.detail.join(', ')})` : `stale replica (template fixes ${c.detail.join(', ')})`;
     this.opts.reporter.record(ctx, {
       ref, live, action: 'evict', result: 'success', type: 'Normal', reason: 'Evicted', note: `evicted pod ${name}: ${why}`,
     });
     this.opts.logger.info('evicted pod', { policy: ctx.policy.name, workload: key, pod: name, cause: c.cause });
     tally.evicted.push(name);
+  }
+
+  /**
+   * Counts `n` evictions on the workload itself (its immutability.dev/actions annotation), restating our fields
+   * so that the apply changes nothing else. Without a workload to write to, or when the write is refused, they
+   * are counted in memory only (logged once with the reason; the evictions themselves stand).
+   */
+  private async recordEvictions(ctx: RemediationContext, key: string, ref: WorkloadRef, n: number, owner: RecordTarget | undefined): Promise<void> {
+    if (!owner || !PATCHABLE_KINDS.includes(ref.kind)) {
+      ctx.state.unrecordedEvictions += n;
+      return;
+    }
+    const counted = withAction(annotationsOf(owner.live), recordingPolicy(ctx), 'evicted', n);
+    const fragment = ownedFragment(owner.live, owner.target.podSpecPath, FIELD_MANAGER);
+    try {
+      await this.opts.api.applyWorkload(ref, applyBody(owner.target, fragment, { ...ownAnnotations(owner.live), [ANNOTATION_ACTIONS]: counted.value }), ctx.signal);
+      ctx.state.recorded.set(key, countsOf(counted.entry));
+    } catch (err) {
+      if (isAbortError(err)) throw err;
+      ctx.state.unrecordedEvictions += n;
+      this.opts.logger.warn('could not record evictions on the workload', { policy: ctx.policy.name, workload: key, evicted: n, ...errorFields(err) });
+    }
   }
 }

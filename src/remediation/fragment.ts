@@ -6,6 +6,7 @@
 import { isRecord } from '../runtime/json.js';
 import { parsePointer } from '../policy/json-patch.js';
 import type { JsonPatchOperation } from '../policy/index.js';
+import { LABEL_REMEDIATED } from '../api/types.js';
 
 export type ContainerList = 'containers' | 'initContainers';
 export const CONTAINER_LISTS: readonly ContainerList[] = ['containers', 'initContainers'];
@@ -200,7 +201,8 @@ export interface ApplyTarget {
  * applied before and leave out now are removed by the API server (unless another manager owns them too).
  */
 export function applyBody(target: ApplyTarget, fragment: TemplateFragment, annotations: Record<string, string>): Record<string, unknown> {
-  const metadata: Record<string, unknown> = { name: target.name, namespace: target.namespace };
+  // The label marks the workload as one we wrote to (its action records are found by a label selector).
+  const metadata: Record<string, unknown> = { name: target.name, namespace: target.namespace, labels: { [LABEL_REMEDIATED]: 'true' } };
   if (Object.keys(annotations).length > 0) metadata['annotations'] = annotations;
   const body: Record<string, unknown> = { apiVersion: target.apiVersion, kind: target.kind, metadata };
   if (!isEmptyFragment(fragment)) {

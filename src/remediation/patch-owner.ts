@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { applyJsonPatch, workloadFromObject, type RemediationPlan, type Workload } from '../policy/index.js';
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
-import type { RemediationApi, RemediationContext } from './context.js';
+import { recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
 import { applyBody, FragmentError, fragmentFromPlan, mergeFragments, type ApplyTarget, type TemplateFragment } from './fragment.js';
 import { gitOpsManagersOf, lastSpecWriter, ownedFragment } from './managed-fields.js';
 import { apiProblem, type Problem } from './outcome.js';
@@ -17,8 +17,8 @@ import { podCarriesFragment } from './rollout.js';
 import { rolledBackMessage } from './rollout-guard.js';
 import type { WorkloadDraft } from './workload-draft.js';
 import {
-  ANNOTATION_PATCHED, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ROLLED_BACK, annotationsOf, formatPatchRecord, fragmentHash,
-  ownAnnotations, parsePatchRecord, templateHash, type PatchRecord,
+  ANNOTATION_ACTIONS, ANNOTATION_PATCHED, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ROLLED_BACK, annotationsOf, countsOf, formatPatchRecord,
+  fragmentHash, ownAnnotations, parsePatchRecord, templateHash, withAction, type PatchRecord,
 } from './workload-record.js';
 
 type Obj = Record<string, unknown>;
@@ -156,7 +156,11 @@ export class OwnerPatcher {
   ): Promise<PatchedTemplate | undefined> {
     // Restate everything we already own (other policies' and earlier fixes) so this apply removes nothing.
     const fragment = mergeFragments(ownedFragment(live, target.podSpecPath, FIELD_MANAGER), record.fragment);
-    const body = applyBody(target, fragment, { ...ownAnnotations(live), [ANNOTATION_PATCHED]: formatPatchRecord(record) });
+    // The patch and its count go in the same write: the count is what the cluster records, not what we remember.
+    const counted = withAction(annotationsOf(live), recordingPolicy(ctx), 'patched');
+    const body = applyBody(target, fragment, {
+      ...ownAnnotations(live), [ANNOTATION_PATCHED]: formatPatchRecord(record), [ANNOTATION_ACTIONS]: counted.value,
+    });
     let applied: Obj;
     try {
       applied = await this.opts.api.applyWorkload(ref, body, ctx.signal);
@@ -168,7 +172,7 @@ export class OwnerPatcher {
       draft.fail(err);
       return undefined;
     }
-    ctx.state.counts.patched++;
+    ctx.state.recorded.set(key, countsOf(counted.entry));
     this.opts.reporter.record(ctx, {
       ref, live: applied, action: 'patch', result: 'success', type: 'Normal', reason: 'Patched', note: `patched the pod template: ${plan.message}`,
     });

@@ -39,9 +39,17 @@ export interface EvictionRetry {
 
 const EVICTED_MEMORY_MS = 10 * 60_000;
 
+export type WorkloadActionCounts = Omit<ActionCounts, 'labeled'>;
+
 export class PolicyState {
   generation: number;
-  counts: Omit<ActionCounts, 'labeled'> = { patched: 0, evicted: 0, rolledBack: 0 };
+  /**
+   * The actions each workload records for this policy's current generation (its immutability.dev/actions
+   * annotation, as loaded when this replica started leading and as our own applies left it since).
+   */
+  readonly recorded = new Map<string, WorkloadActionCounts>();
+  /** Evictions with no workload to record them on (bare pods): counted here, seeded from status. */
+  unrecordedEvictions = 0;
   readonly results = new Map<string, { fingerprint: string; at: number; result: WorkloadResult }>();
   readonly rollouts = new Map<string, RolloutWatch>();
   /** Outcome of a patch we applied, reported until the workload's old pods are gone. */
@@ -50,15 +58,34 @@ export class PolicyState {
   private readonly evicted = new Map<string, number>();
   private bucket?: TokenBucket;
 
-  constructor(generation: number, seed: Partial<ActionCounts> | undefined, private readonly clock: Pick<Clock, 'now'>) {
+  /**
+   * `recorded`: the workloads' records for this generation. `statusEvicted`: the evictions the status counted
+   * for this generation; those beyond the workloads' records were of bare pods.
+   */
+  constructor(
+    generation: number, recorded: ReadonlyMap<string, WorkloadActionCounts>, statusEvicted: number, private readonly clock: Pick<Clock, 'now'>,
+  ) {
     this.generation = generation;
-    if (seed) this.counts = { patched: seed.patched ?? 0, evicted: seed.evicted ?? 0, rolledBack: seed.rolledBack ?? 0 };
+    for (const [key, counts] of recorded) this.recorded.set(key, { ...counts });
+    this.unrecordedEvictions = Math.max(0, statusEvicted - this.counts.evicted);
+  }
+
+  /** The policy's action counts: the workloads' records and the bare pods' evictions. */
+  get counts(): WorkloadActionCounts {
+    const sum: WorkloadActionCounts = { patched: 0, evicted: this.unrecordedEvictions, rolledBack: 0 };
+    for (const c of this.recorded.values()) {
+      sum.patched += c.patched;
+      sum.evicted += c.evicted;
+      sum.rolledBack += c.rolledBack;
+    }
+    return sum;
   }
 
   /** A new generation of the spec: counts start over ("counts for the observed generation"). */
   startGeneration(generation: number): void {
     this.generation = generation;
-    this.counts = { patched: 0, evicted: 0, rolledBack: 0 };
+    this.recorded.clear();
+    this.unrecordedEvictions = 0;
     this.results.clear();
   }
 

@@ -14,21 +14,22 @@ import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { evaluateWorkload, findingKey, planRemediation, workloadFromObject, type Workload } from '../policy/index.js';
-import type { WorkloadOutcome } from '../policy/status.js';
+import { workloadOutcomeKey, type WorkloadOutcome } from '../policy/status.js';
 import type { Clock } from '../runtime/clock.js';
 import { ActionReporter } from './action-reporter.js';
-import type { RemediationApi, RemediationContext, RemediationReport, WorkloadFindings } from './context.js';
+import { PATCHABLE_KINDS, type RemediationApi, type RemediationContext, type RemediationReport, type WorkloadFindings } from './context.js';
 import type { PodFindings } from './eviction.js';
 import { Evictor } from './evictor.js';
 import type { ApplyTarget } from './fragment.js';
 import { GITOPS_MANAGERS } from './managed-fields.js';
 import { degradedState, type Problem } from './outcome.js';
 import { OwnerPatcher } from './patch-owner.js';
-import { PolicyState, type WorkloadResult } from './policy-state.js';
+import { PolicyState, type WorkloadActionCounts, type WorkloadResult } from './policy-state.js';
 import { DEFAULT_ROLLOUT_DEADLINE_MS } from './rollout.js';
 import { RolloutGuard } from './rollout-guard.js';
 import { MAX_MESSAGE_CHARS, truncateText } from './status-text.js';
 import { WorkloadDraft } from './workload-draft.js';
+import { countsOf, parseActionRecords, type ActionRecord } from './workload-record.js';
 
 export type { RemediationApi, RemediationReport, WorkloadFindings } from './context.js';
 
@@ -52,10 +53,11 @@ export interface WorkloadRemediatorOptions {
   revisitMs?: number;
 }
 
-const PATCHABLE_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob'];
 
 export class WorkloadRemediator {
   private readonly states = new Map<string, PolicyState>();
+  /** Action records by workload key and policy, as the cluster had them when this replica started leading. */
+  private loaded = new Map<string, Map<string, ActionRecord>>();
   private readonly reporter: ActionReporter;
   private readonly patcher: OwnerPatcher;
   private readonly rollouts: RolloutGuard;
@@ -84,6 +86,21 @@ export class WorkloadRemediator {
 
   forget(policyName: string): void {
     this.states.delete(policyName);
+  }
+
+  /**
+   * Reads the action records of every workload the operator has written to (one LIST per kind), so that the
+   * counts of each policy are those the cluster records — whatever a previous process or leader did before it
+   * stopped, crashed or lost the lease. Called when this replica starts leading, before any reconcile.
+   */
+  async loadRecordedActions(signal?: AbortSignal): Promise<void> {
+    const loaded = new Map<string, Map<string, ActionRecord>>();
+    for (const w of await this.opts.api.listRemediatedWorkloads(signal)) {
+      const records = parseActionRecords(w.annotations);
+      if (records.size > 0) loaded.set(workloadOutcomeKey(w), records);
+    }
+    this.loaded = loaded;
+    this.states.clear();
   }
 
   /**
@@ -154,10 +171,16 @@ export class WorkloadRemediator {
     const generation = active.object.metadata.generation ?? 0;
     let state = this.states.get(name);
     if (!state) {
-      // Counts are "for the observed generation": pick up where a previous leader left them.
+      // Counts are "for the observed generation" of this incarnation of the policy: the workloads' records.
+      const uid = active.object.metadata.uid ?? '';
+      const recorded = new Map<string, WorkloadActionCounts>();
+      for (const [key, records] of this.loaded) {
+        const r = records.get(name);
+        if (r && r.uid === uid && r.generation === generation) recorded.set(key, countsOf(r));
+      }
       const status = active.object.status;
-      const seed = status?.observedGeneration === generation ? status.actions : undefined;
-      state = new PolicyState(generation, seed, this.opts.clock);
+      const statusEvicted = status?.observedGeneration === generation ? status.actions?.evicted ?? 0 : 0;
+      state = new PolicyState(generation, recorded, statusEvicted, this.opts.clock);
       this.states.set(name, state);
     } else if (state.generation < generation) {
       // Only forward: a reconcile still running for the previous generation must not reset the new one.
@@ -240,7 +263,7 @@ export class WorkloadRemediator {
     }
 
     // 3. Evictions: drifted pods, and pods the (possibly just patched) template would no longer produce.
-    await this.evictor.evictDriftedOrStale(ctx, key, ref, pods, templateAfter, live, draft);
+    await this.evictor.evictDriftedOrStale(ctx, key, ref, pods, templateAfter, { live, target }, draft);
     return draft.result(ctx.enforce, labelsPods(ctx) ? 'Labeled' : 'Skipped');
   }
 

@@ -10,7 +10,7 @@ import { workloadFromObject, type Workload } from '../policy/index.js';
 import { isRecord } from '../runtime/json.js';
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
-import type { RemediationApi, RemediationContext } from './context.js';
+import { recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
 import { applyBody, mergeFragments, subtractFragment, type ApplyTarget } from './fragment.js';
 import { ownedFragment } from './managed-fields.js';
 import { apiProblem } from './outcome.js';
@@ -19,7 +19,8 @@ import { observedGeneration, podCarriesFragment, replacesPodsOnTemplateChange, r
 import { truncateText } from './status-text.js';
 import { WorkloadDraft } from './workload-draft.js';
 import {
-  ANNOTATION_PATCHED, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ROLLED_BACK, annotationsOf, ownAnnotations, parsePatchRecord,
+  ANNOTATION_ACTIONS, ANNOTATION_PATCHED, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ROLLED_BACK, annotationsOf, countsOf, ownAnnotations,
+  parsePatchRecord, withAction,
 } from './workload-record.js';
 
 type Obj = Record<string, unknown>;
@@ -168,17 +169,19 @@ export class RolloutGuard {
   private async rollBack(ctx: RemediationContext, key: string, watch: RolloutWatch, live: Obj, reason: string, draft: WorkloadDraft): Promise<Obj> {
     const owned = ownedFragment(live, watch.target.podSpecPath, FIELD_MANAGER);
     const fragment = mergeFragments(subtractFragment(owned, watch.record.fragment), watch.record.previous);
+    const counted = withAction(annotationsOf(live), recordingPolicy(ctx), 'rolledBack');
     const annotations = {
       ...ownAnnotations(live),
       [ANNOTATION_ROLLED_BACK]: watch.record.template,
       [ANNOTATION_ROLLBACK_REASON]: truncateText(reason, 256),
+      [ANNOTATION_ACTIONS]: counted.value,
     };
     if (watch.outcome.patch) draft.patch = watch.outcome.patch;
     try {
       const reverted = await this.opts.api.applyWorkload(watch.ref, applyBody(watch.target, fragment, annotations), ctx.signal);
       ctx.state.rollouts.delete(key);
       ctx.state.patched.delete(key);
-      ctx.state.counts.rolledBack++;
+      ctx.state.recorded.set(key, countsOf(counted.entry));
       const message = rolledBackMessage(truncateText(reason, 256));
       this.opts.reporter.record(ctx, {
         ref: watch.ref, live: reverted, action: 'rollback', result: 'success', type: 'Warning', reason: 'RolledBack', note: message,

@@ -13,6 +13,72 @@ export const ANNOTATION_ROLLED_BACK = `${GROUP}/rolled-back`;
 /** Why the rollback happened, for humans. */
 export const ANNOTATION_ROLLBACK_REASON = `${GROUP}/rollback-reason`;
 
+/**
+ * The actions taken on this workload, per policy: `{"<policy>": {"uid": …, "generation": 3, "patched": 1,
+ * "rolledBack": 0, "evicted": 2}}`. A policy's status.actions is their sum over its workloads for its current
+ * uid and generation, so counts survive restarts and leader changes: they are read back from the cluster.
+ */
+export const ANNOTATION_ACTIONS = `${GROUP}/actions`;
+
+export type RecordedAction = 'patched' | 'rolledBack' | 'evicted';
+
+/** One policy's actions on one workload, for one incarnation (uid) and generation of the policy. */
+export interface ActionRecord {
+  uid: string;
+  generation: number;
+  patched: number;
+  rolledBack: number;
+  evicted: number;
+}
+
+const count = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 0);
+
+/** The action records of a workload's annotations, by policy name; malformed entries are left out. */
+export function parseActionRecords(annotations: Readonly<Record<string, string>>): Map<string, ActionRecord> {
+  const out = new Map<string, ActionRecord>();
+  const text = annotations[ANNOTATION_ACTIONS];
+  if (!text) return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return out;
+  }
+  if (!isRecord(parsed)) return out;
+  for (const [policy, entry] of Object.entries(parsed)) {
+    if (!isRecord(entry) || typeof entry['uid'] !== 'string' || typeof entry['generation'] !== 'number') continue;
+    out.set(policy, {
+      uid: entry['uid'], generation: entry['generation'],
+      patched: count(entry['patched']), rolledBack: count(entry['rolledBack']), evicted: count(entry['evicted']),
+    });
+  }
+  return out;
+}
+
+/**
+ * The annotations to apply when recording `n` more `action`s of a policy (`uid`, `generation`) on a workload
+ * whose current annotations are `live`: an entry of an older generation or another incarnation starts over.
+ * Returns the new annotation value and the policy's entry in it.
+ */
+export function withAction(
+  live: Readonly<Record<string, string>>, policy: { name: string; uid: string; generation: number }, action: RecordedAction, n = 1,
+): { value: string; entry: ActionRecord } {
+  const records = parseActionRecords(live);
+  const previous = records.get(policy.name);
+  const entry: ActionRecord = previous && previous.uid === policy.uid && previous.generation === policy.generation
+    ? { ...previous }
+    : { uid: policy.uid, generation: policy.generation, patched: 0, rolledBack: 0, evicted: 0 };
+  entry[action] += n;
+  records.set(policy.name, entry);
+  const sorted = Object.fromEntries([...records].sort(([a], [b]) => a.localeCompare(b)));
+  return { value: JSON.stringify(sorted), entry };
+}
+
+/** The counts of a record, without whom they are for. */
+export function countsOf(r: ActionRecord): { patched: number; rolledBack: number; evicted: number } {
+  return { patched: r.patched, rolledBack: r.rolledBack, evicted: r.evicted };
+}
+
 export interface PatchRecord {
   /** templateHash of the pod spec the patch was planned on. */
   template: string;
@@ -88,6 +154,6 @@ export function formatPatchRecord(record: PatchRecord): string {
 /** Our annotations to carry into the next apply (anything we omit from an apply is removed). */
 export function ownAnnotations(obj: unknown): Record<string, string> {
   const all = annotationsOf(obj);
-  const keep = [ANNOTATION_PATCHED, ANNOTATION_ROLLED_BACK, ANNOTATION_ROLLBACK_REASON];
+  const keep = [ANNOTATION_PATCHED, ANNOTATION_ROLLED_BACK, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ACTIONS];
   return Object.fromEntries(Object.entries(all).filter(([k]) => keep.includes(k)));
 }

@@ -329,7 +329,7 @@ describe('remediation/decisions', () => {
         resolved: policy, problems: [], deleting: false,
       };
       const clock = new FakeClock(NOW.getTime());
-      const ctx: RemediationContext = { active, policy, state: new PolicyState(1, undefined, clock), enforce, now: NOW };
+      const ctx: RemediationContext = { active, policy, state: new PolicyState(1, new Map(), 0, clock), enforce, now: NOW };
       const reporter = new ActionReporter(new FakeEvents(), createMetrics(new Registry(), { defaultMetrics: false }));
       const patcher = new OwnerPatcher({ api, reporter, logger: silentLogger, gitOpsManagers: GITOPS_MANAGERS, maxPatchAttempts: 3 });
       const draft = new WorkloadDraft();
@@ -543,7 +543,7 @@ describe('remediation/decisions', () => {
           object: { apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'p', generation: 1, uid: 'policy-uid' }, spec },
           resolved: policy, problems: [], deleting: false,
         };
-        const state = new PolicyState(1, undefined, clock);
+        const state = new PolicyState(1, new Map(), 0, clock);
         const reporter = new ActionReporter(new FakeEvents(), createMetrics(new Registry(), { defaultMetrics: false }));
         const evictor = new Evictor({ api, reporter, logger: silentLogger, clock, backoff: { initialMs: 5_000, maxMs: 20_000 } });
         return { api, clock, evictor, ctx: () => ({ active, policy, state, enforce, now: new Date(clock.now()) }) };

@@ -2,7 +2,8 @@
 // merges keyed lists the way the API server does for the fields remediation sets, pods to list, and scripted
 // eviction answers. Remediation logic is tested against it; the real API server is the integration tier's.
 import { StatusError } from '../../../src/runtime/errors.js';
-import type { NamespacedRef } from '../../../src/k8s/api.js';
+import { LABEL_REMEDIATED } from '../../../src/api/types.js';
+import type { NamespacedRef, RemediatedWorkload } from '../../../src/k8s/api.js';
 import type { RemediationApi } from '../../../src/remediation/remediator.js';
 import type { EventType, ObjectReference } from '../../../src/observability/events.js';
 
@@ -81,10 +82,20 @@ export class FakeApi implements RemediationApi {
     const merged = merge(live, body) as Obj;
     const meta = { ...(live['metadata'] as Obj) };
     meta['annotations'] = (body['metadata'] as Obj)['annotations'] ?? {};
+    meta['labels'] = { ...(meta['labels'] as Obj | undefined), ...((body['metadata'] as Obj)['labels'] as Obj | undefined) };
     if (JSON.stringify(merged['spec']) !== JSON.stringify(live['spec'])) meta['generation'] = Number(meta['generation'] ?? 1) + 1;
     merged['metadata'] = meta;
     this.add(merged);
     return Promise.resolve(structuredClone(merged));
+  }
+
+  listRemediatedWorkloads(): Promise<RemediatedWorkload[]> {
+    this.calls.push({ method: 'listRemediated', key: '' });
+    return Promise.resolve([...this.workloads.values()].flatMap((w) => {
+      const meta = w['metadata'] as Obj;
+      if ((meta['labels'] as Obj | undefined)?.[LABEL_REMEDIATED] === undefined) return [];
+      return [{ kind: String(w['kind']), namespace: String(meta['namespace']), name: String(meta['name']), annotations: (meta['annotations'] ?? {}) as Record<string, string> }];
+    }));
   }
 
   listPods(namespace: string, labelSelector: string): Promise<Obj[]> {

@@ -94,7 +94,7 @@ describe('remediation/fragment', () => {
     expect(fragment).to.deep.equal({ initContainers: [{ name: 'migrate', securityContext: { privileged: false } }] });
     const body = applyBody({ apiVersion: 'batch/v1', kind: 'CronJob', namespace: 'ns', name: 'nightly', podSpecPath: path }, fragment, {});
     expect(body).to.deep.equal({
-      apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: 'ns' },
+      apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: 'ns', labels: { 'immutability.dev/remediated': 'true' } },
       spec: { jobTemplate: { spec: { template: { spec: fragment } } } },
     });
   });
@@ -155,7 +155,7 @@ describe('remediation/fragment', () => {
       {}, { 'immutability.dev/rolled-back': 'abc' });
     expect(body).to.deep.equal({
       apiVersion: 'apps/v1', kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'ns', annotations: { 'immutability.dev/rolled-back': 'abc' } },
+      metadata: { name: 'web', namespace: 'ns', labels: { 'immutability.dev/remediated': 'true' }, annotations: { 'immutability.dev/rolled-back': 'abc' } },
     });
   });
 });

@@ -432,4 +432,65 @@ describe('remediation/remediator', () => {
       expect(report.outcomes.get('ns/Pod/bare')?.action).to.equal('Evicted');
     });
   });
+
+  describe('action counts', () => {
+    /** A new process (a restart, another leader) over the same cluster: it reads the records before acting. */
+    async function restarted(h: Harness): Promise<WorkloadRemediator> {
+      const next = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: silentLogger, clock: h.clock });
+      await next.loadRecordedActions();
+      return next;
+    }
+
+    it('are what the workloads record, so a restarted process reports every patch, whatever the status said', async () => {
+      const h = harness();
+      const policy = active(enforcePatch);
+      const names = ['a', 'b', 'c'];
+      for (const n of names) h.api.add(workload('Deployment', n, writable));
+      const report = await remediateAll(h.remediator, policy, names.map((n) => findings(policy, ref('Deployment', n), [pod(`${n}-1`, writable, 'ReplicaSet')])));
+      expect(report.actions.patched).to.equal(3);
+      const applied = h.api.callsOf('apply')[0]?.body?.['metadata'] as Obj;
+      expect(applied['labels']).to.deep.equal({ 'immutability.dev/remediated': 'true' });
+      expect(JSON.parse(String((applied['annotations'] as Obj)['immutability.dev/actions']))).to.deep.equal({
+        p: { uid: 'policy-uid', generation: 1, patched: 1, rolledBack: 0, evicted: 0 },
+      });
+      // The status the crashed process last wrote counted one of the three.
+      const stale: ActivePolicy = { ...policy, object: { ...policy.object, status: { observedGeneration: 1, actions: { labeled: 0, patched: 1, evicted: 0, rolledBack: 0 } } } };
+      expect((await restarted(h)).report(stale).actions).to.deep.equal({ patched: 3, evicted: 0, rolledBack: 0 });
+      expect(h.api.callsOf('apply')).to.have.length(3); // reading them back wrote nothing
+    });
+
+    it('start over for a new generation or a new policy of the same name, without touching other policies\' records', async () => {
+      const h = harness();
+      const policy = active(enforcePatch);
+      h.api.add(workload('Deployment', 'web', writable, { metadata: { annotations: {
+        'immutability.dev/actions': JSON.stringify({ other: { uid: 'other-uid', generation: 4, patched: 2, rolledBack: 1, evicted: 0 } }),
+      }, labels: { 'immutability.dev/remediated': 'true' } } }));
+      await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
+      const records = JSON.parse(String(((h.api.get(ref('Deployment', 'web'))['metadata'] as Obj)['annotations'] as Obj)['immutability.dev/actions'])) as Obj;
+      expect(records['other']).to.deep.equal({ uid: 'other-uid', generation: 4, patched: 2, rolledBack: 1, evicted: 0 });
+      const next = await restarted(h);
+      expect(next.report(policy).actions.patched).to.equal(1);
+      const edited: ActivePolicy = { ...policy, object: { ...policy.object, metadata: { ...policy.object.metadata, generation: 2 } } };
+      expect(next.report(edited).actions.patched).to.equal(0);
+      const recreated: ActivePolicy = { ...policy, object: { ...policy.object, metadata: { ...policy.object.metadata, uid: 'new-uid' } } };
+      expect((await restarted(h)).report(recreated).actions.patched).to.equal(0);
+    });
+
+    it('record evictions on the workload (one write restating our fields), and keep bare pods\' from the status', async () => {
+      const h = harness();
+      const policy = active({ mode: 'Enforce', remediation: { evict: { barePods: true } } });
+      h.api.add(workload('Deployment', 'web', writable));
+      const report = await remediateAll(h.remediator, policy, [
+        findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet'), pod('web-2', writable, 'ReplicaSet')], ['app:exec']),
+        findings(policy, ref('Pod', 'bare', 'v1'), [pod('bare', writable)], ['app:exec']),
+      ]);
+      expect(report.actions.evicted).to.equal(3);
+      const applies = h.api.callsOf('apply');
+      expect(applies).to.have.length(1);
+      expect(applies[0]?.body?.['spec']).to.equal(undefined); // nothing of ours in the template: the write changes only metadata
+      const status = { observedGeneration: 1, actions: { labeled: 0, patched: 0, evicted: 3, rolledBack: 0 } };
+      expect((await restarted(h)).report({ ...policy, object: { ...policy.object, status } }).actions.evicted).to.equal(3);
+    });
+  });
 });
+

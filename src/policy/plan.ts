@@ -15,7 +15,7 @@ import type { FixedSetting, SpecRule } from './rules.js';
 import { escapePointerToken } from './json-patch.js';
 import { IMAGE_PRESETS, presetForImage } from './presets.js';
 import type { ImagePreset } from './presets.js';
-import type { Finding, JsonPatchOperation, RemediationPlan, Workload } from './types.js';
+import type { ContainerFragment, Finding, JsonPatchOperation, RemediationPlan, TemplateFragment, Workload } from './types.js';
 import { fingerprintedVolumeName, normalizeMountPath, readableVolumeName } from './volume-name.js';
 
 const PATCHABLE_RULES: readonly RuleName[] = FIXABLE_RULES.map((rule) => rule.name);
@@ -28,6 +28,7 @@ const PATCHABLE_LISTS = { container: 'containers', initContainer: 'initContainer
 
 interface TargetContainer {
   pointer: string;
+  list: 'containers' | 'initContainers';
   container: Record<string, unknown>;
   rules: Set<SpecRuleName>;
   findings: Finding[];
@@ -47,13 +48,13 @@ function locate(
   podSpec: Record<string, unknown>,
   podSpecPath: string,
   finding: Finding,
-): { pointer: string; container: Record<string, unknown> } | undefined {
+): { pointer: string; list: 'containers' | 'initContainers'; container: Record<string, unknown> } | undefined {
   if (finding.containerType === 'ephemeralContainer') return undefined;
   const field = PATCHABLE_LISTS[finding.containerType];
   const entries = records(podSpec[field]) ?? [];
   const index = entries.findIndex((entry) => entry['name'] === finding.container);
   const container = entries[index];
-  return container === undefined ? undefined : { pointer: `${podSpecPath}/${field}/${index}`, container };
+  return container === undefined ? undefined : { pointer: `${podSpecPath}/${field}/${index}`, list: field, container };
 }
 
 /** What the readOnlyRootFilesystem fix mounts, from patchOwner (or its defaults, as Audit plans them). */
@@ -118,12 +119,6 @@ function mountedPaths(container: Record<string, unknown>): Set<string> {
   );
 }
 
-/** `add` of a whole list when the list is absent, else one append per item. */
-function appendOps(listPointer: string, current: unknown, items: unknown[]): JsonPatchOperation[] {
-  if (items.length === 0) return [];
-  if (!Array.isArray(current)) return [{ op: 'add', path: listPointer, value: items }];
-  return items.map((value) => ({ op: 'add', path: `${listPointer}/-`, value }));
-}
 
 function presetOf(container: Record<string, unknown>): ImagePreset | undefined {
   const image = container['image'];
@@ -167,8 +162,11 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
     targets.set(location.pointer, target);
   }
 
-  const operations: JsonPatchOperation[] = [];
-  const newVolumes = new Map<string, unknown>(); // keyed by name: a volume shared by containers is added once
+  // The change is built as the apply configuration Enforce sends (keyed by container name, mount path and
+  // volume name); the JSON patch shown to people is rendered from it.
+  const fragment: TemplateFragment = {};
+  const previous: TemplateFragment = {};
+  const newVolumes = new Map<string, Record<string, unknown>>(); // keyed by name: a volume shared by containers is added once
   const addedPaths = new Set<string>();
   const warnings: string[] = [];
   const changed = new Set<SpecRuleName>();
@@ -180,20 +178,19 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
     const securityContext = securityContextOf(target.container);
     const current = securityContext ?? {};
     const desired = settingsToFix(target, current, unpatchable);
-    const fields = [...desired];
-    if (fields.length > 0 && securityContext === undefined) {
-      operations.push({ op: 'add', path: `${target.pointer}/securityContext`, value: Object.fromEntries(fields.map(([, s]) => [s.field, s.value])) });
-    } else {
-      for (const [, { field, value }] of fields) {
-        const op = Object.prototype.hasOwnProperty.call(current, field) ? 'replace' : 'add';
-        operations.push({ op, path: `${target.pointer}/securityContext/${escapePointerToken(field)}`, value });
-      }
+    const entry: ContainerFragment = { name: String(target.container['name']) };
+    const replaced: ContainerFragment = { name: entry.name };
+    for (const [rule, { field, value }] of desired) {
+      entry.securityContext = { ...entry.securityContext, [field]: value };
+      if (Object.prototype.hasOwnProperty.call(current, field)) replaced.securityContext = { ...replaced.securityContext, [field]: current[field] };
+      changed.add(rule);
     }
-    fields.forEach(([rule]) => changed.add(rule));
     for (const rule of FIXABLE_RULES.filter((r) => target.rules.has(r.name) && r.fix !== undefined && 'removeOffendingItems' in r.fix)) {
       const removal = itemRemoval(rule, target, current);
       if (removal !== undefined) {
-        operations.push(removal.operation);
+        // The list is atomic (capabilities.add): the configuration carries the whole remaining list.
+        entry.securityContext = mergeNested(entry.securityContext ?? {}, removal.path, removal.kept);
+        replaced.securityContext = mergeNested(replaced.securityContext ?? {}, removal.path, removal.items);
         removal.removed.forEach((item) => removedCapabilities.add(item));
       }
     }
@@ -209,19 +206,23 @@ export function planRemediation(policy: ResolvedPolicy, workload: Workload, find
         const warning = unmountedPresetPaths(target, new Set([...mounted, ...paths]));
         if (warning !== undefined) warnings.push(warning);
       }
-      operations.push(...appendOps(`${target.pointer}/volumeMounts`, target.container['volumeMounts'], mounts));
+      if (mounts.length > 0) entry.volumeMounts = mounts;
       for (const mount of mounts) {
         addedPaths.add(mount.mountPath);
         if (existingVolumes.some((volume) => volume['name'] === mount.name)) continue;
         newVolumes.set(mount.name, { name: mount.name, emptyDir: { ...writable.emptyDir } });
       }
     }
+    if (entry.securityContext || entry.volumeMounts) (fragment[target.list] ??= []).push(entry);
+    if (replaced.securityContext) (previous[target.list] ??= []).push(replaced);
   }
-  operations.push(...appendOps(`${workload.podSpecPath}/volumes`, podSpec['volumes'], [...newVolumes.values()]));
+  if (newVolumes.size > 0) fragment.volumes = [...newVolumes.values()];
 
   return {
     patchedRules: SPEC_RULES.filter((rule) => patchedRules.has(rule)),
-    patch: operations,
+    fragment,
+    previous,
+    patch: renderJsonPatch(podSpec, workload.podSpecPath, fragment),
     message: summary(changed, [...addedPaths], [...removedCapabilities], unpatchable),
     unpatchable,
     warnings,
@@ -279,7 +280,7 @@ function itemRemoval(
   rule: SpecRule,
   target: TargetContainer,
   securityContext: Record<string, unknown>,
-): { operation: JsonPatchOperation; removed: string[] } | undefined {
+): { path: readonly string[]; items: unknown[]; kept: unknown[]; removed: string[] } | undefined {
   const list = rule.items?.list;
   if (list === undefined || list.path[0] !== 'securityContext') return undefined;
   const offending = new Set(target.findings.filter((f) => f.rule === rule.name).map((f) => f.subject));
@@ -288,10 +289,66 @@ function itemRemoval(
   if (!Array.isArray(items)) return undefined;
   const kept = items.filter((item) => !offending.has(String(item)));
   if (kept.length === items.length) return undefined;
-  return {
-    operation: { op: 'replace', path: `${target.pointer}/${list.path.map(escapePointerToken).join('/')}`, value: kept },
-    removed: items.filter((item) => offending.has(String(item))).map(String),
-  };
+  return { path: list.path.slice(1), items, kept, removed: items.filter((item) => offending.has(String(item))).map(String) };
+}
+
+/** `into` with `value` set at the nested `path` (objects along the way merged, not replaced). */
+function mergeNested(into: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (head === undefined) return into;
+  const inner = isRecord(into[head]) ? into[head] : {};
+  return { ...into, [head]: rest.length === 0 ? value : mergeNested(inner, rest, value) };
+}
+
+/** `add` of a whole list when the list is absent, else one append per item. */
+function appendOps(listPointer: string, current: unknown, items: readonly unknown[]): JsonPatchOperation[] {
+  if (items.length === 0) return [];
+  if (!Array.isArray(current)) return [{ op: 'add', path: listPointer, value: [...items] }];
+  return items.map((value) => ({ op: 'add', path: `${listPointer}/-`, value }));
+}
+
+/** One `replace` per leaf of a nested configuration value (an atomic list is a leaf): it already exists. */
+function replaceLeaves(pointer: string, value: Record<string, unknown>): JsonPatchOperation[] {
+  return Object.entries(value).flatMap(([key, v]) => {
+    const at = `${pointer}/${escapePointerToken(key)}`;
+    return isRecord(v) ? replaceLeaves(at, v) : [{ op: 'replace' as const, path: at, value: v }];
+  });
+}
+
+/**
+ * The JSON patch that makes `podSpec` (at `podSpecPath` in its workload) carry `fragment`: what status and
+ * `check` show. Containers are addressed by their index in the template; a securityContext the container
+ * lacks is added whole, otherwise field by field (replace where the field exists); nested lists (the atomic
+ * capabilities.add) are replaced whole; mounts and volumes are appended.
+ */
+export function renderJsonPatch(podSpec: Record<string, unknown>, podSpecPath: string, fragment: TemplateFragment): JsonPatchOperation[] {
+  const operations: JsonPatchOperation[] = [];
+  for (const list of Object.values(PATCHABLE_LISTS)) {
+    const entries = records(podSpec[list]) ?? [];
+    for (const c of fragment[list] ?? []) {
+      const index = entries.findIndex((entry) => entry['name'] === c.name);
+      const container = entries[index];
+      if (container === undefined) continue; // a plan only names containers of its template
+      const pointer = `${podSpecPath}/${list}/${index}`;
+      const current = securityContextOf(container);
+      const settings = Object.entries(c.securityContext ?? {});
+      const scalars = settings.filter(([, v]) => !isRecord(v));
+      if (scalars.length > 0 && current === undefined) {
+        operations.push({ op: 'add', path: `${pointer}/securityContext`, value: Object.fromEntries(scalars) });
+      } else {
+        for (const [field, value] of scalars) {
+          const op = current !== undefined && Object.prototype.hasOwnProperty.call(current, field) ? 'replace' : 'add';
+          operations.push({ op, path: `${pointer}/securityContext/${escapePointerToken(field)}`, value });
+        }
+      }
+      for (const [field, value] of settings) {
+        if (isRecord(value)) operations.push(...replaceLeaves(`${pointer}/securityContext/${escapePointerToken(field)}`, value));
+      }
+      operations.push(...appendOps(`${pointer}/volumeMounts`, container['volumeMounts'], c.volumeMounts ?? []));
+    }
+  }
+  operations.push(...appendOps(`${podSpecPath}/volumes`, podSpec['volumes'], fragment.volumes ?? []));
+  return operations;
 }
 
 const CONTAINER_WORDS = { container: 'container', initContainer: 'init container', ephemeralContainer: 'ephemeral container' };

@@ -54,10 +54,36 @@ export interface Workload {
   podSpecPath: string;
 }
 
+export interface ContainerFragment {
+  name: string;
+  securityContext?: Record<string, unknown>;
+  /** Each with at least `mountPath` (the merge key) and `name`. */
+  volumeMounts?: Record<string, unknown>[];
+}
+
+/**
+ * A server-side apply configuration of a pod spec: only container securityContext fields (capabilities.add
+ * whole, the API declares it atomic), volumeMounts keyed by mountPath and volumes keyed by name, always
+ * addressed by the keys the API server merges on (container name, mountPath, volume name), never by index.
+ */
+export interface TemplateFragment {
+  containers?: ContainerFragment[];
+  initContainers?: ContainerFragment[];
+  /** Each with at least `name` (the merge key). */
+  volumes?: Record<string, unknown>[];
+}
+
 export interface RemediationPlan {
   /** Spec rules the owner patch fixes. runAsNonRoot is never patched. */
   patchedRules: SpecRuleName[];
-  /** Minimal, idempotent JSON patch against the workload; empty when the template already complies. */
+  /** What Enforce applies: the apply configuration of the pod spec (empty when the template complies). */
+  fragment: TemplateFragment;
+  /** The values the fragment replaces, so that a rollback restores exactly them. */
+  previous: TemplateFragment;
+  /**
+   * The same change as a minimal, idempotent JSON patch against the workload, rendered from `fragment` for
+   * people (status, `check`): empty when the template already complies.
+   */
   patch: JsonPatchOperation[];
   /** Human-readable summary, e.g. "set readOnlyRootFilesystem, added emptyDir at /var/cache/nginx, /var/run". */
   message: string;

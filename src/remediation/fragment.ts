@@ -1,126 +1,18 @@
-// A pod-template fragment: the part of a workload's pod spec that the operator sets by server-side apply.
-// Only three kinds of fields ever appear — container securityContext fields (capabilities.add among them,
-// set whole because the API declares it atomic), volumeMounts keyed by
-// mountPath, volumes keyed by name — always addressed through the list keys the API server merges on
-// (container name, mountPath, volume name), never by index. Pure.
-import { isRecord } from '../runtime/json.js';
-import { parsePointer } from '../policy/json-patch.js';
-import type { JsonPatchOperation } from '../policy/index.js';
+// Pod-template fragments — the server-side apply configurations the plan produces (TemplateFragment,
+// src/policy/types.ts) — merged, subtracted and wrapped into complete apply bodies. Pure.
 import { LABEL_REMEDIATED } from '../api/types.js';
+import { parsePointer } from '../policy/json-patch.js';
+import type { ContainerFragment, TemplateFragment } from '../policy/index.js';
+
+export type { ContainerFragment, TemplateFragment } from '../policy/index.js';
 
 export type ContainerList = 'containers' | 'initContainers';
 export const CONTAINER_LISTS: readonly ContainerList[] = ['containers', 'initContainers'];
-
-export interface ContainerFragment {
-  name: string;
-  securityContext?: Record<string, unknown>;
-  /** Each with at least `mountPath` (the merge key) and `name`. */
-  volumeMounts?: Record<string, unknown>[];
-}
-
-export interface TemplateFragment {
-  containers?: ContainerFragment[];
-  initContainers?: ContainerFragment[];
-  /** Each with at least `name` (the merge key). */
-  volumes?: Record<string, unknown>[];
-}
-
-export class FragmentError extends Error {
-  override readonly name = 'FragmentError';
-}
-
-function records(value: unknown): Record<string, unknown>[] {
-  return Array.isArray(value) ? value.filter(isRecord) : [];
-}
-
-function containerEntry(fragment: TemplateFragment, list: ContainerList, name: string): ContainerFragment {
-  const entries = (fragment[list] ??= []);
-  let entry = entries.find((c) => c.name === name);
-  if (!entry) {
-    entry = { name };
-    entries.push(entry);
-  }
-  return entry;
-}
 
 function upsertBy(list: Record<string, unknown>[], key: string, item: Record<string, unknown>): void {
   const index = list.findIndex((x) => x[key] === item[key]);
   if (index >= 0) list[index] = { ...list[index], ...item };
   else list.push(item);
-}
-
-/**
- * The apply configuration fragment a plan's JSON patch stands for, plus the values the patch replaced (so a
- * rollback can restore exactly them). `podSpec` is the template the plan was computed from and `podSpecPath`
- * its JSON pointer in the workload. Throws FragmentError for an operation the operator never emits: the
- * fragment must describe the plan exactly or not at all.
- */
-export function fragmentFromPlan(
-  podSpec: unknown,
-  podSpecPath: string,
-  operations: readonly JsonPatchOperation[],
-): { fragment: TemplateFragment; previous: TemplateFragment } {
-  const spec = isRecord(podSpec) ? podSpec : {};
-  const base = parsePointer(podSpecPath);
-  const fragment: TemplateFragment = {};
-  const previous: TemplateFragment = {};
-  for (const op of operations) {
-    const tokens = parsePointer(op.path);
-    const unexpected = (): FragmentError => new FragmentError(`cannot express ${op.op} ${op.path} as an apply configuration`);
-    if (tokens.length <= base.length || base.some((t, i) => tokens[i] !== t)) throw unexpected();
-    const [field, ...rest] = tokens.slice(base.length);
-    if (op.op !== 'add' && op.op !== 'replace') throw unexpected();
-
-    if (field === 'volumes') {
-      const values = rest.length === 0 && Array.isArray(op.value) ? op.value
-        : rest.length === 1 && rest[0] === '-' ? [op.value] : undefined;
-      if (!values || !values.every(isRecord) || !values.every((v) => typeof v['name'] === 'string')) throw unexpected();
-      for (const v of values) upsertBy((fragment.volumes ??= []), 'name', { ...v });
-      continue;
-    }
-    if (field !== 'containers' && field !== 'initContainers') throw unexpected();
-    const [indexToken, sub, ...tail] = rest;
-    const container = records(spec[field])[Number(indexToken)];
-    const name = container?.['name'];
-    if (indexToken === undefined || !/^\d+$/.test(indexToken) || typeof name !== 'string') throw unexpected();
-    const entry = containerEntry(fragment, field, name);
-
-    if (sub === 'securityContext') {
-      if (tail.length === 0 && op.op === 'add' && isRecord(op.value)) {
-        entry.securityContext = { ...entry.securityContext, ...op.value };
-        continue;
-      }
-      if (tail.length === 2 && tail[0] === 'capabilities' && tail[1] === 'add' && Array.isArray(op.value)) {
-        // capabilities.add is an atomic list: the fragment carries the whole remaining list.
-        entry.securityContext = { ...entry.securityContext, capabilities: { add: op.value } };
-        const current = container?.['securityContext'];
-        const capabilities = isRecord(current) ? current['capabilities'] : undefined;
-        if (isRecord(capabilities) && Array.isArray(capabilities['add'])) {
-          const prev = containerEntry(previous, field, name);
-          prev.securityContext = { ...prev.securityContext, capabilities: { add: capabilities['add'] } };
-        }
-        continue;
-      }
-      const [key] = tail;
-      if (tail.length !== 1 || key === undefined) throw unexpected();
-      entry.securityContext = { ...entry.securityContext, [key]: op.value };
-      const current = container?.['securityContext'];
-      if (op.op === 'replace' && isRecord(current) && Object.prototype.hasOwnProperty.call(current, key)) {
-        const prev = containerEntry(previous, field, name);
-        prev.securityContext = { ...prev.securityContext, [key]: current[key] };
-      }
-      continue;
-    }
-    if (sub === 'volumeMounts') {
-      const values = tail.length === 0 && Array.isArray(op.value) ? op.value
-        : tail.length === 1 && tail[0] === '-' ? [op.value] : undefined;
-      if (!values || !values.every(isRecord) || !values.every((m) => typeof m['mountPath'] === 'string')) throw unexpected();
-      for (const m of values) upsertBy((entry.volumeMounts ??= []), 'mountPath', { ...m });
-      continue;
-    }
-    throw unexpected();
-  }
-  return { fragment, previous };
 }
 
 /** Copies of `a`'s items with `b`'s laid over them, matched by `key` (neither input changes). */

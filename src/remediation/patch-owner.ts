@@ -10,7 +10,7 @@ import { applyJsonPatch, workloadFromObject, type RemediationPlan, type Workload
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
 import { recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
-import { applyBody, FragmentError, fragmentFromPlan, mergeFragments, type ApplyTarget, type TemplateFragment } from './fragment.js';
+import { applyBody, mergeFragments, type ApplyTarget } from './fragment.js';
 import { gitOpsManagersOf, lastSpecWriter, ownedFragment } from './managed-fields.js';
 import { apiProblem, type Problem } from './outcome.js';
 import { podCarriesFragment } from './rollout.js';
@@ -49,14 +49,7 @@ export function patchDecision(
       message: `GitOpsManaged: the spec is managed by ${gitOps.join(', ')}; fix the source (the patch shows how)`,
     } };
   }
-  let change: { fragment: TemplateFragment; previous: TemplateFragment };
-  try {
-    change = fragmentFromPlan(workload.podSpec, workload.podSpecPath, plan.patch);
-  } catch (err) {
-    if (!(err instanceof FragmentError)) throw err;
-    return { blocked: { reason: Reasons.PatchFailed, message: err.message, event: 'PatchFailed' } };
-  }
-  const patch = fragmentHash(change.fragment);
+  const patch = fragmentHash(plan.fragment);
   const earlier = parsePatchRecord(annotations[ANNOTATION_PATCHED]);
   // The same change recorded again means it was reverted since: count the attempts, and stop at the bound.
   const attempts = earlier && earlier.patch === patch ? earlier.attempts : 0;
@@ -67,7 +60,7 @@ export function patchDecision(
       message: `our patch was reverted ${attempts} times${by ? ` (last change by ${by})` : ''}; not fighting over it`,
     } };
   }
-  return { record: { template, patch, attempts: attempts + 1, fragment: change.fragment, previous: change.previous } };
+  return { record: { template, patch, attempts: attempts + 1, fragment: plan.fragment, previous: plan.previous } };
 }
 
 export interface OwnerPatcherOptions {

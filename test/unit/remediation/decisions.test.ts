@@ -13,7 +13,7 @@ import type { WorkloadRef } from '../../../src/k8s/owners.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import {
   evaluateWorkload, planRemediation, resolvePolicy, workloadFromObject,
-  type JsonPatchOperation, type RemediationPlan, type Workload,
+  type RemediationPlan, type Workload,
 } from '../../../src/policy/index.js';
 import { ActionReporter } from '../../../src/remediation/action-reporter.js';
 import type { RemediationContext } from '../../../src/remediation/context.js';
@@ -74,7 +74,6 @@ function planOf(live: Obj): RemediationPlan {
   return planRemediation(POLICY, workload, evaluation.findings);
 }
 
-const handPlan = (patch: JsonPatchOperation[]): RemediationPlan => ({ patchedRules: ['privileged'], patch, message: 'hand-made', unpatchable: [], warnings: [] });
 
 /** The decision on `live` with the engine's own plan for it, the default managers and bound 3. */
 function decide(live: Obj, opts: { plan?: RemediationPlan; managers?: readonly string[]; maxAttempts?: number } = {}): PatchDecision {
@@ -213,51 +212,6 @@ describe('remediation/decisions', () => {
         const blocked = blockedOf(decide(deployment({ managedFields: [specWriter('my-gitops')] }), { managers: ['my-gitops'] }));
         expect(blocked.reason).to.equal(Reasons.GitOpsManaged);
         expect(blocked.message).to.contain('managed by my-gitops;');
-      });
-
-      it('is decided before the plan is looked at (an inexpressible plan still says GitOps)', () => {
-        const live = deployment({ managedFields: [specWriter('helm')] });
-        const plan = handPlan([{ op: 'remove', path: '/spec/template/spec/containers/0/securityContext/privileged' }]);
-        expect(blockedOf(decide(live, { plan })).reason).to.equal(Reasons.GitOpsManaged);
-      });
-    });
-
-    describe('not expressible as an apply', () => {
-      const cases: { name: string; op: JsonPatchOperation }[] = [
-        { name: 'a remove', op: { op: 'remove', path: '/spec/template/spec/containers/0/securityContext/privileged' } },
-        { name: 'a test', op: { op: 'test', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true } },
-        { name: 'a path outside the pod spec', op: { op: 'add', path: '/metadata/labels/x', value: 'y' } },
-        { name: 'the pod spec itself', op: { op: 'replace', path: '/spec/template/spec', value: {} } },
-        { name: 'a field the operator never sets', op: { op: 'replace', path: '/spec/template/spec/hostPID', value: false } },
-        { name: 'a container that does not exist', op: { op: 'add', path: '/spec/template/spec/containers/5/securityContext/privileged', value: false } },
-        { name: 'a container addressed by name, not index', op: { op: 'add', path: '/spec/template/spec/containers/app/securityContext/privileged', value: false } },
-        { name: 'a nested securityContext field', op: { op: 'add', path: '/spec/template/spec/containers/0/securityContext/capabilities/drop', value: ['ALL'] } },
-        { name: 'a volume without a name', op: { op: 'add', path: '/spec/template/spec/volumes/-', value: { emptyDir: {} } } },
-        { name: 'a mount without a mountPath', op: { op: 'add', path: '/spec/template/spec/containers/0/volumeMounts/-', value: { name: 'v' } } },
-      ];
-      for (const c of cases) {
-        it(`blocks ${c.name} as PatchFailed, naming the operation`, () => {
-          const blocked = blockedOf(decide(deployment(), { plan: handPlan([c.op]) }));
-          expect(blocked).to.deep.equal({
-            reason: Reasons.PatchFailed, event: 'PatchFailed', message: `cannot express ${c.op.op} ${c.op.path} as an apply configuration`,
-          });
-        });
-      }
-
-      it('blocks the whole plan when one operation of several is inexpressible', () => {
-        const plan = planOf(deployment());
-        const bad: JsonPatchOperation = { op: 'remove', path: '/spec/template/spec/volumes' };
-        expect(blockedOf(decide(deployment(), { plan: { ...plan, patch: [...plan.patch, bad] } })).message).to.contain('cannot express remove');
-      });
-
-      it('is checked before the attempts bound', () => {
-        const live = deployment({ annotations: { [ANNOTATION_PATCHED]: recordAnnotation(3) } });
-        const blocked = blockedOf(decide(live, { plan: handPlan([{ op: 'remove', path: '/spec/template/spec/containers/0/securityContext/privileged' }]) }));
-        expect(blocked.event).to.equal('PatchFailed');
-      });
-
-      it('throws (does not block) on a malformed pointer: the engine never emits one', () => {
-        expect(() => decide(deployment(), { plan: handPlan([{ op: 'add', path: 'spec/template', value: 1 }]) })).to.throw(/JSON pointer/);
       });
     });
 

@@ -268,13 +268,19 @@ describe('remediation/remediator', () => {
       expect(h.api.callsOf('apply')).to.have.length(3);
     });
 
-    it('does not list the pods of a rollout before the controller has seen the patched template', async () => {
+    /** A privileged Deployment, patched once: its rollout is under watch. */
+    async function patchedPrivileged(): Promise<{ h: Harness; policy: ActivePolicy; spec: PodSpec; wf: WorkloadFindings }> {
       const h = harness();
       const policy = active({ mode: 'Enforce', rules: { privileged: true }, remediation: { patchOwner: { writablePaths: ['/tmp'] } } });
       const spec = podSpec({ privileged: true });
       h.api.add(workload('Deployment', 'web', spec));
       const wf = findings(policy, ref('Deployment', 'web'), [pod('old', spec, 'ReplicaSet')]);
       await remediateAll(h.remediator, policy, [wf]);
+      return { h, policy, spec, wf };
+    }
+
+    it('does not list the pods of a rollout before the controller has seen the patched template', async () => {
+      const { h, policy, wf } = await patchedPrivileged();
       const report = await remediateAll(h.remediator, policy, [wf]);
       expect(h.api.callsOf('list')).to.have.length(0);
       expect(report.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
@@ -285,12 +291,7 @@ describe('remediation/remediator', () => {
     });
 
     it('rolls back when the new pods crash-loop: our fields removed, replaced values restored, template marked', async () => {
-      const h = harness();
-      const policy = active({ mode: 'Enforce', rules: { privileged: true }, remediation: { patchOwner: { writablePaths: ['/tmp'] } } });
-      const spec = podSpec({ privileged: true });
-      h.api.add(workload('Deployment', 'web', spec));
-      const wf = findings(policy, ref('Deployment', 'web'), [pod('old', spec, 'ReplicaSet')]);
-      await remediateAll(h.remediator, policy, [wf]);
+      const { h, policy, spec, wf } = await patchedPrivileged();
       const patched = h.api.get(ref('Deployment', 'web'));
       // The applied fields are now ours (as the API server would record them).
       (patched['metadata'] as Obj)['managedFields'] = [{ manager: 'immutability-operator', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': {

@@ -30,6 +30,8 @@ export interface RunConfig {
   admissionResyncMs: number;
   /** Every pod, workload and policy is reconciled again this often, even without events. */
   resyncPeriodMs: number;
+  /** Per-workload reports kept in the cluster besides the policies' status: none, or OpenReports Reports. */
+  reports: 'none' | 'openreports';
   audit: {
     webhookBindAddress?: string;
     tlsCertFile?: string;
@@ -78,6 +80,8 @@ Flags:
   --watch-timeout-seconds N           server-side timeout of each watch; one silent for twice as long is
                                       restarted, which bounds how long a stalled connection goes unnoticed (default 300)
   --resync-period-seconds N           re-evaluate everything this often without events (default 600)
+  --reports none|openreports          also keep one OpenReports Report (openreports.io/v1alpha1) per governed
+                                      workload, for Policy Reporter and other OpenReports tools (default none)
   --audit-webhook-bind-address ADDR   serve the kube-apiserver audit webhook (HTTPS) on ADDR
   --audit-tls-cert-file / --audit-tls-key-file PATH   its serving certificate
   --audit-client-ca-file PATH         accept API server client certificates signed by this CA
@@ -122,6 +126,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
         'watch-timeout-seconds': { type: 'string' },
         'workload-workers': { type: 'string' },
         'resync-period-seconds': { type: 'string' },
+        reports: { type: 'string' },
         'audit-webhook-bind-address': { type: 'string' },
         'audit-tls-cert-file': { type: 'string' },
         'audit-tls-key-file': { type: 'string' },
@@ -144,6 +149,8 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
 
   const logLevel = str('log-level') ?? 'info';
   if (!isLogLevel(logLevel)) throw new ConfigError(`--log-level must be one of error, warn, info, debug; got "${logLevel}"`);
+  const reports = str('reports') ?? 'none';
+  if (reports !== 'none' && reports !== 'openreports') throw new ConfigError(`--reports must be none or openreports; got "${reports}"`);
   const logFormat = str('log-format') ?? 'json';
   if (logFormat !== 'json' && logFormat !== 'text') throw new ConfigError(`--log-format must be json or text; got "${logFormat}"`);
   const metricsAuth = str('metrics-auth') ?? 'kube';
@@ -205,6 +212,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     watchTimeoutSeconds: positiveInt('watch-timeout-seconds', str('watch-timeout-seconds'), 300),
     admissionResyncMs: 10_000,
     resyncPeriodMs: positiveInt('resync-period-seconds', str('resync-period-seconds'), DEFAULT_RESYNC_PERIOD_MS / 1000) * 1000,
+    reports,
     audit: Object.freeze(audit),
     falco: Object.freeze(falco),
   };

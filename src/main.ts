@@ -9,6 +9,7 @@ import { createCaches } from './controllers/caches.js';
 import { ControllerManager } from './controllers/manager.js';
 import { PodReconciler } from './controllers/pod-reconciler.js';
 import { PolicyReconciler } from './controllers/policy-reconciler.js';
+import { ReportWriter } from './reports/report-writer.js';
 import { AdmissionReconciler } from './controllers/admission-reconciler.js';
 import { WorkloadReconciler } from './controllers/workload-reconciler.js';
 import { WorkloadRemediator } from './remediation/remediator.js';
@@ -89,7 +90,10 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   const remediator = new WorkloadRemediator({ api, events, metrics, logger: logger.child({ controller: 'workload' }), clock });
   // The reconcilers hand keys to the manager's queues; the manager runs the reconcilers: bound late.
   const keys = { enqueuePods: (k: readonly string[]): void => manager.enqueuePods(k), statusDue: (p: string): void => manager.policyStatusDue(p) };
-  const workloadReconciler = new WorkloadReconciler({ caches, policies, drift, remediator, now, onOutcomeChange: keys.statusDue });
+  const reports = config.reports === 'openreports' ? new ReportWriter(api, logger.child({ controller: 'workload' }), now) : undefined;
+  const workloadReconciler = new WorkloadReconciler({
+    caches, policies, drift, remediator, now, onOutcomeChange: keys.statusDue, ...(reports ? { reports } : {}),
+  });
   const policyReconciler = new PolicyReconciler({
     caches, policies, api, remediation: remediator, drift, events, metrics, enqueuePods: keys.enqueuePods,
     logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,

@@ -8,7 +8,7 @@
 // interval, whichever is first. Objects of a deleted policy go with it through their ownerReference.
 import { ADMISSION_FIELD_MANAGER, API_VERSION, KIND, Reasons, type Condition, type ConditionStatus } from '../api/types.js';
 import { ContentTypes, type KubeHttp } from '../k8s/http.js';
-import { isNotFound, messageOf, statusCodeOf } from '../k8s/errors.js';
+import { isMissingKind, isNotFound, messageOf, statusCodeOf } from '../k8s/errors.js';
 import { Paths } from '../k8s/resources.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -245,11 +245,4 @@ export class AdmissionReconciler {
     });
     return true;
   }
-}
-
-/** 404 for the resource type itself (an API server without these kinds), not for one object. */
-function isMissingKind(err: unknown): boolean {
-  if (!isNotFound(err)) return false;
-  const message = messageOf(err);
-  return message.includes('the server could not find the requested resource') || message.includes('404 page not found');
 }

@@ -5,7 +5,7 @@
 // Level-triggered: the pods come from the cache on every run, whatever brought the key here.
 import type { Pod } from '../api/kube.js';
 import { isAbortError } from '../k8s/errors.js';
-import { topLevelOwner, type WorkloadRef } from '../k8s/owners.js';
+import { topLevelOwner, topLevelOwnerUid, type WorkloadRef } from '../k8s/owners.js';
 import { msUntilNextExpiry } from '../policy/index.js';
 import { workloadOutcomeKey } from '../policy/status.js';
 import type { WorkloadFindings } from '../remediation/context.js';
@@ -13,6 +13,10 @@ import type { WorkloadRemediator } from '../remediation/remediator.js';
 import type { WorkloadResult } from '../remediation/policy-state.js';
 import { minDefined } from '../remediation/workload-draft.js';
 import type { ReconcileResult } from '../runtime/workers.js';
+import { reportName, workloadReport, type PolicyEvaluations } from '../reports/openreport.js';
+import type { ReportWriter } from '../reports/report-writer.js';
+import type { ContainerType } from '../policy/index.js';
+import type { RuleName } from '../api/types.js';
 import { assessPod } from './assess.js';
 import type { Caches } from './caches.js';
 import type { DriftSource } from './drift-source.js';
@@ -29,7 +33,13 @@ export interface WorkloadReconcilerDeps {
   now: () => Date;
   /** A policy's report for this workload changed: its status is due. */
   onOutcomeChange(policyName: string): void;
+  /** With --reports=openreports: keeps the workload's OpenReports Report in step with its pods. */
+  reports?: Pick<ReportWriter, 'sync'>;
 }
+
+const CONTAINER_LISTS: readonly [string, ContainerType][] = [
+  ['containers', 'container'], ['initContainers', 'initContainer'], ['ephemeralContainers', 'ephemeralContainer'],
+];
 
 /** The workload key of a pod: its top-level owner's `namespace/Kind/name`. */
 export function workloadKeyOfPod(pod: Pod, caches: Pick<Caches, 'ownerLookup'>): string {
@@ -64,8 +74,44 @@ export class WorkloadReconciler {
       // An exemption that expires changes the findings without any event: come back at that instant.
       if (pods.length > 0) requeueAfterMs = minDefined(requeueAfterMs, msUntilNextExpiry(active.resolved, now));
     }
+    if (this.deps.reports) await this.writeReport(this.deps.reports, key, pods, now, signal);
     if (failure) throw failure.err;
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs: Math.max(MIN_REQUEUE_MS, requeueAfterMs) };
+  }
+
+  /**
+   * The workload's OpenReports Report, from the verdicts status and `check` use (assessPod: the engine's
+   * findings and skips, plus the drift the pod reconciler labels); none when no governing policy matches a pod
+   * of it. A workload whose owner chain is not resolved yet (or whose uid is unknown) is left for a later pass.
+   */
+  private async writeReport(writer: Pick<ReportWriter, 'sync'>, key: string, pods: readonly { pod: Pod; ref: WorkloadRef }[],
+    now: Date, signal?: AbortSignal): Promise<void> {
+    const first = pods[0];
+    const [namespace = '', kind = '', ...rest] = key.split('/');
+    const name = reportName({ kind, name: rest.join('/') });
+    if (first === undefined) return writer.sync(namespace, name, undefined, signal);
+    const { ref } = first;
+    const uid = topLevelOwnerUid(first.pod, this.deps.caches.ownerLookup);
+    if (!ref.resolved || uid === undefined) return;
+    const policies: PolicyEvaluations[] = [];
+    for (const active of this.deps.policies.governing()) {
+      const evaluations: PolicyEvaluations['pods'][number][] = [];
+      for (const { pod } of pods) {
+        const labels = this.deps.caches.namespaces.get(pod.metadata.namespace ?? '')?.metadata.labels;
+        const verdict = assessPod(pod, active, labels, now);
+        if (!verdict.matched) continue;
+        const spec = pod.spec as unknown as Record<string, { name: string }[] | undefined>;
+        evaluations.push({
+          containers: CONTAINER_LISTS.flatMap(([list, type]) => (spec[list] ?? []).map((c) => ({ name: c.name, type }))),
+          evaluation: verdict.error !== undefined ? { outcome: 'error', error: verdict.error }
+            : { outcome: 'evaluated', findings: verdict.findings, skips: verdict.skips },
+          drift: [...new Set(this.deps.drift.driftFindings(pod, active).map((f) => f.split(':').pop() as RuleName))],
+        });
+      }
+      policies.push({ policy: active.resolved.name, rules: active.resolved.rules, pods: evaluations });
+    }
+    const scope = { apiVersion: ref.apiVersion, kind: ref.kind, namespace: ref.namespace, name: ref.name, uid };
+    return writer.sync(namespace, name, workloadReport(scope, policies), signal);
   }
 
   /** What `active` finds in the workload's pods, or undefined when they all comply (or none is governed). */

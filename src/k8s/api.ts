@@ -2,6 +2,7 @@
 // (re-applying the same intent is a no-op, and applying less removes only what we own), finalizers by a JSON
 // patch guarded with `test`, evictions through the Eviction subresource.
 import { API_VERSION, FIELD_MANAGER, KIND, LABEL_REMEDIATED, type ImmutabilityPolicyStatus } from '../api/types.js';
+import { isNotFound } from './errors.js';
 import { ContentTypes, type KubeHttp } from './http.js';
 import { Paths } from './resources.js';
 
@@ -25,6 +26,10 @@ export interface NamespacedRef {
   kind: string;
   namespace: string;
   name: string;
+}
+
+function reportPath(namespace: string, name: string): string {
+  return `/apis/openreports.io/v1alpha1/namespaces/${encodeURIComponent(namespace)}/reports/${encodeURIComponent(name)}`;
 }
 
 function workloadPath(ref: NamespacedRef): string {
@@ -127,14 +132,26 @@ export class KubeApi {
     });
   }
 
-  /**
-   * Pods of a namespace matching a label selector, with their full status (not the slim cache's). Served from
-   * the API server's watch cache (resourceVersion=0), which filters by label in memory instead of reading every
-   * pod of the namespace from etcd: rollouts are judged again and again, so a moment's lag costs nothing.
-   */
+  /** Server-side applies an OpenReports Report (the whole report: results we no longer list are removed). */
+  async applyReport(report: { metadata: { name: string; namespace: string } } & Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    await this.http.write('PATCH', reportPath(report.metadata.namespace, report.metadata.name), {
+      query: applyQuery, contentType: ContentTypes.apply, body: report, signal,
+    });
+  }
+
+  /** Deletes a Report; one that is already gone is not an error. */
+  async deleteReport(namespace: string, name: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.http.write('DELETE', reportPath(namespace, name), { signal });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Pods of a namespace matching a label selector, with their full status (not the slim cache's). */
   async listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const res = await this.http.request<{ items?: Record<string, unknown>[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, {
-      query: { labelSelector, resourceVersion: '0' }, signal,
+      query: { labelSelector }, signal,
     });
     return res?.items ?? [];
   }

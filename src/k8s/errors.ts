@@ -79,3 +79,10 @@ export function statusErrorFromBody(status: number, statusText: string, body: st
   return new StatusError(status, `HTTP ${status} ${statusText}`.trim());
 }
 
+
+/** 404 for the resource type itself (an API server without the kind, or a CRD not installed), not for one object. */
+export function isMissingKind(err: unknown): boolean {
+  if (!isNotFound(err)) return false;
+  const message = messageOf(err);
+  return message.includes('the server could not find the requested resource') || message.includes('404 page not found');
+}

@@ -39,3 +39,19 @@ export function topLevelOwner(pod: { metadata: KubeMeta }, lookup: OwnerLookup):
   if (!grandOwner || grandOwner.kind !== expected) return ref(owner, namespace);
   return ref(grandOwner, namespace);
 }
+
+/**
+ * The uid of a pod's top-level owner as topLevelOwner() resolves it (read from the child's controller
+ * reference), or undefined when the chain is not resolved. Kept out of WorkloadRef, which status carries.
+ */
+export function topLevelOwnerUid(pod: { metadata: KubeMeta }, lookup: OwnerLookup): string | undefined {
+  const top = topLevelOwner(pod, lookup);
+  if (!top.resolved) return undefined;
+  if (top.kind === 'Pod' && controllerOf(pod.metadata) === undefined) return pod.metadata.uid;
+  const owner = controllerOf(pod.metadata);
+  if (owner?.kind === top.kind && owner.name === top.name) return owner.uid;
+  const intermediate = owner?.kind === 'ReplicaSet' ? 'ReplicaSet' : owner?.kind === 'Job' ? 'Job' : undefined;
+  const parent = intermediate && owner ? lookup(intermediate, top.namespace, owner.name) : undefined;
+  const grandOwner = parent ? controllerOf(parent.metadata) : undefined;
+  return grandOwner?.kind === top.kind && grandOwner.name === top.name ? grandOwner.uid : undefined;
+}

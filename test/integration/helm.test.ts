@@ -20,7 +20,7 @@ const KUBE_VERSION = '1.36.3';
 /** Every option that adds objects or flags, so that the checks below see all the chart can render. */
 const EVERYTHING = [
   '--set', 'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,podDisruptionBudget.enabled=true',
-  '--set', 'auditWebhook.enabled=true,falco.enabled=true,falco.tokenKey=token,metrics.tlsSecretName=metrics-tls',
+  '--set', 'auditWebhook.enabled=true,falco.enabled=true,falco.tokenKey=token,metrics.tlsSecretName=metrics-tls,reports.openreports=true',
   '--set', 'metrics.readerSubjects[0].kind=ServiceAccount,metrics.readerSubjects[0].name=prometheus,metrics.readerSubjects[0].namespace=monitoring',
   '--set', 'workers=8,workloadWorkers=32,resyncPeriodSeconds=300,watchTimeoutSeconds=120,statusIntervalMs=2000',
 ];

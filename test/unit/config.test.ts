@@ -40,6 +40,7 @@ describe('config parseRunConfig', () => {
       watchTimeoutSeconds: 300,
       admissionResyncMs: 10_000,
       resyncPeriodMs: 600_000,
+      reports: 'none',
       audit: {
         webhookBindAddress: undefined, tlsCertFile: undefined, tlsKeyFile: undefined, clientCaFile: undefined,
         tokenFile: undefined, maxBodyBytes: 4 * 1024 * 1024, logFile: undefined,
@@ -66,6 +67,7 @@ describe('config parseRunConfig', () => {
       '--watch-timeout-seconds', '30',
       '--workload-workers', '8',
       '--resync-period-seconds', '30',
+      '--reports', 'openreports',
       '--audit-webhook-bind-address', ':9443',
       '--audit-tls-cert-file', '/ac', '--audit-tls-key-file', '/ak',
       '--audit-client-ca-file', '/ca',
@@ -99,12 +101,17 @@ describe('config parseRunConfig', () => {
       watchTimeoutSeconds: 30,
       admissionResyncMs: 10_000,
       resyncPeriodMs: 30_000,
+      reports: 'openreports',
       audit: {
         webhookBindAddress: ':9443', tlsCertFile: '/ac', tlsKeyFile: '/ak', clientCaFile: '/ca', tokenFile: '/tok',
         maxBodyBytes: 1024, logFile: '/var/log/audit.log',
       },
       falco: { bindAddress: ':9445', certFile: '/fc', keyFile: '/fk', clientCaFile: '/fca', tokenFile: '/ftok', queueCapacity: 50 },
     } satisfies RunConfig);
+  });
+
+  it('refuses an unknown --reports value, naming the choices', () => {
+    expect(configError(['--reports', 'policyreports']).message).to.equal('--reports must be none or openreports; got "policyreports"');
   });
 
   it('accepts the --flag=value spelling', () => {

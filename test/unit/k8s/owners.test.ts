@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { KubeMeta, OwnerReference } from '../../../src/api/kube.js';
-import { controllerOf, topLevelOwner, type OwnerLookup, type WorkloadRef } from '../../../src/k8s/owners.js';
+import { controllerOf, topLevelOwner, topLevelOwnerUid, type OwnerLookup, type WorkloadRef } from '../../../src/k8s/owners.js';
 
 /** `controller: 'absent'` leaves the field out, as the API server does for plain owners. */
 const owner = (apiVersion: string, kind: string, name: string, controller: boolean | 'absent' = true): OwnerReference =>
@@ -172,4 +172,18 @@ describe('k8s/owners topLevelOwner', () => {
       expect(lookup.calls).to.deep.equal(c.lookups);
     });
   }
+});
+
+describe('k8s/owners topLevelOwnerUid', () => {
+  it('reads the uid of the top-level owner from the controller reference that names it', () => {
+    const rs = owner('apps/v1', 'ReplicaSet', 'web-1');
+    const lookup = cache({ 'ReplicaSet/shop/web-1': [owner('apps/v1', 'Deployment', 'web')] });
+    expect(topLevelOwnerUid(pod([rs], 'shop'), lookup)).to.equal('uid-web');
+    expect(topLevelOwnerUid(pod([owner('apps/v1', 'StatefulSet', 'db')], 'shop'), cache({}))).to.equal('uid-db');
+    expect(topLevelOwnerUid(pod([owner('apps/v1', 'ReplicaSet', 'lone')], 'shop'), cache({ 'ReplicaSet/shop/lone': undefined }))).to.equal('uid-lone');
+  });
+  it('is the pod\'s own uid for a bare pod, and unknown while the chain is not resolved', () => {
+    expect(topLevelOwnerUid({ metadata: { name: 'p', namespace: 'shop', uid: 'uid-p' } }, cache({}))).to.equal('uid-p');
+    expect(topLevelOwnerUid(pod([owner('apps/v1', 'ReplicaSet', 'web-1')], 'shop'), cache({}))).to.equal(undefined);
+  });
 });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseVega, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { repoRoot } from '../test/support/controlplane/binaries.js';
+import { checkPeersChart } from './scenarios/check.js';
 
 type Record_ = Record<string, unknown> & { scenario: string; loadAverage?: { before: number[]; after: number[] } };
 
@@ -105,6 +106,7 @@ export async function drawCharts(resultsDir: string, outDir: string): Promise<st
   const charts: [string, TopLevelSpec | undefined][] = [
     ['latency.svg', latencyChart(results)],
     ['label-rate.svg', labelRateChart(results)],
+    ['check-peers.svg', checkPeersChart(results)],
     ...results.filter((r) => r.scenario.startsWith('owned-')).map((r): [string, TopLevelSpec | undefined] => [`rss-${r.scenario}.svg`, rssChart(r)]),
   ];
   await mkdir(outDir, { recursive: true });

@@ -2,6 +2,7 @@
 // directory exporting a ScenarioFamily, and one line here.
 import type { ScenarioFamily } from '../lib/scenario.js';
 import { backlogFamily, bare } from './bare.js';
+import { checkFamily } from './check.js';
 import { falco } from './falco.js';
 import { ownedFamily } from './owned.js';
 import { ownersFamily } from './owners.js';
@@ -12,4 +13,5 @@ export const FAMILIES: readonly ScenarioFamily[] = [
   ownersFamily,
   ownedFamily,
   falco,
+  checkFamily,
 ];

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { YAML_OPTIONS } from '../../../src/cli/input.js';
 import { readYamlFast } from '../../../src/cli/yaml-fast.js';
+import { generateDeployment } from '../../../bench/scenarios/check.js';
 
 /** What `yaml` — the reference reading — makes of a text: one value per document, null for an empty one. */
 function reference(text: string): unknown[] {
@@ -100,7 +101,7 @@ describe('readYamlFast (js-yaml) reads manifests exactly as yaml does', () => {
     ]) expectSameReading(text);
   });
 
-  it('reads JSON and the test fixtures the same', () => {
+  it('reads JSON, the test fixtures and the check benchmark\'s workload the same', () => {
     expectSameReading(JSON.stringify({ kind: 'List', items: [{ a: 1.5, b: [true, null, 'x'] }] }, null, 2));
     const fixtures = 'test/fixtures/check';
     for (const directory of readdirSync(fixtures)) {
@@ -111,6 +112,7 @@ describe('readYamlFast (js-yaml) reads manifests exactly as yaml does', () => {
         }
       }
     }
+    expectSameReading(Array.from({ length: 40 }, (_, i) => generateDeployment(i).yaml).join('\n---\n'));
   });
 
   it('leaves to yaml what it reads differently or bounds: anchors, merge keys, tags, directives, errors', () => {

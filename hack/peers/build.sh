@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the peers the `check` benchmark (bench/check-peers.ts) compares against — kube-score and the Kyverno
+# CLI — from their Go modules into the same cache as the control plane (hack/controlplane/build.sh), keyed by
+# version, so that later runs skip the build. Not part of CI: only `make bench` calls it. Prints the directory
+# that holds the binaries. The Kyverno build compiles a large module graph: minutes on two cores, cold.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KUBE_SCORE_VERSION="${KUBE_SCORE_VERSION:-v1.20.0}"
+KYVERNO_VERSION="$(awk '$1=="require" && $2=="github.com/kyverno/kyverno" {print $3}' "$here/kyverno/go.mod")"
+# The wrapper's sources are part of its version: a changed replace line or main.go rebuilds it.
+KYVERNO_KEY="${KYVERNO_VERSION}-$(cat "$here"/kyverno/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
+cache_root="${IMMUTABILITY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/immutability-operator}"
+bin_dir="$cache_root/peers"
+
+log() { printf '[peers-build] %s\n' "$*" >&2; }
+
+missing=()
+# Each binary carries its version in the file name; a symlink gives it its stable name (as in the control
+# plane's build), so bumping one rebuilds only it.
+versioned() { [ -x "$bin_dir/$1-$2" ] && [ "$(readlink "$bin_dir/$1")" = "$1-$2" ] || missing+=("$1"); }
+versioned kube-score "$KUBE_SCORE_VERSION"
+versioned kyverno "$KYVERNO_KEY"
+if [ ${#missing[@]} -eq 0 ]; then
+  log "cached: $bin_dir"
+  echo "$bin_dir"
+  exit 0
+fi
+
+command -v go >/dev/null || { log "go is required (Go 1.26+) to build the benchmark's peers"; exit 1; }
+mkdir -p "$bin_dir"
+tmp="$bin_dir/.partial"
+mkdir -p "$tmp"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+install_versioned() { mv "$tmp/$1" "$bin_dir/$1-$2"; ln -sfn "$1-$2" "$bin_dir/$1"; }
+
+start=$(date +%s)
+for b in "${missing[@]}"; do
+  case "$b" in
+    kube-score)
+      # kube-score's go.mod has no replace lines, so `go install` builds it; the ldflag is what its release sets.
+      log "building kube-score $KUBE_SCORE_VERSION"
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X main.version=${KUBE_SCORE_VERSION#v}" \
+        "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+      install_versioned kube-score "$KUBE_SCORE_VERSION" ;;
+    kyverno)
+      # Kyverno's go.mod carries a replace line, which `go install pkg@version` refuses; the wrapper module
+      # (hack/peers/kyverno) repeats it. The ldflag is what Kyverno's release build sets for `kyverno version`.
+      log "building the Kyverno CLI $KYVERNO_VERSION"
+      (cd "$here/kyverno" && go build -trimpath \
+        -ldflags "-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$KYVERNO_VERSION" -o "$tmp/kyverno" .)
+      install_versioned kyverno "$KYVERNO_KEY" ;;
+  esac
+done
+rmdir "$tmp" 2>/dev/null || true
+log "built ${missing[*]} in $(( $(date +%s) - start ))s into $bin_dir"
+echo "$bin_dir"

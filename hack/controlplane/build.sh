@@ -21,23 +21,12 @@ KSTATUS_VERSION="$(cat "$here"/kstatus/{go.mod,go.sum,main.go} | sha256sum | cut
 need=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 missing=()
 for b in "${need[@]}"; do [ -x "$bin_dir/$b" ] || missing+=("$b"); done
-# Tools outside the control plane carry their version in the file name, so that bumping one rebuilds only it;
-# a symlink gives them their stable name.
-versioned() { [ -x "$bin_dir/$1-$2" ] && [ "$(readlink "$bin_dir/$1")" = "$1-$2" ] || missing+=("$1"); }
+# Tools outside the control plane carry their version in the file name (hack/lib/versioned-bin.sh).
+# shellcheck source=../lib/versioned-bin.sh
+source "$here/../lib/versioned-bin.sh"
 versioned helm "$HELM_VERSION"
 versioned kstatus "$KSTATUS_VERSION"
-install_versioned() { mv "$tmp/$1" "$bin_dir/$1-$2"; ln -sfn "$1-$2" "$bin_dir/$1"; }
-if [ ${#missing[@]} -eq 0 ]; then
-  log "cached: $bin_dir"
-  echo "$bin_dir"
-  exit 0
-fi
-
-command -v go >/dev/null || { log "go is required (Go 1.26+) to build the control plane"; exit 1; }
-mkdir -p "$bin_dir"
-tmp="$bin_dir/.partial"
-mkdir -p "$tmp"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+exit_if_cached "the control plane"
 
 build_kube() {
   local name="$1" major minor

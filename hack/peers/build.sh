@@ -16,23 +16,11 @@ bin_dir="$cache_root/peers"
 log() { printf '[peers-build] %s\n' "$*" >&2; }
 
 missing=()
-# Each binary carries its version in the file name; a symlink gives it its stable name (as in the control
-# plane's build), so bumping one rebuilds only it.
-versioned() { [ -x "$bin_dir/$1-$2" ] && [ "$(readlink "$bin_dir/$1")" = "$1-$2" ] || missing+=("$1"); }
+# shellcheck source=../lib/versioned-bin.sh
+source "$here/../lib/versioned-bin.sh"
 versioned kube-score "$KUBE_SCORE_VERSION"
 versioned kyverno "$KYVERNO_KEY"
-if [ ${#missing[@]} -eq 0 ]; then
-  log "cached: $bin_dir"
-  echo "$bin_dir"
-  exit 0
-fi
-
-command -v go >/dev/null || { log "go is required (Go 1.26+) to build the benchmark's peers"; exit 1; }
-mkdir -p "$bin_dir"
-tmp="$bin_dir/.partial"
-mkdir -p "$tmp"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
-install_versioned() { mv "$tmp/$1" "$bin_dir/$1-$2"; ln -sfn "$1-$2" "$bin_dir/$1"; }
+exit_if_cached "the benchmark's peers"
 
 start=$(date +%s)
 for b in "${missing[@]}"; do

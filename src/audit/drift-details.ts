@@ -79,9 +79,18 @@ function timeOf(r: DriftRecord): number {
   return Number.isNaN(t) ? 0 : t;
 }
 
+function compareTimed(ta: number, a: DriftRecord, tb: number, b: DriftRecord): number {
+  return ta - tb || (a.when < b.when ? -1 : a.when > b.when ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 /** Oldest first; ties (same millisecond) by the timestamp text (microseconds) and then by ID. */
 export function compareRecords(a: DriftRecord, b: DriftRecord): number {
-  return timeOf(a) - timeOf(b) || (a.when < b.when ? -1 : a.when > b.when ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return compareTimed(timeOf(a), a, timeOf(b), b);
+}
+
+/** Sorted as compareRecords says, parsing each timestamp once (a sort compares each record many times). */
+function sortRecords(records: DriftRecord[]): DriftRecord[] {
+  return records.map((r) => ({ r, t: timeOf(r) })).sort((x, y) => compareTimed(x.t, x.r, y.t, y.r)).map((x) => x.r);
 }
 
 /**
@@ -99,7 +108,7 @@ export function mergeDriftRecords(persisted: DriftDetails, memory: readonly Drif
     byId.set(r.id, r);
     if (!newest || compareRecords(r, newest) > 0) added++;
   }
-  const records = [...byId.values()].sort(compareRecords);
+  const records = sortRecords([...byId.values()]);
   return { count: Math.max(persisted.count, persisted.records.length) + added, records };
 }
 

@@ -14,7 +14,7 @@ import type { Container, Pod } from '../api/kube.js';
 import { ANNOTATION_DRIFT, LABEL_DRIFT, RUNTIME_RULES, type FalcoPriorityName, type RuntimeRuleName } from '../api/types.js';
 import type { DriftRecord, PodRef } from '../audit/classify.js';
 import {
-  DRIFT_LABELS, compareRecords, decodeDriftDetails, driftLabelOf, encodeDriftDetails, mergeDriftRecords, trimRecords,
+  DRIFT_LABELS, compareRecords, decodeDriftDetails, driftLabelOf, encodeDriftDetails, mergeDriftRecords,
   type DriftLabel,
 } from '../audit/drift-details.js';
 import { LRUCache } from 'lru-cache';
@@ -65,6 +65,18 @@ function allContainers(pod: Pod): Container[] {
   return [...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])];
 }
 
+/**
+ * Adds `record` to `records` (oldest first, at most `max`: the first and the latest) in place. Records mostly
+ * arrive in time order, so this is an append; a flood of alerts about one pod must not re-sort per alert.
+ */
+export function insertRecord(records: DriftRecord[], record: DriftRecord, max: number): void {
+  let at = records.length;
+  while (at > 0 && compareRecords(records[at - 1] as DriftRecord, record) > 0) at--;
+  records.splice(at, 0, record);
+  // As trimRecords: keep the first (it names the label) and the most recent.
+  if (records.length > max) records.splice(1, records.length - max);
+}
+
 export class DriftRegistry implements DriftSource {
   private readonly memory: LRUCache<string, Remembered>;
   private readonly changes = new Subject<DriftChange>();
@@ -86,7 +98,7 @@ export class DriftRegistry implements DriftSource {
       entry.uid = uid;
     }
     if (entry.records.some((r) => r.id === record.id)) return false;
-    entry.records = trimRecords([...entry.records, record].sort(compareRecords), this.opts.maxRecordsPerPod ?? 32);
+    insertRecord(entry.records, record, this.opts.maxRecordsPerPod ?? 32);
     this.memory.set(key, entry);
     this.changes.next({ key, record });
     return true;

@@ -114,7 +114,9 @@ export class FalcoIngest {
       return 'uid-mismatch';
     }
     if (!this.opts.record({ namespace: alert.pod.namespace, name: alert.pod.name }, driftRecordOf(alert))) return 'duplicate';
-    logger.info('Falco alert recorded', { pod: key, rule: alert.rule, priority: alert.priority, container: alert.container, id: alert.id });
+    // Debug, not info: a rule firing on every process a miner spawns would flood the log; the metric and the
+    // pod's DriftDetected Event say the same at a bounded rate.
+    logger.debug('Falco alert recorded', { pod: key, rule: alert.rule, priority: alert.priority, container: alert.container, id: alert.id });
     return 'accepted';
   }
 }

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { ANNOTATION_DRIFT, LABEL_DRIFT } from '../../../src/api/types.js';
 import type { DriftRecord } from '../../../src/audit/classify.js';
-import { DriftRegistry, type DriftChange } from '../../../src/controllers/drift-registry.js';
+import { compareRecords, trimRecords } from '../../../src/audit/drift-details.js';
+import { DriftRegistry, insertRecord, type DriftChange } from '../../../src/controllers/drift-registry.js';
 import { pod, policy } from './helpers.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -129,6 +130,21 @@ describe('drift registry', function () {
     expect(seen.map((c) => c.key)).to.deep.equal(['a/p', 'a/q', 'a/r']);
     expect(r.size).to.equal(2);
     expect(r.driftFindings(pod('p', { namespace: 'a' }), execPolicy)).to.deep.equal([]); // evicted from memory
+  });
+
+  it('keeps a pod\'s records as sorting and trimming all of them would, one insertion at a time', function () {
+    // Mostly in time order (the append path), with late arrivals and same-millisecond ties mixed in.
+    const times = [5, 1, 9, 9, 3, 12, 7, 15, 15, 2, 20, 18, 25, 0, 30, 31, 11, 40];
+    const all: DriftRecord[] = times.map((t, i) => rec(`r${i}`, { when: new Date(Date.UTC(2026, 0, 1, 10, 0, t)).toISOString() }));
+    for (const max of [1, 2, 4, 6]) {
+      const kept: DriftRecord[] = [];
+      const seen: DriftRecord[] = [];
+      for (const r of all) {
+        insertRecord(kept, r, max);
+        seen.push(r);
+        expect(kept.map((x) => x.id), `max ${max} after ${r.id}`).to.deep.equal(trimRecords([...seen].sort(compareRecords), max).map((x) => x.id));
+      }
+    }
   });
 
   it('reports which policies count a record, for the Event', function () {

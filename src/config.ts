@@ -16,6 +16,8 @@ export interface RunConfig {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
+  /** Lease timing (client-go's LeaseDuration, RenewDeadline, RetryPeriod). */
+  leaderElection: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   identity: string;
   /** This replica's own pod (downward API), when running in one. */
   ownPod?: { namespace: string; name: string };
@@ -74,6 +76,9 @@ Flags:
   --leader-elect                      only the holder of the Lease acts (default off; on in the manifests)
   --leader-election-namespace NS      namespace of the Lease (default $POD_NAMESPACE or immutability-system)
   --leader-election-id NAME           Lease name (default immutability-operator)
+  --leader-elect-lease-duration-seconds N   a standby takes over a Lease not renewed for this long (default 15)
+  --leader-elect-renew-deadline-seconds N   the leader stops acting when renewals fail for this long (default 10)
+  --leader-elect-retry-period-seconds N     renewal and acquisition interval (default 2)
   --workers N                         concurrent pod reconciles (default 16)
   --workload-workers N                concurrent workload reconciles: patches, rollouts, evictions (default 16)
   --status-interval-ms N              minimum spacing of status writes per policy (default 1000)
@@ -121,6 +126,9 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
         'leader-elect': { type: 'boolean' },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string' },
+        'leader-elect-lease-duration-seconds': { type: 'string' },
+        'leader-elect-renew-deadline-seconds': { type: 'string' },
+        'leader-elect-retry-period-seconds': { type: 'string' },
         workers: { type: 'string' },
         'status-interval-ms': { type: 'string' },
         'watch-timeout-seconds': { type: 'string' },
@@ -190,6 +198,20 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     }
   }
 
+  // client-go's defaults and its rules: a leader gives up before its lease can expire for the others, and
+  // renews several times within its deadline.
+  const leaderElection = {
+    leaseDurationMs: positiveInt('leader-elect-lease-duration-seconds', str('leader-elect-lease-duration-seconds'), 15) * 1000,
+    renewDeadlineMs: positiveInt('leader-elect-renew-deadline-seconds', str('leader-elect-renew-deadline-seconds'), 10) * 1000,
+    retryPeriodMs: positiveInt('leader-elect-retry-period-seconds', str('leader-elect-retry-period-seconds'), 2) * 1000,
+  };
+  if (leaderElection.leaseDurationMs <= leaderElection.renewDeadlineMs) {
+    throw new ConfigError('--leader-elect-lease-duration-seconds must be greater than --leader-elect-renew-deadline-seconds');
+  }
+  if (leaderElection.renewDeadlineMs <= 1.2 * leaderElection.retryPeriodMs) {
+    throw new ConfigError('--leader-elect-renew-deadline-seconds must be greater than 1.2 × --leader-elect-retry-period-seconds');
+  }
+
   const config: RunConfig = {
     kubeconfig: str('kubeconfig'),
     metricsBindAddress: str('metrics-bind-address') ?? '127.0.0.1:8443',
@@ -202,6 +224,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     leaderElect: values['leader-elect'] === true,
     leaderElectionNamespace: str('leader-election-namespace') ?? (env.POD_NAMESPACE || 'immutability-system'),
     leaderElectionId: str('leader-election-id') ?? 'immutability-operator',
+    leaderElection: Object.freeze(leaderElection),
     identity: env.POD_NAME || `${hostname()}-${process.pid}`,
     ...(env.POD_NAME && env.POD_NAMESPACE ? { ownPod: { namespace: env.POD_NAMESPACE, name: env.POD_NAME } } : {}),
     // 16 measured fastest for an initial sync of 10k pods (docs/benchmarks.md); more buys little.

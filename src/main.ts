@@ -149,7 +149,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     markLeader(false);
     const elector = new LeaderElector({
       client: leaseClient(kc), namespace: config.leaderElectionNamespace, name: config.leaderElectionId,
-      identity: config.identity, clock, logger: logger.child({ component: 'leader-election' }),
+      identity: config.identity, ...config.leaderElection, clock, logger: logger.child({ component: 'leader-election' }),
       onStartedLeading: (signal) => {
         setMaxListeners(MAX_SIGNAL_LISTENERS, signal);
         metrics.leader.set(1);

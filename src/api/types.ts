@@ -115,6 +115,10 @@ export type WorkloadViolation = GeneratedWorkloadViolation & Required<Pick<Gener
 export type ActionCounts = Required<GeneratedActionCounts>;
 
 export const MAX_STATUS_VIOLATIONS = 50;
+/** The CRD's bound on `violations[].findings` (a pod with 100 containers can break several rules in each). */
+export const MAX_STATUS_FINDINGS = 64;
+/** The CRD's bound on `violations[].message`. */
+export const MAX_STATUS_MESSAGE_CHARS = 1024;
 
 /** Status as the operator writes it (see WorkloadViolation and ActionCounts). */
 export interface ImmutabilityPolicyStatus extends Omit<GeneratedStatus, 'actions' | 'violations'> {

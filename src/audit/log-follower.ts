@@ -32,7 +32,12 @@ interface OpenFile {
   ino: number;
   dev: number;
   position: number;
+  /** The last bytes read, just before `position`: if they change, the file was truncated and rewritten. */
+  tail: Buffer;
 }
+
+/** Bytes remembered before the read position; audit lines end in unique IDs and times, so 64 tell. */
+const TAIL_BYTES = 64;
 
 const CHUNK = 64 * 1024;
 
@@ -78,6 +83,9 @@ export class LogFollower {
       const opened = await this.tryOpen(initial && (this.opts.startAt ?? 'end') === 'end');
       if (!opened) return;
     }
+    // copytruncate followed by more writes than we had read leaves the file longer than our position: only
+    // the bytes we read last, no longer where they were, show that it started over.
+    if (await this.rewritten()) this.restartFromTop();
     await this.drain();
     let current;
     try {
@@ -95,11 +103,25 @@ export class LogFollower {
       await this.closeFile();
       if (await this.tryOpen(false)) await this.drain();
     } else if (current.size < file.position) {
-      this.opts.logger.info('audit log truncated; reading from its start', { path: this.opts.path });
-      file.position = 0;
-      this.resetPartial();
+      this.restartFromTop();
       await this.drain();
     }
+  }
+
+  private restartFromTop(): void {
+    if (!this.file) return;
+    this.opts.logger.info('audit log truncated; reading from its start', { path: this.opts.path });
+    this.file.position = 0;
+    this.file.tail = Buffer.alloc(0);
+    this.resetPartial();
+  }
+
+  private async rewritten(): Promise<boolean> {
+    const file = this.file;
+    if (!file || file.tail.length === 0) return false;
+    const now = Buffer.alloc(file.tail.length);
+    const { bytesRead } = await file.handle.read(now, 0, now.length, file.position - file.tail.length);
+    return bytesRead !== now.length || !now.equals(file.tail);
   }
 
   private async tryOpen(atEnd: boolean): Promise<boolean> {
@@ -111,13 +133,14 @@ export class LogFollower {
       throw err;
     }
     const st = await handle.stat();
-    this.file = { handle, ino: st.ino, dev: st.dev, position: atEnd ? st.size : 0 };
+    this.file = { handle, ino: st.ino, dev: st.dev, position: atEnd ? st.size : 0, tail: Buffer.alloc(0) };
     this.resetPartial();
     if (atEnd && st.size > 0) {
+      const tail = Buffer.alloc(Math.min(TAIL_BYTES, st.size));
+      await handle.read(tail, 0, tail.length, st.size - tail.length);
+      this.file.tail = tail;
       // Starting mid-line (the writer is half-way through one): its tail is not an event of ours.
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, st.size - 1);
-      if (last[0] !== 0x0a) this.skipping = 'silent';
+      if (tail[tail.length - 1] !== 0x0a) this.skipping = 'silent';
     }
     return true;
   }
@@ -137,6 +160,9 @@ export class LogFollower {
       const { bytesRead } = await file.handle.read(buf, 0, CHUNK, file.position);
       if (bytesRead === 0) return;
       file.position += bytesRead;
+      const keep = Math.min(TAIL_BYTES, bytesRead);
+      file.tail = bytesRead >= TAIL_BYTES ? Buffer.from(buf.subarray(bytesRead - keep, bytesRead))
+        : Buffer.concat([file.tail, buf.subarray(0, bytesRead)]).subarray(-TAIL_BYTES);
       this.consume(buf.subarray(0, bytesRead));
     }
   }

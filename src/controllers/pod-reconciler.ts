@@ -4,7 +4,7 @@
 import type { Pod } from '../api/kube.js';
 import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION } from '../api/types.js';
 import type { KubeApi, PodMetadataIntent } from '../k8s/api.js';
-import { isNotFound } from '../k8s/errors.js';
+import { isNotFound, isUnprocessable, messageOf } from '../k8s/errors.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -98,9 +98,22 @@ function msUntilLabelsMayChange(policies: readonly ActivePolicy[], now: Date): n
   return next;
 }
 
+/** Bytes of a pod's labels and annotations: whether someone else's metadata changed since a write was refused. */
+function metadataBytes(pod: Pod): number {
+  let n = 0;
+  for (const map of [pod.metadata.labels, pod.metadata.annotations]) for (const [k, v] of Object.entries(map ?? {})) n += k.length + v.length;
+  return n;
+}
+
 export class PodReconciler {
   /** Metadata we wrote and the cache has not shown yet, by pod key (controller-runtime's "expectations"). */
   private readonly pendingWrites = new Map<string, { uid: string; intent: string; atMs: number }>();
+  /**
+   * Writes the API server refused as invalid (422: e.g. our annotations would take the pod past the 256 KiB
+   * metadata limit). The same write would be refused again, so it waits until the pod's metadata or what we
+   * want changes instead of retrying in a loop.
+   */
+  private readonly refusedWrites = new Map<string, { uid: string; intent: string; bytes: number }>();
 
   constructor(private readonly deps: PodReconcilerDeps) {}
 
@@ -108,6 +121,7 @@ export class PodReconciler {
     const pod = this.deps.caches.pods.get(key);
     if (!pod || pod.metadata.deletionTimestamp) {
       this.pendingWrites.delete(key);
+      this.refusedWrites.delete(key);
       return; // gone or going: nothing to label
     }
     const expiry = msUntilLabelsMayChange(this.deps.policies.governing(), this.deps.now());
@@ -116,9 +130,12 @@ export class PodReconciler {
     const current = currentOwnedMetadata(pod, intent);
     if (sameMetadata(current, intent)) {
       this.pendingWrites.delete(key);
+      this.refusedWrites.delete(key);
       return comeBack;
     }
     const wanted = JSON.stringify(intent);
+    const refused = this.refusedWrites.get(key);
+    if (refused && refused.uid === pod.metadata.uid && refused.intent === wanted && refused.bytes === metadataBytes(pod)) return comeBack;
     const nowMs = this.deps.now().getTime();
     const pending = this.pendingWrites.get(key);
     if (pending && pending.uid === pod.metadata.uid && pending.intent === wanted && nowMs - pending.atMs < OWN_WRITE_EXPECTATION_MS) {
@@ -133,7 +150,14 @@ export class PodReconciler {
     } catch (err) {
       if (isNotFound(err)) return; // deleted meanwhile; its DELETE event ends the story
       for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'failure' });
-      throw err;
+      if (!isUnprocessable(err)) throw err;
+      // Skipped with a reason, once per change of the pod or of what we want: a retry would be refused alike.
+      this.refusedWrites.set(key, { uid: pod.metadata.uid ?? '', intent: wanted, bytes: metadataBytes(pod) });
+      const message = messageOf(err);
+      this.deps.logger.warn('pod metadata refused', { controller: 'pod', key, policies: labelingPolicies, error: message });
+      this.deps.events.record({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace, uid: pod.metadata.uid },
+        'Warning', 'LabelFailed', 'Label', `could not write immutability.dev labels and annotations: ${message}`);
+      return comeBack;
     }
     // From the answer, not the request: on a slow connection the write itself can take longer than the bound.
     this.pendingWrites.set(key, { uid: pod.metadata.uid ?? '', intent: wanted, atMs: this.deps.now().getTime() });

@@ -1,7 +1,7 @@
 // The policy's status as a summary (Gatekeeper-style): totals plus one capped, sorted list of workloads.
 // Pure: the caller gathers per-pod assessments from its caches and passes the clock reading.
 import {
-  MAX_STATUS_VIOLATIONS, Reasons,
+  MAX_STATUS_FINDINGS, MAX_STATUS_MESSAGE_CHARS, MAX_STATUS_VIOLATIONS, Reasons,
   type ActionCounts, type ImmutabilityPolicyStatus, type WorkloadAction, type WorkloadViolation,
 } from '../api/types.js';
 import { setConditions, type DesiredCondition } from './conditions.js';
@@ -71,15 +71,19 @@ export function buildStatus(input: StatusInput): ImmutabilityPolicyStatus {
     .slice(0, MAX_STATUS_VIOLATIONS)
     .map(([key, w]) => {
       const outcome = input.outcomes.get(key);
+      const findings = [...w.findings].sort();
       const v: WorkloadViolation = {
         namespace: w.ref.namespace,
         kind: w.ref.kind,
         name: w.ref.name,
         pods: w.pods,
-        findings: [...w.findings].sort(),
+        // Over the CRD's bound the API server would refuse the whole status: list the first, say how many.
+        findings: findings.slice(0, MAX_STATUS_FINDINGS),
         action: outcome?.action ?? input.defaultAction,
       };
-      if (outcome?.message) v.message = outcome.message;
+      const unlisted = findings.length > MAX_STATUS_FINDINGS ? `${MAX_STATUS_FINDINGS} of ${findings.length} findings listed` : undefined;
+      const message = [unlisted, outcome?.message].filter(Boolean).join('; ');
+      if (message) v.message = message.slice(0, MAX_STATUS_MESSAGE_CHARS);
       if (outcome?.patch) v.patch = outcome.patch;
       return v;
     });

@@ -53,6 +53,8 @@ export interface LeaderElectorOptions {
   random?: () => number;
 }
 
+type Attempt = 'held' | 'taken' | 'failed';
+
 /** client-go's JitterFactor for acquisition retries. */
 const ACQUIRE_JITTER = 1.2;
 
@@ -61,7 +63,9 @@ const ACQUIRE_JITTER = 1.2;
  *  - a lease is free when it has no holder, or when it has not changed for its `leaseDurationSeconds` as
  *    measured by OUR clock from the moment we observed the change (tolerates clock skew between nodes);
  *  - the leader renews every retry period; if renewals keep failing for `renewDeadlineMs` it stops leading at
- *    once (before the lease can expire for others), aborting the signal given to `onStartedLeading`;
+ *    once (before the lease can expire for others), aborting the signal given to `onStartedLeading`; unlike
+ *    client-go it also stops as soon as it reads the lease held by another identity (nothing to wait for);
+ *  - a standby watching a valid lease retries the moment it expires, if that comes before its next retry;
  *  - a 409 on create/replace just means another candidate won the race;
  *  - `release()` clears the holder so a standby takes over on its next attempt instead of waiting out the
  *    lease.
@@ -128,6 +132,8 @@ export class LeaderElector {
       const outcome = await this.renewLoop(leaderSignal);
       if (outcome === 'lost') {
         this.logger.warn('failed to renew lease within the renew deadline; stopping leading', this.fields());
+      } else if (outcome === 'taken') {
+        this.logger.warn('lease taken over by another holder; stopping leading', { ...this.fields(), leader: this.observedLeader() });
       }
       this.stopLeading();
       if (signal.aborted && (this.opts.releaseOnCancel ?? true)) await this.release();
@@ -149,6 +155,7 @@ export class LeaderElector {
         () => true,
       ),
       this.retryPeriodMs,
+      false,
     );
     const current = this.observed;
     if (!current || current.spec.holderIdentity !== this.opts.identity) return;
@@ -173,13 +180,17 @@ export class LeaderElector {
   private async acquire(signal: AbortSignal): Promise<boolean> {
     this.logger.info('attempting to acquire lease', this.fields());
     while (!signal.aborted) {
-      const ok = await this.track(this.tryAcquireOrRenew());
+      const attempt = await this.track(this.tryAcquireOrRenew());
       if (signal.aborted) return false;
-      if (ok) {
+      if (attempt === 'held') {
         this.logger.info('acquired lease', this.fields());
         return true;
       }
-      await this.opts.clock.sleep(this.retryPeriodMs * (1 + ACQUIRE_JITTER * this.random()), signal);
+      let wait = this.retryPeriodMs * (1 + ACQUIRE_JITTER * this.random());
+      // Watching a valid lease of another holder: try again the moment it expires if that comes first, so a
+      // takeover costs the lease duration and not up to a further jittered retry period on top.
+      if (attempt === 'taken') wait = Math.min(wait, Math.max(0, this.msUntilObservedExpiry(this.opts.clock.now())) + 1);
+      await this.opts.clock.sleep(wait, signal);
     }
     return false;
   }
@@ -209,8 +220,11 @@ export class LeaderElector {
     }
   }
 
-  /** Renews every retry period; 'lost' when a renewal round ran past the renew deadline. */
-  private async renewLoop(leaderSignal: AbortSignal): Promise<'lost' | 'stopped'> {
+  /**
+   * Renews every retry period; 'lost' when a renewal round ran past the renew deadline, 'taken' as soon as the
+   * lease is seen held by another identity.
+   */
+  private async renewLoop(leaderSignal: AbortSignal): Promise<'lost' | 'taken' | 'stopped'> {
     const { clock } = this.opts;
     for (;;) {
       await clock.sleep(this.retryPeriodMs, leaderSignal);
@@ -219,21 +233,24 @@ export class LeaderElector {
       for (;;) {
         const remaining = deadline - clock.now();
         if (remaining <= 0) return 'lost';
-        const ok = await this.withinDeadline(this.track(this.tryAcquireOrRenew()), remaining);
+        const attempt = await this.withinDeadline(this.track(this.tryAcquireOrRenew()), remaining, 'failed');
         if (leaderSignal.aborted) return 'stopped';
-        if (ok) break;
+        if (attempt === 'held') break;
+        // Another holder's valid lease is no transient failure: it leads now. Waiting out the renew deadline
+        // (as client-go does) would only leave two replicas acting for that long.
+        if (attempt === 'taken') return 'taken';
         await clock.sleep(Math.min(this.retryPeriodMs, deadline - clock.now()), leaderSignal);
         if (leaderSignal.aborted) return 'stopped';
       }
     }
   }
 
-  /** `attempt`'s result, or false if it has not finished within `ms` (a hung request counts as a failure). */
-  private withinDeadline(attempt: Promise<boolean>, ms: number): Promise<boolean> {
+  /** `attempt`'s result, or `onTimeout` if it has not finished within `ms` (a hung request counts as a failure). */
+  private withinDeadline<T>(attempt: Promise<T>, ms: number, onTimeout: T): Promise<T> {
     const { clock } = this.opts;
     let timer: Timer | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = clock.setTimeout(() => resolve(false), ms);
+    const timeout = new Promise<T>((resolve) => {
+      timer = clock.setTimeout(() => resolve(onTimeout), ms);
     });
     return Promise.race([attempt, timeout]).finally(() => {
       if (timer !== undefined) clock.clearTimeout(timer);
@@ -245,8 +262,11 @@ export class LeaderElector {
     return p;
   }
 
-  /** One client-go `tryAcquireOrRenew`: true when we hold the lease afterwards. Never throws. */
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /**
+   * One client-go `tryAcquireOrRenew`: 'held' when we hold the lease afterwards, 'taken' when another holder's
+   * lease is valid (as read just now), 'failed' for anything else (an error, a lost race). Never throws.
+   */
+  private async tryAcquireOrRenew(): Promise<Attempt> {
     const { client, namespace, name, identity, clock } = this.opts;
     const now = clock.now();
     const nowIso = new Date(now).toISOString();
@@ -266,7 +286,7 @@ export class LeaderElector {
           spec: { ...desired, acquireTime: mine.spec.acquireTime, leaseTransitions: mine.spec.leaseTransitions ?? 0 },
         });
         this.setObserved(renewed);
-        return true;
+        return 'held';
       } catch (err) {
         this.logger.debug('optimistic lease renewal failed; re-reading', { ...this.fields(), ...errorFields(err) });
       }
@@ -277,23 +297,23 @@ export class LeaderElector {
       current = await client.get(namespace, name);
     } catch (err) {
       this.logger.warn('failed to read lease', { ...this.fields(), ...errorFields(err) });
-      return false;
+      return 'failed';
     }
     if (!current) {
       try {
         this.setObserved(
           await client.create(namespace, { metadata: { name, namespace }, spec: { ...desired, leaseTransitions: 0 } }),
         );
-        return true;
+        return 'held';
       } catch (err) {
         this.logWriteFailure('failed to create lease', err);
-        return false;
+        return 'failed';
       }
     }
 
     this.observe(current);
     const holder = current.spec.holderIdentity ?? '';
-    if (holder !== '' && holder !== identity && this.leaseValid(clock.now())) return false;
+    if (holder !== '' && holder !== identity && this.leaseValid(clock.now())) return 'taken';
 
     const spec: LeaseSpec =
       holder === identity
@@ -301,10 +321,10 @@ export class LeaderElector {
         : { ...desired, leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 };
     try {
       this.setObserved(await client.replace(namespace, name, { metadata: { ...current.metadata }, spec }));
-      return true;
+      return 'held';
     } catch (err) {
       this.logWriteFailure('failed to update lease', err);
-      return false;
+      return 'failed';
     }
   }
 
@@ -350,8 +370,12 @@ export class LeaderElector {
   }
 
   private leaseValid(now: number): boolean {
+    return this.msUntilObservedExpiry(now) > 0;
+  }
+
+  private msUntilObservedExpiry(now: number): number {
     const durationSec = this.observed?.spec.leaseDurationSeconds ?? 0;
-    return this.observedTime + durationSec * 1000 > now;
+    return this.observedTime + durationSec * 1000 - now;
   }
 
   private isoNow(): string {

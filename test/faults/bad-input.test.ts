@@ -2,41 +2,66 @@
 // policies through kubectl, as specs only the operator can reject, and to /metrics. Each gets a clear
 // refusal, and nothing that arrives after it is lost.
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { eventList, execEvent, postAudit, type AuditClient } from '../support/audit-client.js';
 import { createCertificateAuthority, issueCertificate } from '../support/controlplane/certs.js';
+import { freePort } from '../support/controlplane/ports.js';
+import { falcoAlert } from '../support/falco-alerts.js';
+import { falcoClient, falcoFlags, prepareFalcoEndpoint, type FalcoClient } from '../support/falco-endpoint.js';
 import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
 import {
-  apply, barePod, cleanup, condition, createNamespaces, isLabelled, livePods, policy, statusWhere, waitForRunningPods, type Json,
+  apply, barePod, cleanup, condition, createNamespaces, isLabelled, items, livePods, policy, statusWhere, waitForRunningPods, type Json,
 } from '../support/faults/workloads.js';
-import { installCrd } from '../support/fixtures.js';
+import { CRD_FILE, installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
+import { parseAllDocuments, stringify } from 'yaml';
 import { OperatorProcess } from '../support/operator.js';
 import { installOperatorRbac } from '../support/service-account.js';
 
 const DRIFT_LABEL = 'immutability.dev/drift';
 
+/** The CRD as an older release shipped it: the same schema without its CEL rules and patterns. */
+async function laxerCrd(): Promise<string> {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) if (k !== 'x-kubernetes-validations' && k !== 'pattern') out[k] = strip(v);
+    return out;
+  };
+  const docs = parseAllDocuments(await readFile(CRD_FILE, 'utf8')).map((d) => d.toJS() as unknown).filter(Boolean);
+  return docs.map((d) => stringify(strip(d))).join('---\n');
+}
+
 describe('faults: bad input', function () {
   let operator: OperatorProcess;
   let workDir: string;
-  const namespaces = ['fault-audit', 'fault-invalid'];
-  const policies = ['fault-audit', 'fault-invalid-key', 'fault-invalid-value', 'fault-valid'];
+  let falcoFiles: Awaited<ReturnType<typeof prepareFalcoEndpoint>>;
+  let falcoPort: number;
+  let falco: FalcoClient;
+  const namespaces = ['fault-audit', 'fault-invalid', 'fault-odd', 'fault-falco'];
+  const policies = ['fault-audit', 'fault-invalid-key', 'fault-invalid-value', 'fault-valid', 'fault-odd', 'fault-falco'];
 
   before(async function () {
     await installCrd();
     await createNamespaces(namespaces);
     workDir = await mkdtemp(path.join(tmpdir(), 'fault-bad-input-'));
-    operator = await new OperatorProcess({ auditWebhook: true, metrics: 'open' }).start();
+    falcoFiles = await prepareFalcoEndpoint(path.join(workDir, 'falco'));
+    falcoPort = await freePort();
+    operator = await new OperatorProcess({ auditWebhook: true, metrics: 'open', args: falcoFlags(falcoFiles, falcoPort) }).start();
+    falco = await falcoClient(falcoFiles, falcoPort);
   });
 
   after(async function () {
     this.timeout(120_000);
+    falco.close();
+    await installCrd();
     await cleanup(policies, namespaces);
     await operator.stop();
     await rm(workDir, { recursive: true, force: true });
@@ -140,18 +165,28 @@ describe('faults: bad input', function () {
     report(20, { kinds: cases.length + 1, rejected: rejected + 1 });
   });
 
-  // Since the admission work (issue 10) moved every semantic check into the CRD's CEL rules, the API server
-  // rejects each spec the operator would call invalid (scenario 20 covers them). InvalidSpec now needs a
-  // policy stored under an older, laxer CRD; the tier does not build that yet (docs/reliability.md).
-  it.skip('21: specs the schema accepts but the operator cannot use: Ready=False/InvalidSpec, other policies unaffected', async function () {
+  // Since the admission work (issue 10) put every semantic check into the CRD's CEL rules, the API server
+  // rejects each spec the operator would call invalid (scenario 20). Policies stored before that, under an
+  // older and laxer CRD, stay stored when the CRD is upgraded: the operator must still refuse them itself.
+  it('21: specs stored under an older, laxer CRD that the operator cannot use: Ready=False/InvalidSpec, other policies unaffected', async function () {
+    this.timeout(180_000);
     const ns = 'fault-invalid';
     await apply(barePod(ns, 'writable'));
     const enforce = { mode: 'Enforce', remediation: { label: {} } };
-    await apply([
+    const invalid = [
       { ...policy('fault-invalid-key', [ns], enforce), spec: { ...enforce, match: { namespaces: [ns], podSelector: { matchLabels: { 'not a valid key!': 'x' } } } } },
       { ...policy('fault-invalid-value', [ns], enforce), spec: { ...enforce, match: { namespaces: [ns], namespaceSelector: { matchLabels: { team: 'spaces are not allowed' } } } } },
-      policy('fault-valid', [ns], enforce),
-    ]);
+    ];
+    // Today's CRD refuses both; the older one (no CEL rules, no patterns) stores them; then the upgrade.
+    for (const p of invalid) expect((await kubectl(['apply', '-f', '-'], { input: JSON.stringify(p) })).code, 'refused by the current CRD').to.not.equal(0);
+    const laxer = path.join(workDir, 'crd-laxer.yaml');
+    await writeFile(laxer, await laxerCrd());
+    await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', laxer]);
+    await eventually('the laxer CRD accepts them', async () => ((await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: invalid }) })).code === 0 ? true : undefined), 30_000, 500);
+    await installCrd();
+    await apply(policy('fault-valid', [ns], enforce));
+    // Still stored after the upgrade, exactly as written.
+    expect(await kubectlOk(['get', 'imp', 'fault-invalid-value', '-o', 'jsonpath={.spec.match.namespaceSelector.matchLabels.team}'])).to.equal('spaces are not allowed');
     for (const name of ['fault-invalid-key', 'fault-invalid-value']) {
       const s = await statusWhere(name, `${name} Ready=False`, (x) => condition(x, 'Ready')?.status === 'False', 30_000);
       expect(condition(s, 'Ready')?.reason, name).to.equal('InvalidSpec');
@@ -162,7 +197,117 @@ describe('faults: bad input', function () {
     await eventually('the pod labelled by the valid policy', async () => ((await livePods(ns)).every(isLabelled) ? true : undefined));
     const annotations = String(at((await livePods(ns))[0], 'metadata', 'annotations', 'immutability.dev/violations'));
     expect(annotations).to.equal('app:readOnlyRootFilesystem');
-    report(21, { invalidPolicies: 2, reason: 'InvalidSpec', validPolicyViolating: valid.violatingPods ?? -1 });
+    report(21, { invalidPolicies: 2, storedUnder: 'CRD without CEL rules and patterns, then upgraded', reason: 'InvalidSpec', validPolicyViolating: valid.violatingPods ?? -1 });
+  });
+
+  it('22: pathological pods (100 containers, annotations at the size limit, the longest names) are evaluated or skipped with a reason, never a crash', async function () {
+    this.timeout(180_000);
+    const ns = 'fault-odd';
+    const privileged = { privileged: true, readOnlyRootFilesystem: false };
+    const container = (name: string): Json => ({ name, image: 'nginx:1.27', securityContext: privileged });
+    const longName = `p${'o'.repeat(61)}d`; // 63: pod names used as hostnames stay within a DNS label
+    const longContainer = `c${'x'.repeat(62)}`;
+    const pods: Json[] = [
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'many-containers', namespace: ns },
+        spec: { initContainers: Array.from({ length: 20 }, (_, i) => container(`init-${i}`)), containers: Array.from({ length: 80 }, (_, i) => container(`app-${i}`)) } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: longName, namespace: ns, labels: { [`example.com/${'k'.repeat(63)}`]: 'v'.repeat(63) } },
+        spec: { containers: [container(longContainer)] } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unicode.and.dots', namespace: ns, annotations: { 'example.com/note': '🙂 ünïcödé multi\nline' } },
+        spec: { containers: [container('app')] } },
+    ];
+    await apply(pods);
+    // Someone else's annotations 10 bytes short of the API server's 256 KiB limit: ours cannot fit. Created,
+    // not applied: kubectl apply would copy them into its last-applied annotation and hit the limit itself.
+    const blobKey = 'example.com/blob';
+    await kubectlOk(['create', '-f', '-'], { input: JSON.stringify({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'huge-annotations', namespace: ns, annotations: { [blobKey]: 'x'.repeat(256 * 1024 - blobKey.length - 10) } },
+      spec: { containers: [container('app')] },
+    }) });
+    await waitForRunningPods(ns, pods.length + 1, undefined, 120_000);
+    const logFrom = (await operator.logEntries()).length;
+    const usage = sampleUsage(operator.pid ?? 0, operator.logFile);
+    await apply(policy('fault-odd', [ns], { mode: 'Enforce', remediation: { label: {} } }));
+    const status = await statusWhere('fault-odd', 'all four counted', (x) => x.matchedPods === 4 && x.violatingPods === 4, 60_000);
+    await eventually('the three that fit labelled', async () => {
+      const labelled = (await livePods(ns)).filter(isLabelled).map((p) => String(at(p, 'metadata', 'name'))).sort();
+      return JSON.stringify(labelled) === JSON.stringify(['many-containers', longName, 'unicode.and.dots'].sort()) ? true : undefined;
+    }, 60_000);
+    const many = (await livePods(ns)).find((p) => at(p, 'metadata', 'name') === 'many-containers');
+    const listed = String(at(many, 'metadata', 'annotations', 'immutability.dev/violations')).split(',');
+    // The one that cannot take our metadata: skipped with a reason (a Warning Event naming the API server's
+    // refusal), not retried until the pod changes.
+    const skipped = await eventually('a LabelFailed Event on huge-annotations', async () => {
+      const events = await items(['-n', ns, 'events.v1.events.k8s.io', '--field-selector', 'regarding.name=huge-annotations']);
+      return events.find((e) => e['reason'] === 'LabelFailed');
+    }, 60_000);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const used = usage();
+    const entries = (await operator.logEntries()).slice(logFrom);
+    const failedWrites = entries.filter((e) => e['msg'] === 'reconcile failed' || e['msg'] === 'pod metadata refused').length;
+    expect(operator.exitCode, 'still running').to.equal(undefined);
+    expect(listed.length, '100 containers × their findings listed').to.be.at.least(100);
+    expect(String(skipped['note'])).to.match(/metadata\.annotations|Too long|too long/i);
+    expect(failedWrites, 'the refused write not retried in a loop').to.be.at.most(2);
+    expect(used.cpuShare, 'CPU share').to.be.below(0.2);
+    report(22, {
+      pods: pods.length + 1, evaluated: status.matchedPods ?? -1, labelled: 3, skippedWithReason: 1, findingsOn100Containers: listed.length,
+      refusedWrites: failedWrites, cpuShare: used.cpuShare, logLines: used.logLines,
+    });
+  });
+
+  it('25: Falco endpoint bad input gets a clear 4xx, nothing of a refused request is kept, and a later alert is acted on', async function () {
+    this.timeout(180_000);
+    const ns = 'fault-falco';
+    await apply(policy('fault-falco', [ns], { mode: 'Enforce', rules: { falco: true, readOnlyRootFilesystem: false }, remediation: { label: {} } }));
+    await apply(barePod(ns, 'target', { readOnlyRootFilesystem: true }));
+    const [target] = await waitForRunningPods(ns, 1);
+    const about = { namespace: ns, pod: 'target', container: 'app', uid: String(at(target, 'metadata', 'uid')) };
+    const otherCa = await createCertificateAuthority(workDir, 'falco-other-ca', 'some-other-ca');
+    const foreign = await issueCertificate(workDir, otherCa, 'falco-foreign', '/CN=falco');
+    const valid = JSON.stringify(falcoAlert('Terminal shell in container', about));
+    const cap = 12 * 1024 * 1024; // Falco's k8saudit bound per request, the endpoint's default
+    const ghost = (i: number): string => JSON.stringify(falcoAlert('Read sensitive file untrusted', { namespace: ns, pod: `ghost-${i}`, container: 'app' }));
+    const batch = Array.from({ length: 10_000 }, (_, i) => ghost(i)).join('\n');
+    const oversizedBatch = batch.length > cap ? batch : `${batch}\n${'\n'.repeat(cap - batch.length + 1)}`;
+    const cases: { name: string; body: string | Buffer; opts?: Parameters<FalcoClient['post']>[1]; expect: number[]; names?: RegExp }[] = [
+      { name: 'no credentials', body: valid, opts: { auth: 'none' }, expect: [401] },
+      { name: 'client certificate from another CA', body: valid, opts: { auth: { cert: await readFile(foreign.cert), key: await readFile(foreign.key) } }, expect: [0, 401] },
+      { name: 'wrong token', body: valid, opts: { auth: { token: 'not-the-token' } }, expect: [401] },
+      { name: 'body over the cap', body: Buffer.alloc(64 * 1024, 0x20), opts: { declaredLength: cap + 1 }, expect: [0, 413] },
+      { name: 'gzip bomb', body: gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)), opts: { headers: { 'Content-Encoding': 'gzip' } }, expect: [413] },
+      { name: 'invalid JSON', body: '{"rule":"Terminal shell in container",', expect: [400], names: /not JSON/ },
+      { name: 'wrong kind (an audit EventList)', body: eventList([execEvent(ns, 'target', 'x', 'alice')]), expect: [400], names: /rule/ },
+      { name: 'a field of the wrong type', body: JSON.stringify({ ...JSON.parse(valid), priority: 7 }), expect: [400], names: /priority/ },
+      { name: 'deep nesting', body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, expect: [400] },
+      { name: 'one alert over 256 KiB', body: JSON.stringify({ ...JSON.parse(valid), output: 'x'.repeat(300 * 1024) }), expect: [413], names: /256|262144/ },
+      { name: 'a good batch with one bad line', body: `${ghost(1)}\n${valid}\n{"rule":3}`, expect: [400], names: /line 3: rule/ },
+      { name: 'wrong media type', body: valid, opts: { type: 'text/plain' }, expect: [415] },
+      { name: `10k alerts in one batch over the cap (${Math.round(oversizedBatch.length / 1024 / 1024)} MiB)`, body: oversizedBatch, opts: { type: 'application/x-ndjson' }, expect: [0, 413] },
+    ];
+    const acceptedBefore = await operator.metric('immutability_operator_falco_alerts_total', { outcome: /accepted|unknown-pod|duplicate|uid-mismatch|not-a-pod/ });
+    const usage = sampleUsage(operator.pid ?? 0, operator.logFile);
+    const answers: Record<string, number> = {};
+    for (const c of cases) {
+      const res = await falco.post(c.body, c.opts).catch(() => ({ status: 0, message: undefined }));
+      answers[c.name] = res.status;
+      expect(c.expect, `${c.name}: HTTP ${res.status} ${res.message ?? ''}`).to.include(res.status);
+      if (c.names) expect(res.message, c.name).to.match(c.names);
+    }
+    const used = usage();
+    expect(operator.exitCode, 'still running').to.equal(undefined);
+    // All or nothing: not one alert of a refused request was processed (the batch's good line included).
+    const processed = (await operator.metric('immutability_operator_falco_alerts_total', { outcome: /accepted|unknown-pod|duplicate|uid-mismatch|not-a-pod/ })) - acceptedBefore;
+    expect(processed, 'alerts kept from refused requests').to.equal(0);
+    expect(at((await livePods(ns))[0], 'metadata', 'labels', 'immutability.dev/drift')).to.equal(undefined);
+
+    const sentAt = Date.now();
+    expect((await falco.post(valid)).status).to.equal(200);
+    await eventually('drift label after the valid alert', async () => (at((await livePods(ns))[0], 'metadata', 'labels', 'immutability.dev/drift') === 'falco' ? true : undefined), 30_000, 100);
+    const refused = await operator.metric('immutability_operator_falco_alerts_total', { outcome: 'refused' });
+    report(25, {
+      cases: cases.length, refused: Object.values(answers).filter((x) => x !== 200).length, foreignCa: answers['client certificate from another CA'] ?? -1,
+      labelledAfterMs: Date.now() - sentAt, cpuSeconds: used.cpuSeconds, refusedMetric: refused,
+    });
   });
 });
 

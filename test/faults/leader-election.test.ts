@@ -19,6 +19,14 @@ const LEASE = '/apis/coordination.k8s.io/v1/namespaces/default/leases/immutabili
 /** The operator's defaults (src/runtime/leader-election.ts). */
 const LEASE_DURATION_MS = 15_000;
 const RENEW_DEADLINE_MS = 10_000;
+/**
+ * Replicas renew and retry every second instead of every 2 s. A standby learns of the leader's last renewal
+ * only at its next read, up to 2.2 retry periods later (client-go's jitter), and counts the lease duration
+ * from then: with the default 2 s that alone is up to 4.4 s of the 5 s the issue allows above the lease
+ * duration, and the takeover measured 16-19 s against the 20 s bound. With 1 s it is 2.2 s, leaving the
+ * bound meaningful (a standby that waited one lease duration too long, or a retry period too many, fails it).
+ */
+const RETRY_PERIOD_ARGS = ['--leader-elect-retry-period-seconds', '1'];
 
 interface Lease {
   metadata: { resourceVersion: string };
@@ -65,7 +73,7 @@ async function labelledLeaders(): Promise<string[]> {
 describe('faults: leader election', function () {
   const replicas: OperatorProcess[] = [];
   const start = async (identity: string): Promise<OperatorProcess> => {
-    const op = await new OperatorProcess({ leaderElect: true, identity }).start();
+    const op = await new OperatorProcess({ leaderElect: true, identity, args: RETRY_PERIOD_ARGS }).start();
     replicas.push(op);
     return op;
   };
@@ -115,12 +123,17 @@ describe('faults: leader election', function () {
       // 2. Another identity takes the Lease: fault-b must stop acting within its renew deadline, and the
       //    standby (fault-c) must not act while the hijacker's Lease is valid.
       await start('fault-c');
-      const current = await lease();
-      const hijackedAt = Date.now();
-      const res = await cluster().controlPlane.apiRequest('PUT', LEASE, {
-        ...current, spec: { ...current?.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z'), leaseDurationSeconds: 20 },
-      });
-      expect(res.status, res.body).to.equal(200);
+      // Read-modify-write against a leader renewing every second: a renewal in between is a 409; read again.
+      const hijackedAt = await eventually('the Lease taken by another identity', async () => {
+        const current = await lease();
+        const at = Date.now();
+        const res = await cluster().controlPlane.apiRequest('PUT', LEASE, {
+          ...current, spec: { ...current?.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z'), leaseDurationSeconds: 20 },
+        });
+        if (res.status === 409) return undefined;
+        expect(res.status, res.body).to.equal(200);
+        return at;
+      }, 10_000, 10);
       await eventually('fault-b exits after losing the Lease', () => Promise.resolve(b.exitCode !== undefined ? true : undefined), RENEW_DEADLINE_MS + 15_000);
       expect(b.exitCode, 'exit code after losing leadership').to.equal(1);
       const cFirst = await eventually('fault-c acting after the hijacker\'s Lease expired', async () => (await actsByReplica()).get('fault-c')?.[0], 60_000);

@@ -37,7 +37,11 @@ export interface FalcoClient {
    * answer, as a large upload does when the server refuses it early (a refused sender never gets to write
    * the rest: the connection closes).
    */
-  post(body: string | Buffer, opts?: { auth?: 'token' | 'cert' | 'none' | { token: string }; type?: string; declaredLength?: number }): Promise<{ status: number; message?: string }>;
+  post(body: string | Buffer, opts?: {
+    /** 'cert' is the client certificate the operator trusts; `{ cert, key }` any other one. */
+    auth?: 'token' | 'cert' | 'none' | { token: string } | { cert: Buffer; key: Buffer };
+    type?: string; declaredLength?: number; headers?: Record<string, string>;
+  }): Promise<{ status: number; message?: string }>;
   close(): void;
 }
 
@@ -57,14 +61,14 @@ export async function falcoClient(files: FalcoEndpointFiles, port: number, opts:
     },
     post(body, o = {}) {
       const auth = o.auth ?? 'token';
-      const headers: Record<string, string> = { 'Content-Type': o.type ?? 'application/json' };
+      const headers: Record<string, string> = { 'Content-Type': o.type ?? 'application/json', ...o.headers };
       if (auth === 'token') headers.Authorization = `Bearer ${token.trim()}`;
-      else if (typeof auth === 'object') headers.Authorization = `Bearer ${auth.token}`;
+      else if (typeof auth === 'object' && 'token' in auth) headers.Authorization = `Bearer ${auth.token}`;
       if (o.declaredLength !== undefined) headers['Content-Length'] = String(o.declaredLength);
+      const agent = auth === 'cert' ? agents.cert
+        : typeof auth === 'object' && 'cert' in auth ? new https.Agent({ ca, cert: auth.cert, key: auth.key }) : agents.plain;
       return new Promise((resolve, reject) => {
-        const req = https.request({
-          host: '127.0.0.1', port, path: '/falco', method: 'POST', headers, agent: auth === 'cert' ? agents.cert : agents.plain,
-        }, (res) => {
+        const req = https.request({ host: '127.0.0.1', port, path: '/falco', method: 'POST', headers, agent }, (res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => (text += d));

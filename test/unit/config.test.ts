@@ -18,6 +18,15 @@ function configError(argv: string[], env: NodeJS.ProcessEnv = NO_ENV): ConfigErr
 const WEBHOOK_TLS = ['--audit-webhook-bind-address', ':9443', '--audit-tls-cert-file', '/c', '--audit-tls-key-file', '/k'];
 
 describe('config parseRunConfig', () => {
+  it('takes the Lease timing in seconds and refuses timings a leader could not keep', () => {
+    const timing = parseRunConfig(['--leader-elect-lease-duration-seconds', '30', '--leader-elect-renew-deadline-seconds', '20',
+      '--leader-elect-retry-period-seconds', '1'], NO_ENV).leaderElection;
+    expect(timing).to.deep.equal({ leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 });
+    expect(configError(['--leader-elect-renew-deadline-seconds', '15']).message).to.match(/lease-duration-seconds must be greater/);
+    expect(configError(['--leader-elect-retry-period-seconds', '9']).message).to.match(/1\.2 × --leader-elect-retry-period-seconds/);
+    expect(configError(['--leader-elect-retry-period-seconds', '0.5']).message).to.match(/positive integer/);
+  });
+
   it('has documented defaults', () => {
     const config = parseRunConfig([], { POD_NAME: 'op-0' });
     const expected: RunConfig = {
@@ -32,6 +41,7 @@ describe('config parseRunConfig', () => {
       leaderElect: false,
       leaderElectionNamespace: 'immutability-system',
       leaderElectionId: 'immutability-operator',
+      leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
       identity: 'op-0',
       podWorkers: 16,
       workloadWorkers: 16,
@@ -93,6 +103,7 @@ describe('config parseRunConfig', () => {
       leaderElect: true,
       leaderElectionNamespace: 'ops',
       leaderElectionId: 'lease',
+      leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
       identity: 'op-0',
       podWorkers: 3,
       workloadWorkers: 8,

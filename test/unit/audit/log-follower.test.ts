@@ -82,6 +82,20 @@ describe('audit log follower', function () {
     expect(lines).to.deep.equal(['{"a":1}', '{"b":2}', '{"c":3}']);
   });
 
+  it('starts over after truncation even when the file grew past where it had read before the next poll', async function () {
+    await writeFile(file, '');
+    await follower.poll(true);
+    await appendFile(file, '{"a":1}\n');
+    await follower.poll();
+    // copytruncate, then more written than had been read: the size alone does not show it.
+    await truncate(file, 0);
+    await appendFile(file, '{"longer":"line"}\n{"d":4}\n');
+    await follower.poll();
+    await appendFile(file, '{"e":5}\n');
+    await follower.poll();
+    expect(lines).to.deep.equal(['{"a":1}', '{"longer":"line"}', '{"d":4}', '{"e":5}']);
+  });
+
   it('skips a line longer than the limit and reports it, then carries on', async function () {
     await writeFile(file, '');
     await follower.poll(true);

@@ -10,6 +10,7 @@ import type { EventRecorder } from '../../../src/observability/events.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { Registry } from 'prom-client';
+import { StatusError } from '../../../src/runtime/errors.js';
 import { PolicySet, type ActivePolicy } from '../../../src/controllers/policy-set.js';
 import { compliant, policy, pod, testCaches, writable } from './helpers.js';
 
@@ -146,7 +147,9 @@ describe('controllers/drift-source noDrift', () => {
 });
 
 describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
-  function setup(): { reconciler: PodReconciler; writes: PodMetadataIntent[]; caches: ReturnType<typeof testCaches>; clock: { ms: number }; target: Pod } {
+  function setup(refuse?: () => Error | undefined): {
+    reconciler: PodReconciler; writes: PodMetadataIntent[]; caches: ReturnType<typeof testCaches>; clock: { ms: number }; target: Pod; events: string[];
+  } {
     const target = pod('shop', 'web', [writable('nginx')]);
     target.metadata.uid = 'uid-1';
     const caches = testCaches({ policies: [enforceLabel('prod')], namespaces: { shop: {} }, pods: [target] });
@@ -154,13 +157,39 @@ describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
     const clock = { ms: NOW.getTime() };
     const reconciler = new PodReconciler({
       caches, policies: new PolicySet(caches.policies), drift: noDrift, now: () => new Date(clock.ms),
-      api: { applyPodMetadata: (_ns: string, _name: string, intent: PodMetadataIntent) => { writes.push(intent); return Promise.resolve(); } } as unknown as KubeApi,
-      events: { record: () => undefined } as unknown as EventRecorder,
+      api: { applyPodMetadata: (_ns: string, _name: string, intent: PodMetadataIntent) => {
+        writes.push(intent);
+        const err = refuse?.();
+        return err ? Promise.reject(err) : Promise.resolve();
+      } } as unknown as KubeApi,
+      events: { record: (_r: unknown, _t: string, reason: string, _a: string, note: string) => events.push(`${reason}: ${note}`) } as unknown as EventRecorder,
       metrics: createMetrics(new Registry(), { defaultMetrics: false }),
       logger: silentLogger,
     });
-    return { reconciler, writes, caches, clock, target };
+    const events: string[] = [];
+    return { reconciler, writes, caches, clock, target, events };
   }
+
+  it('skips a write the API server refuses as invalid with a Warning Event, and tries again only once the pod changed', async () => {
+    const tooLong = new StatusError(422, 'Pod "web" is invalid: metadata.annotations: Too long: must have at most 262144 bytes', 'Invalid');
+    const { reconciler, writes, caches, target, events } = setup(() => tooLong);
+    expect(await reconciler.reconcile('shop/web')).to.equal(undefined); // no throw: no retry loop
+    expect(events).to.deep.equal([`LabelFailed: could not write immutability.dev labels and annotations: ${tooLong.message}`]);
+    await reconciler.reconcile('shop/web');
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(1);
+    // Someone trims their annotations: worth another try.
+    caches.pods.upsert({ ...target, metadata: { ...target.metadata, annotations: { 'example.com/blob': 'smaller' } } });
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(2);
+  });
+
+  it('still throws other write failures, for the runner to retry', async () => {
+    const { reconciler } = setup(() => new StatusError(500, 'etcdserver: request timed out', 'InternalError'));
+    let thrown: unknown;
+    await reconciler.reconcile('shop/web').catch((err: unknown) => (thrown = err));
+    expect(thrown).to.be.instanceOf(StatusError);
+  });
 
   it('does not write the same metadata again while the cache has not shown its own write, and comes back when that lapses', async () => {
     const { reconciler, writes, clock } = setup();

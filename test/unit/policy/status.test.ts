@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  MAX_STATUS_VIOLATIONS, Reasons,
+  MAX_STATUS_FINDINGS, MAX_STATUS_MESSAGE_CHARS, MAX_STATUS_VIOLATIONS, Reasons,
   type ActionCounts, type Condition, type ImmutabilityPolicyStatus, type WorkloadAction,
 } from '../../../src/api/types.js';
 import { findCondition } from '../../../src/policy/conditions.js';
@@ -61,6 +61,17 @@ describe('policy/status buildStatus', () => {
     }));
     expect(status).to.deep.include({ matchedPods: 3, violatingPods: 0, driftedPods: 0, violatingWorkloads: 0, violations: [] });
     expect(condition(status, 'Compliant')).to.deep.include({ status: 'True', reason: Reasons.AllCompliant, message: 'all 3 matched pod(s) comply' });
+  });
+
+  it('lists at most the CRD\'s 64 findings per workload and says how many there are (a status over the bound is refused whole)', () => {
+    const findings = Array.from({ length: 100 }, (_, i) => [`app-${String(i).padStart(3, '0')}:privileged`, `app-${String(i).padStart(3, '0')}:readOnlyRootFilesystem`]).flat();
+    const key = workloadOutcomeKey({ namespace: 'shop', kind: 'Pod', name: 'wide' });
+    const long: WorkloadOutcome = { action: 'Labeled', message: 'm'.repeat(MAX_STATUS_MESSAGE_CHARS) };
+    const status = buildStatus(input({ assessments: [assessment('shop', 'wide', ['Pod', 'wide'], findings)], outcomes: new Map([[key, long]]) }));
+    const v = status.violations![0]!;
+    expect(v.findings).to.deep.equal([...findings].sort().slice(0, MAX_STATUS_FINDINGS));
+    expect(v.message).to.have.length(MAX_STATUS_MESSAGE_CHARS);
+    expect(v.message).to.match(/^64 of 200 findings listed; m+$/);
   });
 
   it('groups violating pods per workload, with the union of their findings sorted and de-duplicated', () => {

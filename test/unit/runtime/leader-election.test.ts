@@ -136,6 +136,50 @@ describe('LeaderElector', () => {
     await b.run;
   });
 
+  it('a standby whose next retry would come after the lease expires tries at the expiry instead', async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeLeases();
+    const a = candidate('a', leases, clock, { releaseOnCancel: false });
+    await clock.flush();
+    // The most jitter client-go allows: every retry of b waits 2 s × 2.2.
+    const abort = new AbortController();
+    const started: number[] = [];
+    const b = new LeaderElector({
+      client: leases, namespace: 'ops', name: 'operator-lock', identity: 'b', leaseDurationMs: 15_000, renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000, clock, random: () => 1, onStartedLeading: () => started.push(clock.now()), onStoppedLeading: () => undefined,
+    });
+    const run = b.run(abort.signal);
+    await clock.advance(3_000);
+    a.abort.abort();
+    await a.run;
+    // b saw a's last renewal (t=2 s) at its retry at t=4.4 s: the lease expires for b at 19.4 s. Its jittered
+    // retries (t=8.8, 13.2, 17.6, 22 s) would take it only at 22 s.
+    await clock.advance(25_000);
+    expect(started).to.have.length(1);
+    expect(started[0]).to.be.within(19_400, 19_500);
+    abort.abort();
+    await run;
+  });
+
+  it('a leader that reads the Lease held by another identity stops at once, not at its renew deadline', async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeLeases();
+    const a = candidate('a', leases, clock);
+    await clock.flush();
+    await clock.advance(5_000);
+    // Someone else takes the Lease (a hijack, or a replica that judged it expired under clock trouble).
+    const current = (await leases.get('ops', 'operator-lock'))!;
+    const hijackedAt = clock.now();
+    await leases.replace('ops', 'operator-lock', { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 20 } });
+    await clock.advance(12_000);
+    expect(a.elector.isLeader()).to.equal(false);
+    const stoppedAt = Number(a.log.find((l) => l.startsWith('stopped'))!.split('@')[1]);
+    // Its next renewal (every 2 s) fails on the stale version, re-reads, and sees the intruder.
+    expect(stoppedAt - hijackedAt).to.be.at.most(2_000);
+    expect(leases.holder()).to.equal('intruder');
+    await a.run;
+  });
+
   it('release on shutdown clears the holder so a standby takes over at its next attempt', async () => {
     const clock = new FakeClock(0);
     const leases = new FakeLeases();

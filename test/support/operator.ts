@@ -25,6 +25,8 @@ export interface OperatorOptions {
    * with the shipped TokenReview + SubjectAccessReview check. Default: no metrics endpoint.
    */
   metrics?: 'open' | 'kube';
+  /** NODE_OPTIONS for the operator, e.g. the deployed heap limits (config/manager/deployment.yaml). */
+  nodeOptions?: string;
 }
 
 let counter = 0;
@@ -65,7 +67,10 @@ export class OperatorProcess {
     }
     args.push(...(this.opts.args ?? []));
     this.log = createWriteStream(this.logFile, { flags: 'a' });
-    const env = { ...process.env, POD_NAME: this.opts.identity ?? `operator-${counter}`, POD_NAMESPACE: 'default' };
+    const env = {
+      ...process.env, POD_NAME: this.opts.identity ?? `operator-${counter}`, POD_NAMESPACE: 'default',
+      ...(this.opts.nodeOptions ? { NODE_OPTIONS: this.opts.nodeOptions } : {}),
+    };
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     child.stdout?.pipe(this.log, { end: false });
     child.stderr?.pipe(this.log, { end: false });

@@ -116,8 +116,8 @@ export interface ManagerOptions {
   resyncPeriodMs: number;
   maxRetries?: number;
   /**
-   * Reads what the cluster records before this replica acts (remediation's action records), retried with
-   * backoff until it succeeds: nothing is reconciled until then.
+   * Reads what the cluster records before remediation acts (its action records), retried with backoff until it
+   * succeeds: the workload and policy controllers start only then.
    */
   prepareLeading?: (signal: AbortSignal) => Promise<void>;
 }
@@ -155,7 +155,6 @@ export class ControllerManager {
     const { caches, logger, metrics, clock } = this.opts;
     await caches.waitForSync(signal);
     if (signal.aborted) return;
-    if (!(await this.prepare(signal))) return;
     const queue = (controller: ControllerName): WorkQueue => new WorkQueue({
       clock, rateLimit: RATE_LIMITS[controller],
       hooks: { onDepthChange: (d) => metrics.queueDepth.set({ controller }, d) },
@@ -172,11 +171,19 @@ export class ControllerManager {
       }, this.opts.resyncPeriodMs);
     };
     scheduleResync();
+    // Remediation's action counts are read back from the cluster first: its two controllers wait for them
+    // (their keys wait in their queues); labels and admission objects do not depend on them and start at once.
+    const remediation = async (): Promise<void> => {
+      if (!(await this.prepare(signal))) return;
+      await Promise.all([
+        this.workers('workload', this.opts.workloadWorkers, (k, s) => this.opts.workloadReconciler.reconcile(k, s), signal),
+        this.workers('policy', this.opts.policyWorkers, (k, s) => this.opts.policyReconciler.reconcile(k, s), signal),
+      ]);
+    };
     try {
       await Promise.all([
         this.workers('pod', this.opts.podWorkers, (k, s) => this.opts.podReconciler.reconcile(k, s), signal),
-        this.workers('workload', this.opts.workloadWorkers, (k, s) => this.opts.workloadReconciler.reconcile(k, s), signal),
-        this.workers('policy', this.opts.policyWorkers, (k, s) => this.opts.policyReconciler.reconcile(k, s), signal),
+        remediation(),
         ...(this.opts.admissionReconciler ? [this.workers('admission', 1, (k, s) => this.admission(k, s), signal)] : []),
       ]);
     } finally {

@@ -6,7 +6,7 @@
 // Not a test: it measures and prints p50/p99 per phase and writes bench/results/admission-latest.json.
 // Method and results: docs/benchmarks.md. Run: `node dist/bench/admission.js` (a fresh local control plane),
 // or with `--kubeconfig` against a running one.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,6 +44,18 @@ function deployment(i: number): object {
       },
     },
   };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere or without a pid. */
+async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
 }
 
 async function dryRunCreates(http: KubeHttp, count: number): Promise<number[]> {
@@ -119,12 +131,22 @@ async function main(): Promise<void> {
     };
     const without: number[] = [];
     const withPolicy: number[] = [];
+    // kube-apiserver's CPU time per request: what the policy costs, much less disturbed than latency by other
+    // processes competing for the same cores (only when this run started the control plane).
+    const apiServer = controlPlane?.pidOf('kube-apiserver');
+    const cpu = { without: 0, withPolicy: 0 };
+    const measured = async (phase: keyof typeof cpu, into: number[], n: number): Promise<void> => {
+      const before = await cpuSeconds(apiServer);
+      into.push(...await dryRunCreates(http, n));
+      const after = await cpuSeconds(apiServer);
+      if (before !== undefined && after !== undefined) cpu[phase] += after - before;
+    };
     const perRound = Math.ceil(count / rounds);
     for (let round = 0; round < rounds; round++) {
-      without.push(...await dryRunCreates(http, perRound));
+      await measured('without', without, perRound);
       await install();
       await dryRunCreates(http, 20); // not measured: the switch itself is not what this measures
-      withPolicy.push(...await dryRunCreates(http, perRound));
+      await measured('withPolicy', withPolicy, perRound);
       await uninstall();
       await dryRunCreates(http, 20);
     }
@@ -138,6 +160,9 @@ async function main(): Promise<void> {
       withPolicyMs: percentiles(withPolicy),
       p99DifferenceMs: percentiles(withPolicy).p99 - percentiles(without).p99,
       p50DifferenceMs: percentiles(withPolicy).p50 - percentiles(without).p50,
+      ...(apiServer === undefined ? {} : {
+        apiServerCpuMsPerRequest: { without: (cpu.without * 1000) / without.length, withPolicy: (cpu.withPolicy * 1000) / withPolicy.length },
+      }),
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     const dir = path.join(repoRoot(), 'bench', 'results');

@@ -52,6 +52,11 @@ export class ControlPlane {
     this.ownsWorkDir = opts.workDir === undefined;
   }
 
+  /** The process id of one component (e.g. 'kube-apiserver'), for benchmarks that read its CPU time. */
+  pidOf(name: string): number | undefined {
+    return this.processes.get(name)?.pid;
+  }
+
   get info(): ControlPlaneInfo {
     return {
       workDir: this.workDir,

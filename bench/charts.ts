@@ -8,6 +8,7 @@ import { parse as parseVega, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { repoRoot } from '../test/support/controlplane/binaries.js';
 import { checkPeersChart } from './scenarios/check.js';
+import { summaryMarkdown } from './summary.js';
 
 type Record_ = Record<string, unknown> & { scenario: string; loadAverage?: { before: number[]; after: number[] } };
 
@@ -100,7 +101,7 @@ export async function loadResults(dir: string): Promise<Record_[]> {
   return out;
 }
 
-/** Writes one SVG per chart into `outDir`; returns the files written. */
+/** Writes one SVG per chart and summary.md (the table of figures) into `outDir`; returns the files written. */
 export async function drawCharts(resultsDir: string, outDir: string): Promise<string[]> {
   const results = await loadResults(resultsDir);
   const charts: [string, TopLevelSpec | undefined][] = [
@@ -116,6 +117,8 @@ export async function drawCharts(resultsDir: string, outDir: string): Promise<st
     await writeFile(path.join(outDir, file), await renderSvg(spec));
     written.push(path.join(outDir, file));
   }
+  await writeFile(path.join(outDir, 'summary.md'), summaryMarkdown(results));
+  written.push(path.join(outDir, 'summary.md'));
   console.error(`charts: ${written.map((f) => path.relative(repoRoot(), f)).join(', ') || 'none (no results)'}`);
   return written;
 }

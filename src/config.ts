@@ -2,6 +2,7 @@
 // here (POD_NAME / POD_NAMESPACE from the downward API), never at import time.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_REQUESTS_IN_FLIGHT } from './k8s/http.js';
 import { isLogLevel, type LogFormat, type LogLevel } from './observability/logger.js';
 
 export interface RunConfig {
@@ -22,6 +23,8 @@ export interface RunConfig {
   /** This replica's own pod (downward API), when running in one. */
   ownPod?: { namespace: string; name: string };
   podWorkers: number;
+  /** API requests in flight at once, besides watches (KubeHttp's connection pool). */
+  maxRequestsInFlight: number;
   /** Concurrent workload reconciles (plan, owner patch, rollout guard, evictions). */
   workloadWorkers: number;
   policyWorkers: number;
@@ -53,7 +56,7 @@ export interface RunConfig {
   };
 }
 
-export const DEFAULT_POD_WORKERS = 16;
+export const DEFAULT_POD_WORKERS = 32;
 export const DEFAULT_WORKLOAD_WORKERS = 16;
 export const DEFAULT_RESYNC_PERIOD_MS = 10 * 60_000;
 
@@ -79,7 +82,9 @@ Flags:
   --leader-elect-lease-duration-seconds N   a standby takes over a Lease not renewed for this long (default 15)
   --leader-elect-renew-deadline-seconds N   the leader stops acting when renewals fail for this long (default 10)
   --leader-elect-retry-period-seconds N     renewal and acquisition interval (default 2)
-  --workers N                         concurrent pod reconciles (default 16)
+  --workers N                         concurrent pod reconciles (default 32)
+  --max-requests-in-flight N          API requests at once, besides watches (default 64); API Priority and
+                                      Fairness shares the server beyond that and answers 429, which is backed off
   --workload-workers N                concurrent workload reconciles: patches, rollouts, evictions (default 16)
   --status-interval-ms N              minimum spacing of status writes per policy (default 1000)
   --watch-timeout-seconds N           server-side timeout of each watch; one silent for twice as long is
@@ -130,6 +135,7 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
         'leader-elect-renew-deadline-seconds': { type: 'string' },
         'leader-elect-retry-period-seconds': { type: 'string' },
         workers: { type: 'string' },
+        'max-requests-in-flight': { type: 'string' },
         'status-interval-ms': { type: 'string' },
         'watch-timeout-seconds': { type: 'string' },
         'workload-workers': { type: 'string' },
@@ -227,8 +233,10 @@ export function parseRunConfig(argv: string[], env: NodeJS.ProcessEnv): Readonly
     leaderElection: Object.freeze(leaderElection),
     identity: env.POD_NAME || `${hostname()}-${process.pid}`,
     ...(env.POD_NAME && env.POD_NAMESPACE ? { ownPod: { namespace: env.POD_NAMESPACE, name: env.POD_NAME } } : {}),
-    // 16 measured fastest for an initial sync of 10k pods (docs/benchmarks.md); more buys little.
+    // A pod reconcile is mostly waiting for its label write: the workers bound the writes in flight, and 16
+    // left the operator idle half the time of a 50k-pod backlog (docs/benchmarks.md, owned-N).
     podWorkers: positiveInt('workers', str('workers'), DEFAULT_POD_WORKERS),
+    maxRequestsInFlight: positiveInt('max-requests-in-flight', str('max-requests-in-flight'), DEFAULT_MAX_REQUESTS_IN_FLIGHT),
     workloadWorkers: positiveInt('workload-workers', str('workload-workers'), DEFAULT_WORKLOAD_WORKERS),
     policyWorkers: 2,
     statusIntervalMs: positiveInt('status-interval-ms', str('status-interval-ms'), 1000),

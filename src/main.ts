@@ -67,7 +67,7 @@ async function startServers(config: RunConfig, kc: KubeConfig, registry: Registr
 export async function runOperator(config: RunConfig, opts: { signals?: boolean } = {}): Promise<number> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   const kc = loadKubeConfig(config.kubeconfig);
-  const http = new KubeHttp(kc);
+  const http = new KubeHttp(kc, { maxRequestsInFlight: config.maxRequestsInFlight });
   const api = new KubeApi(http);
   const registry = new Registry();
   const metrics = createMetrics(registry);

@@ -33,9 +33,9 @@ export async function createPods(http: KubeHttp, ns: string, pods: readonly PodI
   return createdAt;
 }
 
-interface Created { apiVersion: string; kind: string; metadata: { name: string; uid: string } }
+export interface Created { apiVersion: string; kind: string; metadata: { name: string; uid: string } }
 
-const controllerRef = (o: Created): object[] =>
+export const controllerRef = (o: Created): object[] =>
   [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, controller: true, blockOwnerDeletion: true }];
 
 export interface OwnedWorkloads {
@@ -61,11 +61,12 @@ export function ownedNames(deployments: number, podsPerDeployment: number, allVi
 }
 
 /**
- * Creates the Deployments, their ReplicaSets and their pods. Deployment → ReplicaSet chains go
- * `concurrency` at a time; each chain's pods are created together.
+ * Creates the Deployments, their ReplicaSets and their pods; resolves with the ReplicaSets, by Deployment
+ * index. Deployment → ReplicaSet chains go `concurrency` at a time; each chain's pods are created together.
  */
-export async function createOwned(http: KubeHttp, ns: string, w: OwnedWorkloads, concurrency = 32): Promise<void> {
+export async function createOwned(http: KubeHttp, ns: string, w: OwnedWorkloads, concurrency = 32): Promise<Created[]> {
   const indexes = Array.from({ length: w.deployments }, (_, i) => i);
+  const replicaSets: Created[] = [];
   await inParallel(indexes, concurrency, async (i) => {
     const name = `web-${i}`;
     const labels = { app: name };
@@ -75,9 +76,11 @@ export async function createOwned(http: KubeHttp, ns: string, w: OwnedWorkloads,
     const rs = await http.request<Created>('POST', `/apis/apps/v1/namespaces/${ns}/replicasets`,
       { body: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `${name}-1`, labels, ownerReferences: controllerRef(deployment) },
         spec: { replicas: w.podsPerDeployment, selector: { matchLabels: labels }, template } } });
+    replicaSets[i] = rs;
     await Promise.all(Array.from({ length: w.podsPerDeployment }, (_, j) => http.write('POST', `/api/v1/namespaces/${ns}/pods`,
       { body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-1-${j}`, labels, ownerReferences: controllerRef(rs) }, spec: template.spec } })));
   });
+  return replicaSets;
 }
 
 /**

@@ -3,15 +3,22 @@
 import type { ScenarioFamily } from '../lib/scenario.js';
 import { backlogFamily, bare } from './bare.js';
 import { checkFamily } from './check.js';
+import { auditFamily } from './audit.js';
+import { cacheFamily } from './cache.js';
+import { churnFamily, idleFamily } from './churn.js';
 import { falco } from './falco.js';
 import { ownedFamily } from './owned.js';
 import { ownersFamily } from './owners.js';
 
 export const FAMILIES: readonly ScenarioFamily[] = [
+  cacheFamily,
   bare,
   backlogFamily,
   ownersFamily,
   ownedFamily,
+  churnFamily,
+  idleFamily,
+  auditFamily,
   falco,
   checkFamily,
 ];

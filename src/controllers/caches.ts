@@ -3,6 +3,7 @@
 import type { Pod } from '../api/kube.js';
 import type { ImmutabilityPolicy } from '../api/types.js';
 import { Paths } from '../k8s/resources.js';
+import { Interner } from '../k8s/intern.js';
 import { slimNamespace, slimOwned, slimPod, type SlimNamespace, type SlimOwned } from '../k8s/slim.js';
 import type { KubeMeta } from '../api/kube.js';
 import { controllerOf, type OwnerLookup } from '../k8s/owners.js';
@@ -94,12 +95,14 @@ export function createCaches(opts: {
       logger: opts.logger.child({ reflector: name }),
       onRestart: (reason) => opts.onRestart?.(name, reason),
     });
+  // One interner for every cache: a ReplicaSet and its pods repeat the same namespace and labels.
+  const interner = new Interner();
   const reflectors = [
-    reflector('pods', Paths.pods, pods, slimPod),
+    reflector('pods', Paths.pods, pods, (raw) => slimPod(raw, interner)),
     reflector('namespaces', Paths.namespaces, namespaces, slimNamespace),
     reflector('immutabilitypolicies', Paths.policies, policies, slimPolicy),
-    reflector('replicasets', Paths.replicaSets, replicaSets, slimOwned),
-    reflector('jobs', Paths.jobs, jobs, slimOwned),
+    reflector('replicasets', Paths.replicaSets, replicaSets, (raw) => slimOwned(raw, interner)),
+    reflector('jobs', Paths.jobs, jobs, (raw) => slimOwned(raw, interner)),
   ];
 
   return {

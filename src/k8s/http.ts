@@ -1,6 +1,8 @@
 // The operator's one HTTP path to the API server. client-node's KubeConfig supplies the server, TLS material
 // and credentials (refreshed per request, so rotating service-account tokens and exec plugins keep working);
 // requests share one keep-alive agent, because a TLS handshake per label write would dominate at 100 pods/s.
+// Watches get their own agent: each holds its connection for minutes, and must never take a slot of the
+// bounded pool that requests share (nor wait for one).
 import { Agent, request as httpsRequest, type AgentOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -33,16 +35,29 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  * minute), and at once after a 401.
  */
 const CREDENTIALS_REUSE_MS = 5_000;
+/** Requests in flight at once (besides watches) unless told otherwise: the `--max-requests-in-flight` default. */
+export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 64;
+
+export interface KubeHttpOptions {
+  /**
+   * Requests in flight at once, besides watches; more wait for a free connection. The client's only bound
+   * on its rate: kube-apiserver's API Priority and Fairness shares the server between clients and answers
+   * 429 when the operator's share is full, which the workers back off from.
+   */
+  maxRequestsInFlight?: number;
+}
 
 export class KubeHttp {
-  private agent?: Agent | HttpAgent;
+  private agents?: { requests: Agent | HttpAgent; streams: Agent | HttpAgent };
   private readonly server: URL;
   private credentials?: { headers: Record<string, string>; until: number };
+  private readonly maxRequestsInFlight: number;
 
-  constructor(private readonly kc: KubeConfig) {
+  constructor(private readonly kc: KubeConfig, opts: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
+    this.maxRequestsInFlight = opts.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT;
   }
 
   /** A JSON request; resolves with the parsed body, rejects with KubeApiError for non-2xx answers. */
@@ -72,7 +87,7 @@ export class KubeHttp {
 
   /** A streaming GET (watch); the caller consumes and destroys the response. */
   async stream(path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
-    const res = await this.send('GET', path, { ...opts, timeoutMs: 0 });
+    const res = await this.send('GET', path, { ...opts, timeoutMs: 0 }, 'streams');
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       const text = await readBody(res);
@@ -89,10 +104,11 @@ export class KubeHttp {
     return res;
   }
 
-  private async send(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
+  private async send(method: string, path: string, opts: RequestOptions, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const { headers, agent } = await this.connection();
+    const { headers, agents } = await this.connection();
+    const agent = agents[pool];
     const payload = opts.body === undefined ? undefined
       : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     if (payload !== undefined) {
@@ -115,25 +131,27 @@ export class KubeHttp {
     });
   }
 
-  private async connection(): Promise<{ headers: Record<string, string>; agent: Agent | HttpAgent }> {
+  private async connection(): Promise<{ headers: Record<string, string>; agents: NonNullable<KubeHttp['agents']> }> {
     const now = Date.now();
-    if (this.agent && this.credentials && now < this.credentials.until) return { headers: { ...this.credentials.headers }, agent: this.agent };
+    if (this.agents && this.credentials && now < this.credentials.until) return { headers: { ...this.credentials.headers }, agents: this.agents };
     const opts: AgentOptions & { headers?: Record<string, string> } = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
-    if (!this.agent) {
-      this.agent = this.server.protocol === 'https:'
-        ? new Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key,
+    if (!this.agents) {
+      const agent = (maxSockets: number): Agent | HttpAgent => this.server.protocol === 'https:'
+        ? new Agent({ keepAlive: true, maxSockets, ca: opts.ca, cert: opts.cert, key: opts.key,
           rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername })
-        : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+        : new HttpAgent({ keepAlive: true, maxSockets });
+      this.agents = { requests: agent(this.maxRequestsInFlight), streams: agent(Infinity) };
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
     this.credentials = { headers, until: now + CREDENTIALS_REUSE_MS };
-    return { headers: { ...headers }, agent: this.agent };
+    return { headers: { ...headers }, agents: this.agents };
   }
 
   close(): void {
-    this.agent?.destroy();
+    this.agents?.requests.destroy();
+    this.agents?.streams.destroy();
   }
 }
 

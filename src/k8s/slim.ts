@@ -1,8 +1,11 @@
 // Slim cache entries: only what evaluation, matching and owner resolution read. Dropping managedFields,
-// status and unused spec keeps 10k pods in a few tens of MiB and makes change detection cheap.
+// status and unused spec keeps 10k pods in a few tens of MiB and makes change detection cheap. With an
+// Interner, the parts pods of one workload share (spec, labels, owner references, namespace) are one frozen
+// copy for all of them.
 import type { Container, KubeMeta, OwnerReference, Pod, PodSpec, Volume, VolumeMount } from '../api/kube.js';
 import { GROUP } from '../api/types.js';
 import { isRecord } from '../runtime/json.js';
+import { deepFreeze, type Interner } from './intern.js';
 
 type Raw = Record<string, unknown>;
 
@@ -22,25 +25,42 @@ function ownAnnotations(a: unknown): Record<string, string> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-export function slimMeta(raw: unknown, opts: { annotations?: 'own' | 'none' } = {}): KubeMeta | undefined {
+export interface SlimMetaOptions {
+  annotations?: 'own' | 'none';
+  /**
+   * Keep metadata.resourceVersion (default). Cached pods drop it: nothing reads it (the reflector tracks the
+   * watch's version from the raw event), and without it an event that changed nothing we keep (a status
+   * update, another manager's write) is not a change that wakes three controllers.
+   */
+  resourceVersion?: boolean;
+  interner?: Interner;
+}
+
+export function slimMeta(raw: unknown, opts: SlimMetaOptions = {}): KubeMeta | undefined {
   if (!isRecord(raw) || typeof raw.name !== 'string') return undefined;
+  const share = opts.interner;
   const meta: KubeMeta = { name: raw.name };
-  if (typeof raw.namespace === 'string') meta.namespace = raw.namespace;
+  if (typeof raw.namespace === 'string') meta.namespace = share ? share.string(raw.namespace) : raw.namespace;
   if (typeof raw.uid === 'string') meta.uid = raw.uid;
-  if (typeof raw.resourceVersion === 'string') meta.resourceVersion = raw.resourceVersion;
+  if (typeof raw.resourceVersion === 'string' && opts.resourceVersion !== false) meta.resourceVersion = raw.resourceVersion;
   if (typeof raw.generation === 'number') meta.generation = raw.generation;
-  if (isRecord(raw.labels)) meta.labels = raw.labels as Record<string, string>;
+  if (isRecord(raw.labels)) meta.labels = shared(share, raw.labels as Record<string, string>);
   if (opts.annotations !== 'none') {
     const annotations = ownAnnotations(raw.annotations);
-    if (annotations) meta.annotations = annotations;
+    if (annotations) meta.annotations = shared(share, annotations);
   }
   if (Array.isArray(raw.ownerReferences)) {
-    meta.ownerReferences = raw.ownerReferences
+    meta.ownerReferences = shared(share, raw.ownerReferences
       .map((o) => pick<OwnerReference>(o, ['apiVersion', 'kind', 'name', 'uid', 'controller']))
-      .filter((o): o is OwnerReference => o !== undefined);
+      .filter((o): o is OwnerReference => o !== undefined));
   }
   if (typeof raw.deletionTimestamp === 'string') meta.deletionTimestamp = raw.deletionTimestamp;
   return meta;
+}
+
+/** The interned copy when there is an interner; else the value itself, frozen all the same. */
+function shared<T extends object>(interner: Interner | undefined, value: T): T {
+  return interner ? interner.value(value) : deepFreeze(value);
 }
 
 function slimContainer(raw: unknown): Container | undefined {
@@ -76,14 +96,16 @@ export function slimPodSpec(raw: unknown): PodSpec | undefined {
   return spec;
 }
 
-export function slimPod(raw: unknown): Pod | undefined {
+/** A cached pod: slim, frozen, its shared parts interned when `interner` is given. */
+export function slimPod(raw: unknown, interner?: Interner): Pod | undefined {
   if (!isRecord(raw)) return undefined;
-  const metadata = slimMeta(raw.metadata);
+  const metadata = slimMeta(raw.metadata, { resourceVersion: false, interner });
   const spec = slimPodSpec(raw.spec);
   if (!metadata || !spec) return undefined;
-  const pod: Pod = { metadata, spec };
-  if (isRecord(raw.status) && typeof raw.status.phase === 'string') pod.status = { phase: raw.status.phase };
-  return pod;
+  const pod: Pod = { metadata, spec: shared(interner, spec) };
+  if (isRecord(raw.status) && typeof raw.status.phase === 'string') pod.status = shared(interner, { phase: raw.status.phase });
+  Object.freeze(metadata);
+  return Object.freeze(pod);
 }
 
 export interface SlimOwned {
@@ -91,9 +113,9 @@ export interface SlimOwned {
 }
 
 /** ReplicaSets and Jobs: only their own owner references matter (for Pod → RS → Deployment). */
-export function slimOwned(raw: unknown): SlimOwned | undefined {
+export function slimOwned(raw: unknown, interner?: Interner): SlimOwned | undefined {
   if (!isRecord(raw)) return undefined;
-  const metadata = slimMeta(raw.metadata, { annotations: 'none' });
+  const metadata = slimMeta(raw.metadata, { annotations: 'none', resourceVersion: false, interner });
   return metadata ? { metadata } : undefined;
 }
 

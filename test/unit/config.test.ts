@@ -43,7 +43,8 @@ describe('config parseRunConfig', () => {
       leaderElectionId: 'immutability-operator',
       leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
       identity: 'op-0',
-      podWorkers: 16,
+      podWorkers: 32,
+      maxRequestsInFlight: 64,
       workloadWorkers: 16,
       policyWorkers: 2,
       statusIntervalMs: 1000,
@@ -73,6 +74,7 @@ describe('config parseRunConfig', () => {
       '--leader-election-namespace', 'ops',
       '--leader-election-id', 'lease',
       '--workers', '3',
+      '--max-requests-in-flight', '20',
       '--status-interval-ms', '250',
       '--watch-timeout-seconds', '30',
       '--workload-workers', '8',
@@ -106,6 +108,7 @@ describe('config parseRunConfig', () => {
       leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
       identity: 'op-0',
       podWorkers: 3,
+      maxRequestsInFlight: 20,
       workloadWorkers: 8,
       policyWorkers: 2,
       statusIntervalMs: 250,
@@ -181,7 +184,7 @@ describe('config parseRunConfig', () => {
       const config = parseRunConfig([], NO_ENV) as RunConfig;
       expect(Object.isFrozen(config)).to.equal(true);
       expect(() => { config.podWorkers = 99; }).to.throw(TypeError);
-      expect(config.podWorkers).to.equal(16);
+      expect(config.podWorkers).to.equal(32);
     });
 
     it('rejects writes to the nested audit settings', () => {

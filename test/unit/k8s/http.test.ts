@@ -64,4 +64,27 @@ describe('KubeHttp', () => {
       http.close();
     });
   });
+
+  it('bounds requests in flight to maxRequestsInFlight, and an open watch takes none of them', async () => {
+    let inFlight = 0;
+    let most = 0;
+    await withServer((req, res) => {
+      if (req.url?.startsWith('/watch')) {
+        res.write('{"type":"BOOKMARK"}\n'); // held open, like a watch
+        return;
+      }
+      most = Math.max(most, ++inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.end('{}');
+      }, 20);
+    }, async (kc) => {
+      const http = new KubeHttp(kc, { maxRequestsInFlight: 2 });
+      const watch = await http.stream('/watch');
+      await Promise.all(Array.from({ length: 6 }, () => http.write('PATCH', '/p', { body: {} })));
+      expect(most).to.equal(2);
+      watch.destroy();
+      http.close();
+    });
+  });
 });

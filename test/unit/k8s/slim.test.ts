@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_VIOLATION } from '../../../src/api/types.js';
+import { Interner } from '../../../src/k8s/intern.js';
 import { slimMeta, slimNamespace, slimOwned, slimPod, slimPodSpec } from '../../../src/k8s/slim.js';
 
 /** A Pod as the API server returns it, with the noise the cache must drop. */
@@ -67,7 +68,6 @@ describe('k8s/slim slimPod', () => {
         name: 'web-7d9-abcde',
         namespace: 'shop',
         uid: 'u-1',
-        resourceVersion: '42',
         generation: 1,
         labels: { app: 'web', [LABEL_VIOLATION]: 'true' },
         annotations: { [ANNOTATION_VIOLATIONS]: 'nginx:privileged', [ANNOTATION_DRIFT]: '{"count":1}' },
@@ -90,6 +90,33 @@ describe('k8s/slim slimPod', () => {
       },
       status: { phase: 'Running' },
     });
+  });
+
+  it('drops resourceVersion: a change to nothing we keep is no change of the cached pod', () => {
+    const a = slimPod(rawPod())!;
+    const raw = rawPod();
+    (raw.metadata as Record<string, unknown>).resourceVersion = '43';
+    expect(a.metadata).to.not.have.property('resourceVersion');
+    expect(slimPod(raw)).to.deep.equal(a);
+  });
+
+  it('is frozen, so that no reader can edit what other pods share', () => {
+    const pod = slimPod(rawPod())!;
+    expect(Object.isFrozen(pod) && Object.isFrozen(pod.metadata) && Object.isFrozen(pod.spec.containers[0]!.securityContext)).to.equal(true);
+    expect(() => { (pod.metadata.labels as Record<string, string>)['x'] = 'y'; }).to.throw(TypeError);
+  });
+
+  it('shares one copy of the spec, labels, owner references and namespace between pods of one workload', () => {
+    const interner = new Interner();
+    const second = rawPod();
+    (second.metadata as Record<string, unknown>).name = 'web-7d9-fghij';
+    const [a, b] = [slimPod(rawPod(), interner)!, slimPod(second, interner)!];
+    expect(b.metadata.name).to.equal('web-7d9-fghij');
+    expect(a.spec).to.equal(b.spec);
+    expect(a.metadata.labels).to.equal(b.metadata.labels);
+    expect(a.metadata.ownerReferences).to.equal(b.metadata.ownerReferences);
+    expect(a.status).to.equal(b.status);
+    expect(slimPod(rawPod())).to.deep.equal(a); // interning changes no value
   });
 
   it('drops managedFields, foreign annotations and every status field but phase', () => {
@@ -262,7 +289,7 @@ describe('k8s/slim slimOwned', () => {
       status: { replicas: 3 },
     })).to.deep.equal({
       metadata: {
-        name: 'web-7d9', namespace: 'shop', uid: 'rs-uid', resourceVersion: '9', labels: { app: 'web' },
+        name: 'web-7d9', namespace: 'shop', uid: 'rs-uid', labels: { app: 'web' },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd', controller: true }],
       },
     });

@@ -1,0 +1,54 @@
+// The table of docs/benchmarks.md (and the README's performance table) written from the raw results, so that
+// no figure is copied by hand: docs/benchmarks/summary.md.
+import type { Percentiles } from './lib/stats.js';
+
+type R = Record<string, unknown> & { scenario: string; date?: string; loadAverage?: { before: number[]; after: number[] } };
+
+const ms = (x: unknown): string => (typeof x === 'number' ? (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`) : 'not reached');
+const lat = (p: unknown): string => {
+  const q = p as Percentiles | undefined;
+  return q ? `p50 ${q.p50} ms, p99 **${q.p99} ms**, max ${q.max} ms` : '—';
+};
+const get = (r: R, ...path: string[]): unknown => path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r);
+
+/** One line per scenario: what it measured, the figure, the load average before → after. */
+export function summaryRow(r: R): [string, string] | undefined {
+  const s = r.scenario;
+  if (s.startsWith('owned-')) {
+    return [`${s}: ${get(r, 'pods') as number} pods of ${get(r, 'deployments') as number} Deployments, ${get(r, 'violatingPods') as number} violating`,
+      [`operator start → all labelled **${ms(get(r, 'operatorRun', 'allLabelledMs'))}**, status complete ${ms(get(r, 'operatorRun', 'statusCompleteMs'))}`,
+        `RSS peak **${get(r, 'operatorRun', 'rssPeakMiB') as number} MiB**, settled **${get(r, 'operatorRun', 'rssSettledMiB') as number} MiB** (${get(r, 'operatorRun', 'perPodKiB') as number} KiB/pod over the empty-cluster RSS)`,
+        `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
+        get(r, 'baselineRun', 'allLabelledMs') === null ? 'makeInformer baseline: not run'
+          : `makeInformer baseline ${ms(get(r, 'baselineRun', 'allLabelledMs'))}, ${get(r, 'baselineRun', 'perPodKiB') as number} KiB/pod: ours **${get(r, 'ratios', 'time') as number}× the time, ${get(r, 'ratios', 'memoryPerPod') as number}× the memory per pod**`,
+      ].join('; ')];
+  }
+  if (s.startsWith('cache-')) return [`${s}: heap per cached pod (transform, stores, indexes)`, `**${get(r, 'bytesPerPod') as number} bytes/pod** (${get(r, 'heapMiB') as number} MiB)`];
+  if (s.startsWith('steady-') || s.startsWith('churn-')) {
+    return [`${s}: ${get(r, 'pods') as number} pods at ${get(r, 'achievedRate') as number}/s${s.startsWith('churn-') ? ' (owned by ReplicaSets)' : ''}: create → label`,
+      `${lat(get(r, 'latencyMs'))}; ${get(r, 'labelled') as number}/${get(r, 'violating') as number} labelled`];
+  }
+  if (s.startsWith('audit-latency-') || s.startsWith('falco-latency-')) {
+    return [`${s}: event posted → drift label`, `${lat(get(r, 'latencyMs'))}; ${get(r, 'labelled') as number} labelled`];
+  }
+  if (s.startsWith('audit-ingest-')) {
+    return [`${s}: audit events through the webhook`, `answered **${get(r, 'answeredRate') as number}/s**, processed **${get(r, 'processedRate') as number | null ?? '—'}/s**; answers ${JSON.stringify(get(r, 'answers'))}`];
+  }
+  if (s.startsWith('idle-')) {
+    return [`${s}: nothing changing for ${get(r, 'seconds') as number} s`, `requests: ${JSON.stringify(get(r, 'requests'))}; only watches and Lease: **${String(get(r, 'onlyWatchesAndLease'))}**`];
+  }
+  if (s.startsWith('backlog-')) {
+    return [`${s}: bare pods before start`, `all labelled ${ms(get(r, 'allLabelledMs'))}, status ${ms(get(r, 'statusCountsAllMs'))}; RSS ${get(r, 'rssMiB') as number} MiB, settled ${get(r, 'rssSettledMiB') as number} MiB`];
+  }
+  return undefined;
+}
+
+export function summaryMarkdown(results: readonly R[]): string {
+  const rows = results.flatMap((r) => {
+    const row = summaryRow(r);
+    const load = r.loadAverage ? `${r.loadAverage.before[0]} → ${r.loadAverage.after[0]}` : '—';
+    return row ? [`| ${row[0]} | ${row[1]} | ${load} | ${(r.date ?? '').slice(0, 16).replace('T', ' ')} |`] : [];
+  });
+  return ['<!-- Written by bench/run.ts (bench/summary.ts) from bench/results/*.json: do not edit by hand. -->',
+    '| scenario | figures | load average (1 min) before → after | run (UTC) |', '| --- | --- | --- | --- |', ...rows, ''].join('\n');
+}

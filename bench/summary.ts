@@ -19,8 +19,8 @@ export function summaryRow(r: R): [string, string] | undefined {
       [`operator start → all labelled **${ms(get(r, 'operatorRun', 'allLabelledMs'))}**, status complete ${ms(get(r, 'operatorRun', 'statusCompleteMs'))}`,
         `RSS peak **${get(r, 'operatorRun', 'rssPeakMiB') as number} MiB**, settled **${get(r, 'operatorRun', 'rssSettledMiB') as number} MiB** (${get(r, 'operatorRun', 'perPodKiB') as number} KiB/pod over the empty-cluster RSS)`,
         `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
-        get(r, 'baselineRun', 'allLabelledMs') === null ? 'makeInformer baseline: not run'
-          : `makeInformer baseline ${ms(get(r, 'baselineRun', 'allLabelledMs'))}, ${get(r, 'baselineRun', 'perPodKiB') as number} KiB/pod: ours **${get(r, 'ratios', 'time') as number}× the time, ${get(r, 'ratios', 'memoryPerPod') as number}× the memory per pod**`,
+        typeof get(r, 'baselineRun', 'rssPeakMiB') !== 'number' ? 'makeInformer baseline: not run'
+          : `makeInformer baseline: all labelled ${ms(get(r, 'baselineRun', 'allLabelledMs'))} (${get(r, 'baselineRun', 'labelRatePerSec') as number}/s), RSS peak ${get(r, 'baselineRun', 'rssPeakMiB') as number} MiB, ${get(r, 'baselineRun', 'perPodKiB') as number} KiB/pod: ours **${get(r, 'ratios', 'time') as number | null ?? '—'}× the time, ${get(r, 'ratios', 'memoryPerPod') as number}× the memory per pod**`,
       ].join('; ')];
   }
   if (s.startsWith('cache-')) return [`${s}: heap per cached pod (transform, stores, indexes)`, `**${get(r, 'bytesPerPod') as number} bytes/pod** (${get(r, 'heapMiB') as number} MiB)`];

@@ -162,9 +162,44 @@ export class NodeProcess {
   }
 }
 
+/** Every sample of the operator's Prometheus text, as `name{labels}` → value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^([a-z_:][a-z0-9_:]*(?:\{[^}]*\})?) (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
 export class Operator extends NodeProcess {
   private constructor(args: string[], nodeFlags: string[], readonly metricsPort: number) {
     super(path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), args, nodeFlags, { POD_NAMESPACE: OPERATOR_NAMESPACE });
+  }
+
+  /** Its metrics; only for an operator created with `--metrics-auth none` among `extraArgs`. */
+  async metrics(): Promise<Map<string, number>> {
+    return parseMetrics(await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text());
+  }
+
+  /**
+   * Resolves once the operator leads and all its work queues have stayed empty for `quietMs`: the start-up
+   * reconciles of what already exists are done, so what a scenario measures next is the steady state, not
+   * the initial sync (a fixed sleep is too short for thousands of pods on a loaded box and wastes time
+   * otherwise). Needs `--metrics-auth none`. Returns the milliseconds waited, or throws after `timeoutMs`.
+   */
+  async synced(timeoutMs = 120_000, quietMs = 1000): Promise<number> {
+    const start = performance.now();
+    let quietSince: number | undefined;
+    while (performance.now() - start < timeoutMs) {
+      const m = await this.metrics().catch(() => undefined);
+      const leading = m?.get('immutability_operator_leader') === 1;
+      const depths = m ? [...m].filter(([k]) => k.startsWith('immutability_operator_queue_depth{')) : [];
+      // Queues exist once the caches have synced and this replica leads.
+      const idle = leading && depths.length > 0 && depths.every(([, v]) => v === 0);
+      const now = performance.now();
+      if (!idle) quietSince = undefined;
+      else if ((quietSince ??= now) <= now - quietMs) return Math.round(now - start);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the operator was not synced (leading, queues empty for ${quietMs} ms) within ${timeoutMs} ms; log: ${this.logFile}`);
   }
 
   /**

@@ -26,15 +26,14 @@ const TARGETS = 200;
 
 interface Webhook { post(body: string): Promise<number>; close(): void }
 
-async function startOperator(ctx: ScenarioContext, dir: string): Promise<{ operator: Operator; webhook: Webhook; metricsPort: number }> {
+async function startOperator(ctx: ScenarioContext, dir: string): Promise<{ operator: Operator; webhook: Webhook }> {
   const ca = await createCertificateAuthority(dir, 'ca', 'bench-audit-ca');
   const server = await issueCertificate(dir, ca, 'server', '/CN=immutability-operator-audit', { sans: ['IP:127.0.0.1'] });
   const client = await issueCertificate(dir, ca, 'client', '/CN=kube-apiserver-audit');
   const port = await freePort();
-  const metricsPort = await freePort();
   const operator = await Operator.create(ctx.cluster.kubeconfig, [
     '--audit-webhook-bind-address', `127.0.0.1:${port}`, '--audit-tls-cert-file', server.cert, '--audit-tls-key-file', server.key,
-    '--audit-client-ca-file', ca.cert, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none']);
+    '--audit-client-ca-file', ca.cert, '--metrics-auth', 'none']);
   operator.start();
   const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: await readFile(ca.cert), cert: await readFile(client.cert), key: await readFile(client.key) });
   const webhook: Webhook = {
@@ -49,15 +48,13 @@ async function startOperator(ctx: ScenarioContext, dir: string): Promise<{ opera
     }),
     close: () => agent.destroy(),
   };
-  await until('the operator serving /metrics', 30_000, 100, () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.ok, () => false));
-  await sleep(2000); // initial sync
-  return { operator, webhook, metricsPort };
+  await operator.synced();
+  return { operator, webhook };
 }
 
-async function auditCounters(metricsPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+async function auditCounters(operator: Operator): Promise<number> {
   let total = 0;
-  for (const m of text.matchAll(/^immutability_operator_audit_events_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
+  for (const [series, value] of await operator.metrics()) if (series.startsWith('immutability_operator_audit_events_total{')) total += value;
   return total;
 }
 
@@ -86,7 +83,7 @@ async function setup(ctx: ScenarioContext, pods: number): Promise<string[]> {
 async function ingest(ctx: ScenarioContext, rate: number): Promise<Result> {
   const targets = await setup(ctx, TARGETS);
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-audit-'));
-  const { operator, webhook, metricsPort } = await startOperator(ctx, dir);
+  const { operator, webhook } = await startOperator(ctx, dir);
   try {
     const total = rate * ctx.seconds;
     // Bodies are made before the clock starts: the sender's JSON work is not the operator's.
@@ -96,7 +93,7 @@ async function ingest(ctx: ScenarioContext, rate: number): Promise<Result> {
       bodies.push(eventList(Array.from({ length: Math.min(BATCH, total - i) }, (_, j) =>
         event(i + j, now, (i + j) % 100 === 0 ? targets[((i + j) / 100) % TARGETS] : undefined))));
     }
-    const before = await auditCounters(metricsPort);
+    const before = await auditCounters(operator);
     const answers = new Map<number, number>();
     const start = performance.now();
     const inflight: Promise<void>[] = [];
@@ -108,7 +105,7 @@ async function ingest(ctx: ScenarioContext, rate: number): Promise<Result> {
     await Promise.all(inflight);
     const answeredSeconds = (performance.now() - start) / 1000;
     let processed = 0;
-    const processedMs = await until('every audit event counted', 60_000, 50, async () => (processed = (await auditCounters(metricsPort)) - before) >= total);
+    const processedMs = await until('every audit event counted', 60_000, 50, async () => (processed = (await auditCounters(operator)) - before) >= total);
     return { scenario: `audit-ingest-${rate}`, operator: operatorRunInfo(), targetRate: rate, events: total, batch: BATCH,
       answeredRate: Math.round(total / answeredSeconds), processed,
       processedRate: processedMs === null ? null : Math.round(total / ((performance.now() - start) / 1000)),

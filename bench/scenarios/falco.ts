@@ -37,25 +37,22 @@ async function ensureSetup(http: KubeHttp): Promise<void> {
 }
 
 /** The operator's own count of processed alerts, by outcome. */
-async function alertCounters(metricsPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+async function alertCounters(operator: Operator): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^immutability_operator_falco_alerts_total\{outcome="([^"]+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  for (const [series, value] of await operator.metrics()) {
+    const m = /^immutability_operator_falco_alerts_total\{outcome="([^"]+)"\}$/.exec(series);
+    if (m) out[m[1]!] = value;
+  }
   return out;
 }
 
-async function startOperator(kubeconfig: string, dir: string): Promise<{ operator: Operator; port: number; metricsPort: number; files: Awaited<ReturnType<typeof prepareFalcoEndpoint>> }> {
+async function startOperator(kubeconfig: string, dir: string): Promise<{ operator: Operator; port: number; files: Awaited<ReturnType<typeof prepareFalcoEndpoint>> }> {
   const files = await prepareFalcoEndpoint(dir);
   const port = await freePort();
-  const metricsPort = await freePort();
-  const operator = await Operator.create(kubeconfig, [...falcoFlags(files, port), '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none']);
+  const operator = await Operator.create(kubeconfig, [...falcoFlags(files, port), '--metrics-auth', 'none']);
   operator.start();
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.ok, () => false)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await new Promise((r) => setTimeout(r, 2000)); // initial sync
-  return { operator, port, metricsPort, files };
+  await operator.synced();
+  return { operator, port, files };
 }
 
 async function ingest(http: KubeHttp, kubeconfig: string, rate: number, batch: number, seconds: number): Promise<Result> {
@@ -63,7 +60,7 @@ async function ingest(http: KubeHttp, kubeconfig: string, rate: number, batch: n
   const pods = Array.from({ length: podCount }, (_, i) => ({ name: `falco-target-${i}`, violating: false }));
   await createPods(http, NS, pods, 16);
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-falco-'));
-  const { operator, port, metricsPort, files } = await startOperator(kubeconfig, dir);
+  const { operator, port, files } = await startOperator(kubeconfig, dir);
   const client = await falcoClient(files, port, { maxSockets: 8 });
   const total = rate * seconds;
   // Bodies are made before the clock starts: the sender's JSON work is not the operator's.
@@ -96,7 +93,7 @@ async function ingest(http: KubeHttp, kubeconfig: string, rate: number, batch: n
   let processedAt = NaN;
   const processed = (c: Record<string, number>): number => Object.entries(c).filter(([k]) => k !== 'overflow' && k !== 'refused').reduce((n, [, v]) => n + v, 0);
   for (const deadline = performance.now() + 60_000; performance.now() < deadline;) {
-    counters = await alertCounters(metricsPort);
+    counters = await alertCounters(operator);
     if (processed(counters) >= answered.ok) {
       processedAt = performance.now();
       break;

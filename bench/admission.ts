@@ -1,8 +1,10 @@
 // What the generated ValidatingAdmissionPolicy costs a request: server-side dry-run creates (what
-// `kubectl apply --dry-run=server` sends) of 1,000 Deployments without an admission policy and 1,000 with the
-// policy and binding an ImmutabilityPolicy with every spec rule, exemptions and spec.admission generates. The
-// two phases alternate in rounds (default 4 × 250 each), so that load from other processes on a shared
-// machine falls on both alike instead of on whichever phase ran second.
+// `kubectl apply --dry-run=server` sends) of 1,000 Deployments in three phases: without an admission policy,
+// with a minimal hand-written one-rule policy (no privileged containers, as one would write it by hand: the
+// cost of any ValidatingAdmissionPolicy on pod templates, whoever generates it), and with the policy and
+// binding an ImmutabilityPolicy with every spec rule, exemptions and spec.admission generates. The phases
+// alternate in rounds (default 4 × 250 each), so that load from other processes on a shared machine falls
+// on all of them alike instead of on whichever phase ran last.
 // Not a test: it measures and prints p50/p99 per phase and writes bench/results/admission-latest.json.
 // Method and results: docs/benchmarks.md. Run: `node dist/bench/admission.js` (a fresh local control plane),
 // or with `--kubeconfig` against a running one.
@@ -14,7 +16,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ADMISSION_FIELD_MANAGER } from '../src/api/types.js';
 import { ContentTypes, KubeHttp } from '../src/k8s/http.js';
 import { resolvePolicy } from '../src/policy/index.js';
-import { admissionObjectName, generateValidation } from '../src/policy/admission/validating-policy.js';
+import { generateValidation } from '../src/policy/admission/validating-policy.js';
 import { ControlPlane } from '../test/support/controlplane/controlplane.js';
 import { controlPlaneBinaries, repoRoot } from '../test/support/controlplane/binaries.js';
 
@@ -56,6 +58,31 @@ async function cpuSeconds(pid: number | undefined): Promise<number | undefined> 
   } catch {
     return undefined;
   }
+}
+
+interface AdmissionPair { policy: Record<string, unknown>; binding: Record<string, unknown> }
+
+/** The smallest useful policy on the same kinds: no privileged container, written as one would by hand. */
+function minimalPolicy(namespace: string): AdmissionPair {
+  const name = 'bench-minimal';
+  const containers = "(object.kind == 'Pod' ? object.spec : object.spec.template.spec).containers";
+  return {
+    policy: {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] },
+        ] },
+        validations: [{ expression: `${containers}.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged != true)`, message: 'privileged' }],
+      },
+    },
+    binding: {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name },
+      spec: { policyName: name, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } },
+    },
+  };
 }
 
 async function dryRunCreates(http: KubeHttp, count: number): Promise<number[]> {
@@ -102,66 +129,72 @@ async function main(): Promise<void> {
       admission: { action: 'Deny' },
     });
     const generated = generateValidation(policy, '00000000-0000-0000-0000-000000000000', new Date());
-    const name = admissionObjectName('bench');
+    const minimal = minimalPolicy(NS);
     // The API server loads and unloads a policy asynchronously: wait until a violating request is (not) refused.
     const waitUntilRefusing = async (refusing: boolean): Promise<void> => {
       for (let tries = 0; ; tries++) {
         const refused = await http.write('POST', `/api/v1/namespaces/${NS}/pods`, {
-          query: { dryRun: 'All' }, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+          query: { dryRun: 'All' },
+          body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: { containers: [{ name: 'c', image: 'nginx', securityContext: { privileged: true } }] } },
         }).then(() => false, () => true);
         if (refused === refusing) return;
-        if (tries > 100) throw new Error(`the generated policy never ${refusing ? 'took effect' : 'went away'}`);
+        if (tries > 100) throw new Error(`the admission policy never ${refusing ? 'took effect' : 'went away'}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     };
-    const install = async (): Promise<void> => {
-      for (const [resource, body] of [['validatingadmissionpolicies', generated.policy], ['validatingadmissionpolicybindings', generated.binding]] as const) {
+    const install = async ({ policy: vap, binding }: AdmissionPair): Promise<void> => {
+      for (const [resource, body] of [['validatingadmissionpolicies', vap], ['validatingadmissionpolicybindings', binding]] as const) {
         const metadata = { ...(body['metadata'] as object), ownerReferences: undefined };
-        await http.write('PATCH', `${ADMISSION}/${resource}/${name}`, {
+        await http.write('PATCH', `${ADMISSION}/${resource}/${String((body['metadata'] as { name: string }).name)}`, {
           query: { fieldManager: ADMISSION_FIELD_MANAGER, force: true }, contentType: ContentTypes.apply, body: { ...body, metadata },
         });
       }
       await waitUntilRefusing(true);
     };
-    const uninstall = async (): Promise<void> => {
-      for (const resource of ['validatingadmissionpolicybindings', 'validatingadmissionpolicies']) {
-        await http.write('DELETE', `${ADMISSION}/${resource}/${name}`).catch(() => undefined);
+    const uninstall = async ({ policy: vap, binding }: AdmissionPair): Promise<void> => {
+      for (const [resource, body] of [['validatingadmissionpolicybindings', binding], ['validatingadmissionpolicies', vap]] as const) {
+        await http.write('DELETE', `${ADMISSION}/${resource}/${String((body['metadata'] as { name: string }).name)}`).catch(() => undefined);
       }
       await waitUntilRefusing(false);
     };
-    const without: number[] = [];
-    const withPolicy: number[] = [];
+    const phases = { without: [] as number[], minimal: [] as number[], generated: [] as number[] };
     // kube-apiserver's CPU time per request: what the policy costs, much less disturbed than latency by other
     // processes competing for the same cores (only when this run started the control plane).
     const apiServer = controlPlane?.pidOf('kube-apiserver');
-    const cpu = { without: 0, withPolicy: 0 };
-    const measured = async (phase: keyof typeof cpu, into: number[], n: number): Promise<void> => {
+    const cpu = { without: 0, minimal: 0, generated: 0 };
+    const measured = async (phase: keyof typeof phases, n: number): Promise<void> => {
       const before = await cpuSeconds(apiServer);
-      into.push(...await dryRunCreates(http, n));
+      phases[phase].push(...await dryRunCreates(http, n));
       const after = await cpuSeconds(apiServer);
       if (before !== undefined && after !== undefined) cpu[phase] += after - before;
     };
     const perRound = Math.ceil(count / rounds);
     for (let round = 0; round < rounds; round++) {
-      await measured('without', without, perRound);
-      await install();
-      await dryRunCreates(http, 20); // not measured: the switch itself is not what this measures
-      await measured('withPolicy', withPolicy, perRound);
-      await uninstall();
-      await dryRunCreates(http, 20);
+      await measured('without', perRound);
+      for (const [phase, pair] of [['minimal', minimal], ['generated', generated]] as const) {
+        await install(pair);
+        await dryRunCreates(http, 20); // not measured: the switch itself is not what this measures
+        await measured(phase, perRound);
+        await uninstall(pair);
+        await dryRunCreates(http, 20);
+      }
     }
 
+    const p = { without: percentiles(phases.without), minimal: percentiles(phases.minimal), generated: percentiles(phases.generated) };
     const result = {
       when: new Date().toISOString(),
       count,
       rounds,
       loadAverage: { before: loadBefore.map((l) => Number(l.toFixed(2))), after: loadavg().map((l) => Number(l.toFixed(2))) },
-      withoutPolicyMs: percentiles(without),
-      withPolicyMs: percentiles(withPolicy),
-      p99DifferenceMs: percentiles(withPolicy).p99 - percentiles(without).p99,
-      p50DifferenceMs: percentiles(withPolicy).p50 - percentiles(without).p50,
+      withoutPolicyMs: p.without,
+      minimalPolicyMs: p.minimal,
+      withPolicyMs: p.generated,
+      p99DifferenceMs: p.generated.p99 - p.without.p99,
+      p50DifferenceMs: p.generated.p50 - p.without.p50,
+      minimalP99DifferenceMs: p.minimal.p99 - p.without.p99,
+      minimalP50DifferenceMs: p.minimal.p50 - p.without.p50,
       ...(apiServer === undefined ? {} : {
-        apiServerCpuMsPerRequest: { without: (cpu.without * 1000) / without.length, withPolicy: (cpu.withPolicy * 1000) / withPolicy.length },
+        apiServerCpuMsPerRequest: Object.fromEntries(Object.entries(cpu).map(([phase, seconds]) => [phase, (seconds * 1000) / phases[phase as keyof typeof phases].length])),
       }),
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

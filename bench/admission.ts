@@ -193,6 +193,8 @@ async function main(): Promise<void> {
       p50DifferenceMs: p.generated.p50 - p.without.p50,
       minimalP99DifferenceMs: p.minimal.p99 - p.without.p99,
       minimalP50DifferenceMs: p.minimal.p50 - p.without.p50,
+      // Raw latencies in request order (each phase's rounds one after another), to see where the tail lies.
+      samplesMs: Object.fromEntries(Object.entries(phases).map(([phase, values]) => [phase, values.map((v) => Math.round(v * 100) / 100)])),
       ...(apiServer === undefined ? {} : {
         apiServerCpuMsPerRequest: Object.fromEntries(Object.entries(cpu).map(([phase, seconds]) => [phase, (seconds * 1000) / phases[phase as keyof typeof phases].length])),
       }),

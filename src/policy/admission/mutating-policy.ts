@@ -14,7 +14,7 @@ import type { FixedSetting, SpecRule } from '../rules.js';
 import { celLiteral, celList, celListOrEmpty, celPredicate, celString } from './cel.js';
 import {
   ADMISSION_API_VERSION, CONTAINERS, NEW, POD_SPEC, WORKLOAD_RULES, admissionObjectName, celBind, celWithImageParts, compliesCel,
-  exemptCel, generatedMetadata, imageExemptionVariables, matchConditions, nextExpiry,
+  admissionMatch, exemptCel, generatedMetadata, imageExemptionVariables, nextExpiry,
 } from './validating-policy.js';
 
 type Obj = Record<string, unknown>;
@@ -185,8 +185,8 @@ export function generateMutation(policy: ResolvedPolicy, uid: string, now: Date)
       ...WORKLOAD_RULES.map((r) => ({ ...r, apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'] })),
     ],
   };
-  if (policy.match.namespaceSelector !== undefined) matchConstraints['namespaceSelector'] = policy.match.namespaceSelector;
-  const conditions = matchConditions(policy);
+  const { namespaceSelector, conditions } = admissionMatch(policy);
+  if (namespaceSelector !== undefined) matchConstraints['namespaceSelector'] = namespaceSelector;
   const name = admissionObjectName(policy.name);
   const generated: GeneratedMutation = {
     policy: {

@@ -3,7 +3,7 @@ import { resolvePolicy } from '../../../src/policy/index.js';
 import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
 import { celPredicate } from '../../../src/policy/admission/cel.js';
 import {
-  admissionObjectName, celLabelSelector, connectCovered, generateValidation, globRegex,
+  NAMESPACE_NAME_LABEL, admissionMatch, admissionObjectName, celLabelSelector, connectCovered, generateValidation, globRegex,
 } from '../../../src/policy/admission/validating-policy.js';
 import { globMatch } from '../../../src/policy/glob.js';
 import { field } from '../../../src/policy/predicate.js';
@@ -31,6 +31,40 @@ describe('policy/admission: CEL generated from the rule table', () => {
         expect(new RegExp(globRegex(glob)).test(value)).to.equal(globMatch(glob, value));
       });
     }
+  });
+
+  describe('namespace matching: names in the namespaceSelector, only globs in CEL match conditions', () => {
+    const match = (m: ImmutabilityPolicySpec['match']): ReturnType<typeof admissionMatch> => admissionMatch(resolvePolicy('prod', { match: m }));
+
+    it('puts literal names and excluded names on the name label, with no match condition', () => {
+      const m = match({ namespaces: ['shop', 'payments'], excludedNamespaces: ['shop-canary'] });
+      expect(m.conditions).to.deep.equal([]);
+      expect(m.namespaceSelector?.matchExpressions).to.deep.include({ key: NAMESPACE_NAME_LABEL, operator: 'In', values: ['shop', 'payments'] });
+      expect(m.namespaceSelector?.matchExpressions).to.deep.include({ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: ['shop-canary'] });
+    });
+
+    it('keeps a namespace list with any glob in CEL as one alternative, and a globbed exclusion in CEL', () => {
+      const m = match({ namespaces: ['shop', 'team-*'], excludedNamespaces: ['kube-system', '*-sandbox'] });
+      expect(m.conditions.map((c) => c['name'])).to.deep.equal(['not-excluded-namespace', 'governed-namespace']);
+      expect(String(m.conditions[1]?.['expression'])).to.contain("request.namespace.matches('^shop$')");
+      expect(m.namespaceSelector?.matchExpressions).to.deep.equal([{ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: ['kube-system'] }]);
+    });
+
+    it('ANDs the policy\'s own namespaceSelector with the names', () => {
+      const m = match({ namespaces: ['shop'], namespaceSelector: { matchLabels: { env: 'prod' }, matchExpressions: [{ key: 'tier', operator: 'Exists' }] } });
+      expect(m.namespaceSelector).to.deep.equal({
+        matchLabels: { env: 'prod' },
+        matchExpressions: [
+          { key: 'tier', operator: 'Exists' },
+          { key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease'] },
+          { key: NAMESPACE_NAME_LABEL, operator: 'In', values: ['shop'] },
+        ],
+      });
+    });
+
+    it('treats a pattern that is no valid label value as a glob (CEL), so the selector is always valid', () => {
+      expect(match({ namespaces: ['Shop'] }).conditions.map((c) => c['name'])).to.deep.equal(['governed-namespace']);
+    });
   });
 
   it('compiles absent fields behind has() guards, and not with parentheses', () => {

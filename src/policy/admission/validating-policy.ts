@@ -315,12 +315,18 @@ export function generateValidation(policy: ResolvedPolicy, uid: string, now: Dat
     { name: 'oldContainers', expression: `oldObject == null ? [] : ${CONTAINERS('variables.oldPodSpec')}` },
     ...imageExemptionVariables(policy, now),
   ];
+  // Most requests comply with every rule. Then one pass over the containers answers for all rules, and no
+  // rule's breach list (with its exemption and old-object checks) is built: variables are evaluated only
+  // when read. Sound because a breach needs a container that does not comply.
+  if (enabled.length > 0) {
+    variables.push({ name: 'allComply', expression: `variables.containers.all(c, ${enabled.map((rule) => `(${compliesCel(rule, NEW)})`).join(' && ')})` });
+  }
   const validations: Obj[] = [];
   for (const rule of enabled) {
     const breach = breachVariable(rule, policy, now);
     variables.push(breach);
     validations.push({
-      expression: `variables.connect || size(variables.${breach.name}) == 0`,
+      expression: `variables.connect || variables.allComply || size(variables.${breach.name}) == 0`,
       messageExpression: `${celString(prefix)} + variables.${breach.name}[0]`,
       message: `${prefix}a container breaks rule ${rule.name}`,
       reason: 'Forbidden',

@@ -8,7 +8,7 @@
 // Not a test: it measures and prints p50/p99 per phase and writes bench/results/admission-latest.json.
 // Method and results: docs/benchmarks.md. Run: `node dist/bench/admission.js` (a fresh local control plane),
 // or with `--kubeconfig` against a running one.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,18 +18,13 @@ import { ContentTypes, KubeHttp } from '../src/k8s/http.js';
 import { resolvePolicy } from '../src/policy/index.js';
 import { generateValidation } from '../src/policy/admission/validating-policy.js';
 import { ControlPlane } from '../test/support/controlplane/controlplane.js';
+import { cpuSeconds } from '../test/support/faults/process-sampler.js';
+import { EVERY_SPEC_RULE } from '../test/support/parity-manifests.js';
+import { percentiles } from './lib/stats.js';
 import { controlPlaneBinaries, repoRoot } from '../test/support/controlplane/binaries.js';
 
 const NS = 'bench-admission';
 const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
-
-interface Percentiles { count: number; p50: number; p99: number; max: number }
-
-function percentiles(values: number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
-}
 
 function deployment(i: number): object {
   const securityContext = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } };
@@ -48,16 +43,9 @@ function deployment(i: number): object {
   };
 }
 
-/** CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere or without a pid. */
-async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
+/** CPU seconds a process has used; undefined without a pid (a control plane this run did not start). */
+function apiServerCpuSeconds(pid: number | undefined): number | undefined {
+  return pid === undefined ? undefined : cpuSeconds(pid);
 }
 
 interface AdmissionPair { policy: Record<string, unknown>; binding: Record<string, unknown> }
@@ -118,10 +106,7 @@ async function main(): Promise<void> {
     const policy = resolvePolicy('bench', {
       mode: 'Enforce',
       match: { namespaces: [NS] },
-      rules: {
-        readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true,
-        capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true,
-      },
+      rules: EVERY_SPEC_RULE,
       exemptions: [
         { containers: ['legacy-*'], rules: ['readOnlyRootFilesystem'], reason: 'bench' },
         { images: ['registry.example.com/legacy/*'], reason: 'bench' },
@@ -163,9 +148,9 @@ async function main(): Promise<void> {
     const apiServer = controlPlane?.pidOf('kube-apiserver');
     const cpu = { without: 0, minimal: 0, generated: 0 };
     const measured = async (phase: keyof typeof phases, n: number): Promise<void> => {
-      const before = await cpuSeconds(apiServer);
+      const before = apiServerCpuSeconds(apiServer);
       phases[phase].push(...await dryRunCreates(http, n));
-      const after = await cpuSeconds(apiServer);
+      const after = apiServerCpuSeconds(apiServer);
       if (before !== undefined && after !== undefined) cpu[phase] += after - before;
     };
     const perRound = Math.ceil(count / rounds);

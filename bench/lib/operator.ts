@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from '../../test/support/controlplane/binaries.js';
+import { cpuSeconds } from '../../test/support/faults/process-sampler.js';
 import { freePort } from '../../test/support/controlplane/ports.js';
 import { round1 } from './stats.js';
 
@@ -137,10 +138,8 @@ export class NodeProcess {
   }
 
   /** CPU seconds (user + system) the process has used so far. */
-  async cpuSeconds(): Promise<number> {
-    const stat = await readFile(`/proc/${this.child?.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  cpuSeconds(): Promise<number> {
+    return Promise.resolve(cpuSeconds(this.child?.pid ?? NaN));
   }
 
   /** Stops it (SIGTERM) and removes its log unless BENCH_KEEP_LOGS is set. */

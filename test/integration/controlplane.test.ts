@@ -10,6 +10,7 @@ import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { repoRoot } from '../support/controlplane/binaries.js';
 import { installCrd } from '../support/fixtures.js';
+import { EVERY_SPEC_RULE } from '../support/parity-manifests.js';
 
 const root = repoRoot();
 
@@ -113,7 +114,7 @@ describe('local control plane', function () {
       const rendered = await kubectlOk(['kustomize', path.join(root, 'config/default')]);
       const strict = JSON.stringify({
         apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'strict' },
-        spec: { match: { excludedNamespaces: [] }, rules: { readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true, capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true } },
+        spec: { match: { excludedNamespaces: [] }, rules: EVERY_SPEC_RULE },
       });
       const dir = await mkdtemp(path.join(tmpdir(), 'strict-'));
       try {

@@ -15,7 +15,7 @@ import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
 import { installCrd } from '../support/fixtures.js';
 import { OperatorProcess } from '../support/operator.js';
-import { PARITY_SPECS, good, parityManifest, runCheck } from '../support/parity-manifests.js';
+import { EVERY_SPEC_RULE, PARITY_SPECS, good, parityManifest, runCheck } from '../support/parity-manifests.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,16 +23,11 @@ const MAP = 'mutatingadmissionpolicy';
 const MAP_BINDING = 'mutatingadmissionpolicybinding';
 const VAP = 'validatingadmissionpolicy';
 
-const ALL_RULES = {
-  readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true,
-  capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true,
-};
-
 /** Every rule on; Warn, so that manifests with findings no fix covers are still admitted and compared. */
 const PARITY_SPEC: ImmutabilityPolicySpec = {
   mode: 'Enforce',
   match: { namespaces: ['mutation'] },
-  rules: ALL_RULES,
+  rules: EVERY_SPEC_RULE,
   exemptions: [
     { containers: ['legacy-*'], rules: ['readOnlyRootFilesystem'], reason: 'LEG-1' },
     { images: ['docker.io/library/busybox*'], rules: ['runAsNonRoot'], reason: 'BB-2' },

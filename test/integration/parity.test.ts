@@ -13,7 +13,7 @@ import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
 import { installCrd } from '../support/fixtures.js';
 import { OperatorProcess } from '../support/operator.js';
-import { PARITY_SPECS, parityManifest, runCheck } from '../support/parity-manifests.js';
+import { EVERY_SPEC_RULE, PARITY_SPECS, parityManifest, runCheck } from '../support/parity-manifests.js';
 
 type Json = Record<string, unknown>;
 const NS = 'parity';
@@ -24,10 +24,7 @@ const policy = {
   spec: {
     mode: 'Enforce',
     match: { namespaces: [NS] },
-    rules: {
-      readOnlyRootFilesystem: true, privileged: true, allowPrivilegeEscalation: true, runAsNonRoot: true,
-      capabilities: true, dropAllCapabilities: true, procMount: true, hostPathWritable: true,
-    },
+    rules: EVERY_SPEC_RULE,
     exemptions: [
       { containers: ['legacy-*'], rules: ['readOnlyRootFilesystem'], reason: 'LEG-1' },
       // Matches "busybox:1.36" only through its spelling "docker.io/library/busybox:1.36".

@@ -2,9 +2,14 @@
 // break one rule in one container list, are exempted or run on Windows, as a Pod or as a workload template.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import type { RuleName } from '../../src/api/types.js';
+import { RULE_TABLE } from '../../src/policy/rules.js';
 import { repoRoot } from './controlplane/binaries.js';
 
 type Json = Record<string, unknown>;
+
+/** `spec.rules` with every spec rule on, from the rule table: a rule added there is judged everywhere. */
+export const EVERY_SPEC_RULE = Object.fromEntries(RULE_TABLE.map((rule) => [rule.name, true])) as Record<RuleName, true>;
 
 const GOOD: Json = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } };
 export const good = (name = 'app', over: Json = {}, extra: Json = {}): Json => ({ name, image: 'nginx:1.27', securityContext: { ...GOOD, ...over }, ...extra });

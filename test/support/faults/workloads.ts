@@ -100,6 +100,26 @@ export async function waitForRunningPods(namespace: string, count: number, selec
   }, timeoutMs, 500);
 }
 
+/**
+ * Waits until every Deployment of the namespace has finished rolling out (the controller saw its latest
+ * generation, every replica updated and available) and no pod is left but theirs: after that, pod events in
+ * the namespace are no longer legitimate work for the operator.
+ */
+export async function waitForRollouts(namespace: string, timeoutMs = 90_000): Promise<void> {
+  await eventually(`rollouts in ${namespace} finished`, async () => {
+    const deployments = await items(['-n', namespace, 'deployments']);
+    const done = deployments.every((d) => {
+      const wanted = Number(at(d, 'spec', 'replicas') ?? 1);
+      return at(d, 'status', 'observedGeneration') === at(d, 'metadata', 'generation') &&
+        at(d, 'status', 'updatedReplicas') === wanted && at(d, 'status', 'availableReplicas') === wanted &&
+        (at(d, 'status', 'replicas') ?? 0) === wanted;
+    });
+    if (!done) return undefined;
+    const replicas = deployments.reduce((n, d) => n + Number(at(d, 'spec', 'replicas') ?? 1), 0);
+    return (await items(['-n', namespace, 'pods'])).length === replicas ? true : undefined;
+  }, timeoutMs, 500);
+}
+
 export function isLabelled(pod: Json): boolean {
   return at(pod, 'metadata', 'labels', VIOLATION_LABEL) === 'true';
 }

@@ -17,6 +17,8 @@ export function summaryRow(r: R): [string, string] | undefined {
   if (s.startsWith('owned-')) {
     return [`${s}: ${get(r, 'pods') as number} pods of ${get(r, 'deployments') as number} Deployments, ${get(r, 'violatingPods') as number} violating`,
       [`operator start → all labelled **${ms(get(r, 'operatorRun', 'allLabelledMs'))}**, status complete ${ms(get(r, 'operatorRun', 'statusCompleteMs'))}`,
+        ...(get(r, 'operatorRun', 'unexpectedExit') === undefined ? []
+          : [`**the operator exited** after ${ms(get(r, 'operatorRun', 'unexpectedExit', 'atMs'))} (code ${String(get(r, 'operatorRun', 'unexpectedExit', 'code'))}) with ${get(r, 'operatorRun', 'labelled') as number} pods labelled`]),
         `RSS peak **${get(r, 'operatorRun', 'rssPeakMiB') as number} MiB**, settled **${get(r, 'operatorRun', 'rssSettledMiB') as number} MiB** (${get(r, 'operatorRun', 'perPodKiB') as number} KiB/pod over the empty-cluster RSS)`,
         `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
         typeof get(r, 'baselineRun', 'rssPeakMiB') !== 'number' ? 'makeInformer baseline: not run'

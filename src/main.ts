@@ -25,6 +25,7 @@ import { EventRecorder, eventsSink } from './observability/events.js';
 import { startHealthServer } from './observability/health-server.js';
 import { parseBindAddress, type RunningServer } from './observability/http-server.js';
 import { kubeAuthorizer } from './observability/kube-authorizer.js';
+import { watchEventLoop } from './observability/event-loop.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
@@ -66,6 +67,7 @@ async function startServers(config: RunConfig, kc: KubeConfig, registry: Registr
 /** Runs until a signal; resolves with the process exit code. */
 export async function runOperator(config: RunConfig, opts: { signals?: boolean } = {}): Promise<number> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const stopEventLoopWatch = watchEventLoop({ logger });
   const kc = loadKubeConfig(config.kubeconfig);
   const http = new KubeHttp(kc, { maxRequestsInFlight: config.maxRequestsInFlight });
   const api = new KubeApi(http);
@@ -148,7 +150,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     };
     markLeader(false);
     const elector = new LeaderElector({
-      client: leaseClient(kc), namespace: config.leaderElectionNamespace, name: config.leaderElectionId,
+      client: leaseClient(http), namespace: config.leaderElectionNamespace, name: config.leaderElectionId,
       identity: config.identity, ...config.leaderElection, clock, logger: logger.child({ component: 'leader-election' }),
       onStartedLeading: (signal) => {
         setMaxListeners(MAX_SIGNAL_LISTENERS, signal);
@@ -179,6 +181,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   await events.flush();
   await Promise.all(servers.map((s) => s.close()));
   http.close();
+  stopEventLoopWatch();
   logger.info('operator stopped', { exitCode });
   return exitCode;
 }

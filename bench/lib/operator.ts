@@ -130,6 +130,7 @@ export class NodeProcess {
       env: { ...process.env, NODE_OPTIONS: '', ...this.env },
     });
     closeSync(log);
+    this.watchExit();
     this.sampler = new RssSampler(() => this.child?.pid, this.startedAt).start();
   }
 
@@ -146,6 +147,7 @@ export class NodeProcess {
   async stop(): Promise<void> {
     this.sampler?.stop();
     const child = this.child;
+    this.stopping = true;
     if (child && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -158,6 +160,16 @@ export class NodeProcess {
 
   get exited(): boolean {
     return this.child?.exitCode !== null && this.child?.exitCode !== undefined;
+  }
+
+  /** Set when the process ended by itself (not by `stop`): its exit code and when, in ms after its start. */
+  unexpectedExit?: { code: number | null; signal: string | null; atMs: number };
+  private stopping = false;
+
+  private watchExit(): void {
+    this.child?.once('exit', (code, signal) => {
+      if (!this.stopping) this.unexpectedExit = { code, signal, atMs: Math.round(performance.now() - this.startedAt) };
+    });
   }
 }
 

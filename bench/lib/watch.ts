@@ -50,11 +50,12 @@ export class LabelWatch {
     }
   }
 
-  async waitFor(count: number, timeoutMs: number): Promise<boolean> {
+  /** Waits until `count` pods were seen; false past the timeout or once `givenUp()` says so (a writer exited). */
+  async waitFor(count: number, timeoutMs: number, givenUp: () => boolean = () => false): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
     while (this.seen.size < count) {
       const left = deadline - performance.now();
-      if (left <= 0) return false;
+      if (left <= 0 || givenUp()) return false;
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 250));
         this.waiters.push(() => { clearTimeout(t); r(); });

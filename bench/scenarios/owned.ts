@@ -56,25 +56,33 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<{ write
   return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: Math.round(writes / seconds) };
 }
 
-interface LabellerRun { allLabelledMs: number | null; labelRatePerSec: number | null; rssPeakMiB: number; rssSettledMiB: number; rssSeries: RssSample[] }
+interface LabellerRun {
+  allLabelledMs: number | null; labelRatePerSec: number | null; labelled: number; rssPeakMiB: number; rssSettledMiB: number | null;
+  rssSeries: RssSample[];
+  /** The process ended by itself before the work was done (the operator exits when it loses its Lease). */
+  unexpectedExit?: { code: number | null; signal: string | null; atMs: number };
+}
 
 /** Starts `proc`, waits for every violating pod to carry `selector`, then for it to settle. */
 async function labellerRun(ctx: ScenarioContext, proc: NodeProcess, selector: string, w: OwnedWorkloads,
-  extra?: (startedAt: number) => Promise<Record<string, unknown>>): Promise<LabellerRun & Record<string, unknown>> {
+  extra?: (startedAt: number, exited: () => boolean) => Promise<Record<string, unknown>>): Promise<LabellerRun & Record<string, unknown>> {
   const watch = new LabelWatch(ctx.cluster.http, NS, selector);
   await watch.start();
   proc.start();
   try {
-    const extraResult = extra?.(proc.startedAt);
-    const complete = await watch.waitFor(w.violatingPods.length, LABELLING_TIMEOUT_MS);
-    const allLabelledMs = complete ? Math.round(Math.max(...watch.seen.values()) - proc.startedAt) : null;
+    const exited = (): boolean => proc.unexpectedExit !== undefined;
+    const extraResult = extra?.(proc.startedAt, exited);
+    const complete = await watch.waitFor(w.violatingPods.length, LABELLING_TIMEOUT_MS, exited);
+    const times = watch.times();
+    const allLabelledMs = complete ? Math.round((times.at(-1) ?? NaN) - proc.startedAt) : null;
     const more = (await extraResult) ?? {};
     watch.stop();
     const busyUntil = performance.now() - proc.startedAt;
-    await sleep(SETTLE_MS);
+    if (!exited()) await sleep(SETTLE_MS);
     const rssSeries = proc.sampler?.samples ?? [];
-    return { allLabelledMs, labelRatePerSec: spanRate(watch.times()), rssPeakMiB: proc.sampler?.peak(0, busyUntil) ?? NaN,
-      rssSettledMiB: await proc.rssMiB(), rssSeries: [...rssSeries], ...more };
+    return { allLabelledMs, labelRatePerSec: spanRate(times), labelled: times.length, rssPeakMiB: proc.sampler?.peak(0, busyUntil) ?? NaN,
+      rssSettledMiB: exited() ? null : await proc.rssMiB(), rssSeries: [...rssSeries], ...more,
+      ...(proc.unexpectedExit ? { unexpectedExit: proc.unexpectedExit } : {}) };
   } finally {
     await proc.stop();
   }
@@ -102,14 +110,14 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
   console.error(`owned-${count}: ceiling ${JSON.stringify(apiCeiling)}`);
 
   const baseline = parts.has('baseline') ? await labellerRun(ctx, baselineProc(), `${BASELINE_LABEL}=true`, w)
-    : { allLabelledMs: null, labelRatePerSec: null, rssPeakMiB: NaN, rssSettledMiB: NaN, rssSeries: [] };
+    : { allLabelledMs: null, labelRatePerSec: null, labelled: 0, rssPeakMiB: NaN, rssSettledMiB: NaN, rssSeries: [] };
   console.error(`owned-${count}: baseline labelled all in ${baseline.allLabelledMs} ms`);
 
   const before = await cluster.requestCounts();
   const operator = await Operator.create(cluster.kubeconfig);
-  const ours = await labellerRun(ctx, operator, `${LABEL_VIOLATION}=true`, w, async (startedAt) => {
+  const ours = await labellerRun(ctx, operator, `${LABEL_VIOLATION}=true`, w, async (startedAt, exited) => {
     let statusCompleteMs: number | null = null;
-    for (const deadline = performance.now() + LABELLING_TIMEOUT_MS; performance.now() < deadline; await sleep(100)) {
+    for (const deadline = performance.now() + LABELLING_TIMEOUT_MS; performance.now() < deadline && !exited(); await sleep(100)) {
       const status = await cluster.policyStatus(POLICY).catch((): Record<string, unknown> => ({}));
       if (status['matchedPods'] === pods && status['violatingPods'] === w.violatingPods.length) {
         statusCompleteMs = Math.round(performance.now() - startedAt);
@@ -120,7 +128,8 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
   });
   const requests = requestDelta(before, await cluster.requestCounts());
 
-  const perPodKiB = (settled: number, idle: number): number => Math.round(((settled - idle) * 1024 / pods) * 100) / 100;
+  const perPodKiB = (settled: number | null, idle: number): number | null =>
+    settled === null ? null : Math.round(((settled - idle) * 1024 / pods) * 100) / 100;
   const ourPerPod = perPodKiB(ours.rssSettledMiB, empty.operatorMiB);
   const baselinePerPod = perPodKiB(baseline.rssSettledMiB, empty.baselineMiB);
   const statusComplete = ours['statusCompleteMs'] as number | null;
@@ -132,7 +141,7 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
       labelRateOfCeiling: ours.labelRatePerSec === null ? null : Math.round((ours.labelRatePerSec / apiCeiling.ratePerSec) * 100) / 100 },
     baselineRun: { ...baseline, perPodKiB: baselinePerPod },
     ratios: {
-      memoryPerPod: Math.round((ourPerPod / baselinePerPod) * 100) / 100,
+      memoryPerPod: ourPerPod === null || baselinePerPod === null ? null : Math.round((ourPerPod / baselinePerPod) * 100) / 100,
       time: doneMs !== null && baseline.allLabelledMs !== null ? Math.round((doneMs / baseline.allLabelledMs) * 100) / 100 : null,
     },
   };

@@ -54,9 +54,14 @@ export function policyChangeNeedsWork(ev: StoreEvent<ImmutabilityPolicy>): boole
     JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? []);
 }
 
-/** Workload keys of `pods` (a pod whose owner chain changed may move from one workload to another). */
-function workloadsOf(caches: Caches, ...pods: (Pod | undefined)[]): string[] {
-  return [...new Set(pods.filter((p): p is Pod => p !== undefined).map((p) => workloadKeyOfPod(p, caches)))];
+/**
+ * Workload keys of `pods` (a pod whose owner chain changed may move from one workload to another). An array,
+ * not rest parameters: spreading every cached pod into one call overflows the stack near 100k pods.
+ */
+function workloadsOf(caches: Caches, pods: readonly (Pod | undefined)[]): string[] {
+  const keys = new Set<string>();
+  for (const pod of pods) if (pod !== undefined) keys.add(workloadKeyOfPod(pod, caches));
+  return [...keys];
 }
 
 /** Pods an intermediate owner (ReplicaSet, Job) controls: adopting it regroups them under another workload. */
@@ -67,7 +72,7 @@ function podsControlledBy(caches: Caches, kind: string, o: SlimOwned): Pod[] {
 function ownedChange(kind: 'ReplicaSet' | 'Job'): Watch<unknown> {
   return watch<SlimOwned>({
     source: (c) => (kind === 'ReplicaSet' ? c.replicaSets : c.jobs),
-    keys: (ev, caches) => ({ workloads: workloadsOf(caches, ...podsControlledBy(caches, kind, ev.obj)), statuses: true }),
+    keys: (ev, caches) => ({ workloads: workloadsOf(caches, podsControlledBy(caches, kind, ev.obj)), statuses: true }),
   });
 }
 
@@ -75,7 +80,7 @@ function ownedChange(kind: 'ReplicaSet' | 'Job'): Watch<unknown> {
 export const WATCHES: readonly Watch<unknown>[] = [
   watch<Pod>({
     source: (c) => c.pods,
-    keys: (ev, caches) => ({ pods: [ev.key], workloads: workloadsOf(caches, ev.obj, ev.old), statuses: true }),
+    keys: (ev, caches) => ({ pods: [ev.key], workloads: workloadsOf(caches, [ev.obj, ev.old]), statuses: true }),
   }),
   watch<ImmutabilityPolicy>({
     source: (c) => c.policies,
@@ -90,7 +95,7 @@ export const WATCHES: readonly Watch<unknown>[] = [
     keys: (ev, caches) => {
       if (ev.type === 'updated' && JSON.stringify(ev.old?.metadata.labels ?? {}) === JSON.stringify(ev.obj.metadata.labels ?? {})) return undefined;
       const pods = caches.pods.byIndex(POD_NAMESPACE_INDEX, ev.obj.metadata.name);
-      return { pods: pods.map((p) => objectKey(p.metadata)), workloads: workloadsOf(caches, ...pods), statuses: true };
+      return { pods: pods.map((p) => objectKey(p.metadata)), workloads: workloadsOf(caches, pods), statuses: true };
     },
   }),
   ownedChange('ReplicaSet'),
@@ -217,7 +222,7 @@ export class ControllerManager {
    */
   enqueuePod(key: string): void {
     const pod = this.opts.caches.pods.get(key);
-    this.route({ pods: [key], workloads: pod ? workloadsOf(this.opts.caches, pod) : [], statuses: true });
+    this.route({ pods: [key], workloads: pod ? workloadsOf(this.opts.caches, [pod]) : [], statuses: true });
   }
 
   /** Puts pods on the pod queue (a deleting policy's finalizer waits for them). */
@@ -236,7 +241,7 @@ export class ControllerManager {
     const { caches } = this.opts;
     const pods = keys.allPods ? caches.pods.list().map((p) => objectKey(p.metadata)) : keys.pods ?? [];
     for (const key of pods) queues.pod.add(key);
-    const workloads = keys.allWorkloads ? workloadsOf(caches, ...caches.pods.list()) : keys.workloads ?? [];
+    const workloads = keys.allWorkloads ? workloadsOf(caches, caches.pods.list()) : keys.workloads ?? [];
     for (const key of workloads) queues.workload.add(key);
     for (const key of keys.policies ?? []) {
       queues.policy.add(key);

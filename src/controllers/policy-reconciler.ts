@@ -3,6 +3,7 @@
 // reconciler's remembered results: this reconciler makes no remediation call and waits on none.
 // Deletion is handled with a finalizer: our labels come off the pods (through the pod queue) before the
 // policy goes away.
+import type { Pod } from '../api/kube.js';
 import {
   ANNOTATION_VIOLATIONS, FINALIZER, LABEL_DRIFT, LABEL_VIOLATION, Reasons,
   type ImmutabilityPolicyStatus, type WorkloadAction,
@@ -17,6 +18,7 @@ import { msUntilNextExpiry } from '../policy/index.js';
 import { buildStatus, invalidSpecStatus, statusChanged, workloadOutcomeKey, type PodAssessment } from '../policy/status.js';
 import type { RemediationReport } from '../remediation/context.js';
 import { objectKey } from '../runtime/list-watch.js';
+import { yieldToEventLoop } from '../runtime/yield.js';
 import type { ReconcileResult } from '../runtime/workers.js';
 import { assessPod, findingKeys } from './assess.js';
 import type { Caches } from './caches.js';
@@ -59,12 +61,28 @@ export interface PolicyReconcilerDeps {
  */
 export const STATUS_EVALUATION_SHARE = 10;
 
+/**
+ * Pods evaluated between two turns of the event loop (a few milliseconds of work). One pass over 100k pods in
+ * one go held the loop for seconds on a busy node: Lease renewals, watch events and label answers waited.
+ */
+export const EVALUATION_SLICE = 1_000;
+
 /** Milliseconds until a policy's status may be computed again (0: now). */
 export function statusWait(nowMs: number, intervalMs: number, lastWriteAtMs: number | undefined,
   lastEvaluation: { atMs: number; costMs: number } | undefined): number {
   let readyAt = lastWriteAtMs === undefined ? 0 : lastWriteAtMs + intervalMs;
   if (lastEvaluation) readyAt = Math.max(readyAt, lastEvaluation.atMs + lastEvaluation.costMs * STATUS_EVALUATION_SHARE);
   return Math.max(0, readyAt - nowMs);
+}
+
+/** One pass over the cached pods under one policy. */
+interface Evaluation {
+  /** Matched pods with findings, drift or an evaluation error. */
+  assessments: PodAssessment[];
+  /** Matched pods that break nothing: counted, not listed. */
+  compliant: number;
+  labeled: number;
+  costMs: number;
 }
 
 export class PolicyReconciler {
@@ -97,14 +115,16 @@ export class PolicyReconciler {
     const wait = this.throttle(name, now.getTime());
     if (wait > 0) return { requeueAfterMs: wait };
 
-    const { assessments, labeled } = this.evaluate(active, now);
-    this.lastEvaluation.set(name, { atMs: now.getTime(), costMs: Math.max(0, this.deps.now().getTime() - now.getTime()) });
+    const { assessments, compliant, labeled, costMs } = await this.evaluate(active, now, signal);
+    if (signal?.aborted) return;
+    this.lastEvaluation.set(name, { atMs: now.getTime(), costMs: Math.max(0, costMs) });
     const previous = this.previousStatus(active);
     const report = this.carryOver(active, this.deps.remediation.report(active), assessments, previous, generation);
     const status = buildStatus({
       generation,
       previous,
       assessments,
+      compliant,
       defaultAction: defaultAction(active),
       outcomes: report.outcomes,
       actions: { labeled, ...report.actions },
@@ -119,26 +139,43 @@ export class PolicyReconciler {
     return expiry === undefined ? undefined : { requeueAfterMs: expiry };
   }
 
-  private evaluate(active: ActivePolicy, now: Date): { assessments: PodAssessment[]; labeled: number } {
-    const assessments: PodAssessment[] = [];
+  /**
+   * Every cached pod under `active`, EVALUATION_SLICE pods at a time with a turn of the event loop between
+   * slices; `costMs` is the time spent evaluating, not the time spent waiting for the turns. Matched pods
+   * that break nothing are only counted: at 100k pods a record each was most of the evaluation's garbage.
+   */
+  private async evaluate(active: ActivePolicy, now: Date, signal?: AbortSignal): Promise<Evaluation> {
+    const evaluation: Evaluation = { assessments: [], compliant: 0, labeled: 0, costMs: 0 };
     const labels = active.resolved.mode === 'Enforce' && active.resolved.remediation.label !== undefined;
-    let labeled = 0;
-    for (const pod of this.deps.caches.pods.list()) {
-      if (pod.metadata.deletionTimestamp) continue;
-      const namespace = pod.metadata.namespace ?? 'default';
-      const verdict = assessPod(pod, active, this.deps.caches.namespaces.get(namespace)?.metadata.labels, now);
-      if (!verdict.matched) continue;
-      const ref = topLevelOwner(pod, this.deps.caches.ownerLookup);
-      const driftFindings = this.deps.drift.driftFindings(pod, active);
-      const assessment: PodAssessment = {
-        namespace, name: pod.metadata.name, workload: ref, findings: findingKeys(verdict.findings), driftFindings,
-      };
-      if (verdict.error) assessment.error = verdict.error;
-      assessments.push(assessment);
-      if (verdict.findings.length === 0 && driftFindings.length === 0) continue;
-      if (labels && (pod.metadata.labels?.[LABEL_VIOLATION] === 'true' || pod.metadata.labels?.[LABEL_DRIFT])) labeled++;
+    const pods = this.deps.caches.pods.list();
+    for (let start = 0; start < pods.length && !signal?.aborted; start += EVALUATION_SLICE) {
+      if (start > 0) await yieldToEventLoop();
+      const sliceStarted = this.deps.now().getTime();
+      for (let i = start; i < Math.min(pods.length, start + EVALUATION_SLICE); i++) this.assess(pods[i]!, active, now, labels, evaluation);
+      evaluation.costMs += this.deps.now().getTime() - sliceStarted;
     }
-    return { assessments, labeled };
+    return evaluation;
+  }
+
+  /** Adds what `pod` contributes under `active` (nothing when it does not match) to `evaluation`. */
+  private assess(pod: Pod, active: ActivePolicy, now: Date, labels: boolean, evaluation: Evaluation): void {
+    if (pod.metadata.deletionTimestamp) return;
+    const namespace = pod.metadata.namespace ?? 'default';
+    const verdict = assessPod(pod, active, this.deps.caches.namespaces.get(namespace)?.metadata.labels, now);
+    if (!verdict.matched) return;
+    const driftFindings = this.deps.drift.driftFindings(pod, active);
+    if (verdict.findings.length === 0 && driftFindings.length === 0 && verdict.error === undefined) {
+      evaluation.compliant++;
+      return;
+    }
+    const assessment: PodAssessment = {
+      namespace, name: pod.metadata.name, workload: topLevelOwner(pod, this.deps.caches.ownerLookup),
+      findings: findingKeys(verdict.findings), driftFindings,
+    };
+    if (verdict.error) assessment.error = verdict.error;
+    evaluation.assessments.push(assessment);
+    if (verdict.findings.length === 0 && driftFindings.length === 0) return;
+    if (labels && (pod.metadata.labels?.[LABEL_VIOLATION] === 'true' || pod.metadata.labels?.[LABEL_DRIFT])) evaluation.labeled++;
   }
 
   /**

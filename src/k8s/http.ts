@@ -2,7 +2,9 @@
 // and credentials (refreshed per request, so rotating service-account tokens and exec plugins keep working);
 // requests share one keep-alive agent, because a TLS handshake per label write would dominate at 100 pods/s.
 // Watches get their own agent: each holds its connection for minutes, and must never take a slot of the
-// bounded pool that requests share (nor wait for one).
+// bounded pool that requests share (nor wait for one). Leader election has its own too: a Lease renewal that
+// waited behind a backlog of label writes for a free connection would cost the leader its lease exactly when it
+// has the most work (client-go's components likewise give leader election a client of its own).
 import { Agent, request as httpsRequest, type AgentOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -18,6 +20,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Whole-request timeout; streams pass 0 and rely on their own inactivity timeout. */
   timeoutMs?: number;
+  /**
+   * Which connections carry it: `work` (default) shares the bounded pool of `maxRequestsInFlight`;
+   * `leaderElection` has a keep-alive connection of its own that no backlog of work can hold up.
+   */
+  lane?: 'work' | 'leaderElection';
 }
 
 export const ContentTypes = {
@@ -48,7 +55,7 @@ export interface KubeHttpOptions {
 }
 
 export class KubeHttp {
-  private agents?: { requests: Agent | HttpAgent; streams: Agent | HttpAgent };
+  private agents?: Record<'requests' | 'streams' | 'leaderElection', Agent | HttpAgent>;
   private readonly server: URL;
   private credentials?: { headers: Record<string, string>; until: number };
   private readonly maxRequestsInFlight: number;
@@ -87,7 +94,7 @@ export class KubeHttp {
 
   /** A streaming GET (watch); the caller consumes and destroys the response. */
   async stream(path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
-    const res = await this.send('GET', path, { ...opts, timeoutMs: 0 }, 'streams');
+    const res = await this.send('GET', path, { ...opts, timeoutMs: 0 }, true);
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       const text = await readBody(res);
@@ -104,11 +111,11 @@ export class KubeHttp {
     return res;
   }
 
-  private async send(method: string, path: string, opts: RequestOptions, pool: 'requests' | 'streams' = 'requests'): Promise<IncomingMessage> {
+  private async send(method: string, path: string, opts: RequestOptions, streaming = false): Promise<IncomingMessage> {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const { headers, agents } = await this.connection();
-    const agent = agents[pool];
+    const agent = streaming ? agents.streams : opts.lane === 'leaderElection' ? agents.leaderElection : agents.requests;
     const payload = opts.body === undefined ? undefined
       : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     if (payload !== undefined) {
@@ -141,7 +148,7 @@ export class KubeHttp {
         ? new Agent({ keepAlive: true, maxSockets, ca: opts.ca, cert: opts.cert, key: opts.key,
           rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername })
         : new HttpAgent({ keepAlive: true, maxSockets });
-      this.agents = { requests: agent(this.maxRequestsInFlight), streams: agent(Infinity) };
+      this.agents = { requests: agent(this.maxRequestsInFlight), streams: agent(Infinity), leaderElection: agent(Infinity) };
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
@@ -150,8 +157,7 @@ export class KubeHttp {
   }
 
   close(): void {
-    this.agents?.requests.destroy();
-    this.agents?.streams.destroy();
+    for (const agent of Object.values(this.agents ?? {})) agent.destroy();
   }
 }
 

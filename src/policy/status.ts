@@ -34,7 +34,10 @@ export interface DegradedState {
 export interface StatusInput {
   generation: number;
   previous: ImmutabilityPolicyStatus | undefined;
+  /** Matched pods with findings, drift or an evaluation error (compliant ones may be here too, or counted below). */
   assessments: readonly PodAssessment[];
+  /** Matched pods that break nothing, counted without an assessment each (a large cluster's most pods). */
+  compliant?: number;
   /** Default action for violating workloads without a specific outcome (Planned in Audit, Labeled, Skipped). */
   defaultAction: WorkloadAction;
   outcomes: ReadonlyMap<string, WorkloadOutcome>;
@@ -48,6 +51,7 @@ export function workloadOutcomeKey(w: { namespace: string; kind: string; name: s
 }
 
 export function buildStatus(input: StatusInput): ImmutabilityPolicyStatus {
+  const matchedPods = input.assessments.length + (input.compliant ?? 0);
   const workloads = new Map<string, { ref: PodAssessment['workload']; pods: number; findings: Set<string> }>();
   let violatingPods = 0;
   let driftedPods = 0;
@@ -93,7 +97,7 @@ export function buildStatus(input: StatusInput): ImmutabilityPolicyStatus {
       type: 'Ready', status: 'True', reason: Reasons.Evaluating, observedGeneration: input.generation,
       message: unevaluable > 0 ? `spec accepted; ${unevaluable} pod(s) could not be evaluated` : 'spec accepted; pods are being evaluated',
     },
-    compliantCondition(input.assessments.length, violatingPods, driftedPods, workloads.size, input.generation),
+    compliantCondition(matchedPods, violatingPods, driftedPods, workloads.size, input.generation),
     input.degraded
       ? { type: 'Degraded', status: 'True', reason: input.degraded.reason, message: input.degraded.message, observedGeneration: input.generation }
       : { type: 'Degraded', status: 'False', reason: Reasons.RemediationHealthy, message: 'no remediation failures', observedGeneration: input.generation },
@@ -102,7 +106,7 @@ export function buildStatus(input: StatusInput): ImmutabilityPolicyStatus {
   return {
     observedGeneration: input.generation,
     conditions: setConditions(input.previous?.conditions, conditions, input.now),
-    matchedPods: input.assessments.length,
+    matchedPods,
     violatingPods,
     driftedPods,
     violatingWorkloads: workloads.size,

@@ -2,6 +2,7 @@ import { childAbortController } from './abort.js';
 import type { Clock, Timer } from './clock.js';
 import { statusCodeOf } from './errors.js';
 import { errorFields, noopLogger, type Logger } from './logger.js';
+import { yieldToEventLoop } from './yield.js';
 
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -91,6 +92,8 @@ export class LeaderElector {
   private leader: { controller: AbortController; dispose: () => void } | undefined;
   private inflight: Promise<unknown> = Promise.resolve();
   private running = false;
+  /** The renewal round that ran out of time: how many attempts it made, over how long. */
+  private lostRound: { attempts: number; elapsedMs: number } | undefined;
 
   constructor(opts: LeaderElectorOptions) {
     this.opts = opts;
@@ -131,7 +134,7 @@ export class LeaderElector {
       const leaderSignal = this.startLeading(signal);
       const outcome = await this.renewLoop(leaderSignal);
       if (outcome === 'lost') {
-        this.logger.warn('failed to renew lease within the renew deadline; stopping leading', this.fields());
+        this.logger.warn('failed to renew lease within the renew deadline; stopping leading', { ...this.fields(), ...this.lostRound });
       } else if (outcome === 'taken') {
         this.logger.warn('lease taken over by another holder; stopping leading', { ...this.fields(), leader: this.observedLeader() });
       }
@@ -229,13 +232,22 @@ export class LeaderElector {
     for (;;) {
       await clock.sleep(this.retryPeriodMs, leaderSignal);
       if (leaderSignal.aborted) return 'stopped';
-      const deadline = clock.now() + this.renewDeadlineMs;
-      for (;;) {
+      const started = clock.now();
+      const deadline = started + this.renewDeadlineMs;
+      for (let attempts = 1; ; attempts++) {
         const remaining = deadline - clock.now();
-        if (remaining <= 0) return 'lost';
+        if (remaining <= 0) {
+          this.lostRound = { attempts: attempts - 1, elapsedMs: clock.now() - started };
+          return 'lost';
+        }
         const attempt = await this.withinDeadline(this.track(this.tryAcquireOrRenew()), remaining, 'failed');
         if (leaderSignal.aborted) return 'stopped';
-        if (attempt === 'held') break;
+        if (attempt === 'held') {
+          // Half the deadline gone on one renewal: the warning comes before the lease is lost, with the figure.
+          const tookMs = clock.now() - started;
+          if (tookMs > this.renewDeadlineMs / 2) this.logger.warn('slow lease renewal', { ...this.fields(), tookMs, attempts, renewDeadlineMs: this.renewDeadlineMs });
+          break;
+        }
         // Another holder's valid lease is no transient failure: it leads now. Waiting out the renew deadline
         // (as client-go does) would only leave two replicas acting for that long.
         if (attempt === 'taken') return 'taken';
@@ -245,12 +257,18 @@ export class LeaderElector {
     }
   }
 
-  /** `attempt`'s result, or `onTimeout` if it has not finished within `ms` (a hung request counts as a failure). */
+  /**
+   * `attempt`'s result, or `onTimeout` if it has not finished within `ms` (a hung request counts as a failure).
+   * An event loop that was held up (a long job, a garbage-collection pause) runs its due timers before it
+   * reads its sockets: the timeout waits one turn more, so that an answer that arrived meanwhile is read
+   * first. Counting such a renewal is safe: the API server accepted it against the Lease's resourceVersion,
+   * so nobody else had taken the Lease.
+   */
   private withinDeadline<T>(attempt: Promise<T>, ms: number, onTimeout: T): Promise<T> {
     const { clock } = this.opts;
     let timer: Timer | undefined;
     const timeout = new Promise<T>((resolve) => {
-      timer = clock.setTimeout(() => resolve(onTimeout), ms);
+      timer = clock.setTimeout(() => void yieldToEventLoop().then(() => resolve(onTimeout)), ms);
     });
     return Promise.race([attempt, timeout]).finally(() => {
       if (timer !== undefined) clock.clearTimeout(timer);

@@ -6,6 +6,7 @@ import {
   metadataKeyOf,
   resourceVersionOf,
   statusErrorFromEvent,
+  type ListPage,
   type ListWatchSource,
   type WatchEvent,
 } from './list-watch.js';
@@ -194,15 +195,20 @@ export class Reflector<T> {
       let continueToken: string | undefined;
       let resourceVersion = '';
       try {
-        do {
-          const page = await this.listPage(limit, continueToken, signal);
+        // The next page is asked for before this one is slimmed: the API server serves it while we work.
+        let next: Promise<ListPage> | undefined = this.listPage(limit, undefined, signal);
+        while (next !== undefined) {
+          const page: ListPage = await next;
+          continueToken = page.continueToken || undefined;
+          next = continueToken === undefined ? undefined : this.listPage(limit, continueToken, signal);
+          // A failing prefetch is seen by the `await` of the next turn; until then it must not count as unhandled.
+          next?.catch(() => undefined);
           for (const raw of page.items) {
             const t = this.transformSafe(raw);
             if (t.ok && t.obj !== undefined) items.push(t.obj);
           }
           resourceVersion = page.resourceVersion;
-          continueToken = page.continueToken || undefined;
-        } while (continueToken !== undefined);
+        }
       } catch (err) {
         const midList = continueToken !== undefined;
         if (midList && statusCodeOf(err) === 410 && attempt + 1 < MAX_LIST_RESTARTS && !signal.aborted) {

@@ -111,7 +111,7 @@ export class Store<T> {
       return;
     }
     this.put(key, obj, old);
-    this.emit(old === undefined ? { type: 'added', key, obj } : { type: 'updated', key, obj, old });
+    this.emit([old === undefined ? { type: 'added', key, obj } : { type: 'updated', key, obj, old }]);
   }
 
   /** Removes one object; emits `deleted` if it was cached. */
@@ -120,7 +120,7 @@ export class Store<T> {
     if (old === undefined) return;
     this.unindex(key, old);
     this.items.delete(key);
-    this.emit({ type: 'deleted', key, obj: old });
+    this.emit([{ type: 'deleted', key, obj: old }]);
   }
 
   /**
@@ -146,7 +146,7 @@ export class Store<T> {
       events.push(old === undefined ? { type: 'added', key, obj } : { type: 'updated', key, obj, old });
     }
     this.rv = resourceVersion;
-    this.emit(...events);
+    this.emit(events);
   }
 
   private put(key: string, obj: T, old: T | undefined): void {
@@ -177,8 +177,11 @@ export class Store<T> {
     }
   }
 
-  /** Delivers every event to every listener even if some throw; then rethrows the first failure. */
-  private emit(...events: StoreEvent<T>[]): void {
+  /**
+   * Delivers every event to every listener even if some throw; then rethrows the first failure. An array, not
+   * rest parameters: a relist of 100k+ objects spread into one call would overflow the stack.
+   */
+  private emit(events: readonly StoreEvent<T>[]): void {
     let first: { err: unknown } | undefined;
     for (const ev of events) {
       for (const listener of [...this.listeners]) {

@@ -136,6 +136,7 @@ describe('Helm chart (charts/immutability-operator)', function () {
     expect(overlap.map(key).sort()).to.deep.equal([
       'ClusterRole//immutability-operator', 'ClusterRole//immutability-operator-metrics-reader', 'ClusterRoleBinding//immutability-operator',
       'CustomResourceDefinition//immutabilitypolicies.immutability.dev', 'Deployment/immutability-system/immutability-operator',
+      'FlowSchema//immutability-operator-leader-election',
       'Role/immutability-system/immutability-operator-leader-election', 'RoleBinding/immutability-system/immutability-operator-leader-election',
       'Service/immutability-system/immutability-operator-metrics', 'ServiceAccount/immutability-system/immutability-operator',
     ]);

@@ -139,6 +139,19 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
     expect(entries.some((e) => e['msg'] === 'became leader' && e['identity'] === holder)).to.equal(true);
   });
 
+  it('sends its Lease requests at the leader-election priority level (the shipped FlowSchema), not behind its own writes', async function () {
+    // API Priority and Fairness counts every request it dispatches by FlowSchema and priority level.
+    const dispatched = async (): Promise<number> => {
+      const metrics = await kubectlOk(['get', '--raw', '/metrics']);
+      const line = metrics.split('\n').find((l) => l.startsWith('apiserver_flowcontrol_dispatched_requests_total{') &&
+        l.includes('flow_schema="immutability-operator-leader-election"') && l.includes('priority_level="leader-election"'));
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const before = await dispatched();
+    // Renewals go out every retry period (2 s): within a few seconds more of them are counted there.
+    await eventually('Lease renewals dispatched at the leader-election level', async () => ((await dispatched()) > before ? true : undefined), 15_000);
+  });
+
   it('enforces a policy with label, patchOwner and evict: patches, evicts, labels, reports status and Events', async function () {
     await apply({
       apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: POLICY },

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { KubeHttp } from '../../../src/k8s/http.js';
+import { leaseClient } from '../../../src/k8s/lease.js';
 import { StatusError } from '../../../src/runtime/errors.js';
 import { withServer } from './loopback-server.js';
 
@@ -84,6 +85,36 @@ describe('KubeHttp', () => {
       await Promise.all(Array.from({ length: 6 }, () => http.write('PATCH', '/p', { body: {} })));
       expect(most).to.equal(2);
       watch.destroy();
+      http.close();
+    });
+  });
+
+  it('a Lease renewal goes out while every request connection is busy, and writes MicroTime', async () => {
+    const held: (() => void)[] = [];
+    let leaseBody = '';
+    await withServer((req, res) => {
+      if (req.url?.startsWith('/apis/coordination.k8s.io/')) {
+        req.on('data', (c: Buffer) => (leaseBody += c.toString()));
+        req.on('end', () => res.end(leaseBody));
+        return;
+      }
+      held.push(() => res.end('{}')); // a backlog of writes the API server answers slowly
+    }, async (kc) => {
+      const http = new KubeHttp(kc, { maxRequestsInFlight: 2 });
+      const backlog = Promise.all(Array.from({ length: 4 }, () => http.write('PATCH', '/api/v1/namespaces/n/pods/p', { body: {} })));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(held).to.have.length(2);
+      const renewed = await leaseClient(http).replace('ns', 'l', {
+        metadata: { name: 'l', namespace: 'ns', resourceVersion: '7' },
+        spec: { holderIdentity: 'me', leaseDurationSeconds: 15, renewTime: '2026-01-01T00:00:01.234Z' },
+      });
+      expect(renewed.spec).to.deep.equal({ holderIdentity: 'me', leaseDurationSeconds: 15, renewTime: '2026-01-01T00:00:01.234000Z' });
+      expect(JSON.parse(leaseBody)).to.include({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' });
+      while (held.length > 0) {
+        held.splice(0).forEach((answer) => answer());
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await backlog;
       http.close();
     });
   });

@@ -55,6 +55,16 @@ describe('policy/status buildStatus', () => {
     ]);
   });
 
+  it('counts compliant pods given as a number like compliant assessments', () => {
+    const listed = buildStatus(input({
+      assessments: [assessment('a', 'p1', ['Deployment', 'web'], ['c:privileged']), assessment('a', 'p2', ['Deployment', 'web']), assessment('a', 'p3', ['Deployment', 'web'])],
+    }));
+    const counted = buildStatus(input({ assessments: [assessment('a', 'p1', ['Deployment', 'web'], ['c:privileged'])], compliant: 2 }));
+    expect(counted).to.deep.equal(listed);
+    expect(counted).to.deep.include({ matchedPods: 3, violatingPods: 1 });
+    expect(condition(counted, 'Compliant').message).to.equal('1 of 3 matched pod(s) in 1 workload(s) violate the policy');
+  });
+
   it('with matched pods and no findings: AllCompliant, nothing listed', () => {
     const status = buildStatus(input({
       assessments: [assessment('a', 'p1', ['Deployment', 'web']), assessment('a', 'p2', ['Deployment', 'web']), assessment('b', 'p3', ['Pod', 'p3'])],

@@ -33,13 +33,43 @@ export interface WorkQueueOptions {
  *  - `addRateLimited` waits max(per-key exponential backoff, global token bucket), like client-go's default
  *    controller rate limiter.
  */
+/**
+ * First in, first out, with O(1) removal at the head. `Array.prototype.shift` moves every remaining element:
+ * with the 100k keys of a large cluster's resync queued, handing keys out that way was 6 % of the operator's
+ * CPU (a profile of owned-100000).
+ */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // Drop the consumed prefix once it is most of the array, so memory follows the length (amortised O(1)).
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 export class WorkQueue<K extends string = string> {
   private readonly clock: Clock;
   private readonly hooks: WorkQueueHooks;
   private readonly backoff: PerKeyBackoff;
   private readonly bucket: TokenBucket;
 
-  private readonly ready: K[] = [];
+  private readonly ready = new Fifo<K>();
   /** Keys that need processing: queued, or to be re-queued when their current processing finishes. */
   private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();

@@ -20,6 +20,17 @@ describe('WorkQueue', () => {
     expect(q.processingCount()).to.equal(2);
   });
 
+  it('keeps FIFO order through a large backlog with keys added while it drains (a resync of a big cluster)', async () => {
+    const { q } = queue();
+    for (let i = 0; i < 5_000; i++) q.add(`k${i}`);
+    const out: string[] = [];
+    for (let i = 0; i < 4_000; i++) out.push((await q.get())!);
+    for (let i = 5_000; i < 6_000; i++) q.add(`k${i}`);
+    expect(q.len()).to.equal(2_000);
+    while (q.len() > 0) out.push((await q.get())!);
+    expect(out).to.deep.equal(Array.from({ length: 6_000 }, (_, i) => `k${i}`));
+  });
+
   it('defers a key added while it is processed until done, so it is never handed out twice at once', async () => {
     const { q } = queue();
     q.add('a');

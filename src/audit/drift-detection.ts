@@ -138,6 +138,7 @@ export async function startDriftDetection(deps: DriftDetectionDeps): Promise<Dri
         pipeline.push('log', raw);
       },
       onOversizedLine: () => deps.metrics.auditEvents.inc({ source: 'log', outcome: 'malformed' }),
+      ready: () => pipeline.room(),
     });
     following = follower.run(followerStop.signal);
     log.info('following audit log', { path: audit.logFile, from: 'end of the existing file' });

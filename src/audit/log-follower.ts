@@ -4,7 +4,8 @@
 //     then the new one from its start;
 //   - truncation (copytruncate rotation): reading restarts at offset 0;
 //   - partial lines: a line is handed out only once its newline is written; a line longer than
-//     `maxLineBytes` is skipped whole (reported), so one runaway write cannot grow memory.
+//     `maxLineBytes` is skipped whole (reported), so one runaway write cannot grow memory;
+//   - a consumer that falls behind (`ready`): reading waits for it, one chunk at a time.
 // It starts at the END of a file that exists at start-up: events written before the operator started were
 // either seen by a previous run (and recorded on the pods) or predate it, and replaying a whole log could
 // evict pods for old, long-handled sessions. A file that appears later is read from its start.
@@ -17,6 +18,11 @@ export interface LogFollowerOptions {
   onLine(line: string): void;
   /** Called for each line skipped for being longer than `maxLineBytes`. */
   onOversizedLine?(): void;
+  /**
+   * Resolves when the consumer can take more lines; nothing more is read until then. The file is the buffer:
+   * a consumer that falls behind slows the reading down and loses nothing.
+   */
+  ready?(): Promise<void>;
   clock: Clock;
   logger: Logger;
   /** Default 500 ms. */
@@ -157,6 +163,7 @@ export class LogFollower {
     if (!file) return;
     const buf = Buffer.allocUnsafe(CHUNK);
     for (;;) {
+      await this.opts.ready?.();
       const { bytesRead } = await file.handle.read(buf, 0, CHUNK, file.position);
       if (bytesRead === 0) return;
       file.position += bytesRead;

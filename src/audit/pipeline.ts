@@ -1,10 +1,12 @@
-// One stream for every audit source: raw events go in (from the webhook or the log follower), drift
-// observations come out. The stream is buffered and bounded: sources never wait for processing (the webhook
-// answers the API server at once), and a flood beyond `capacity` pending events is dropped and counted rather
-// than growing memory without limit.
-import { Observable, Subject, asapScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+// One queue for every audit source: raw events go in (from the webhook or the log follower), drift
+// observations come out. The queue is bounded and drained a slice at a time on later turns of the event loop:
+// the webhook answers the API server at once and never waits for processing, a flood never holds the event
+// loop (lease renewals, reconciles and the next requests get their turns), and what the webhook brings beyond
+// `capacity` pending events is dropped and counted rather than growing memory without limit. The log follower
+// instead waits for room before it reads on: the file is its buffer, so nothing from it is dropped.
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { SlicedQueue } from '../runtime/sliced-queue.js';
 import { classifyAuditEvent, type DriftRecord, type PodRef } from './classify.js';
 import { validateAuditEvent } from './event.js';
 import { LRUCache } from 'lru-cache';
@@ -17,76 +19,63 @@ export interface AuditInput {
 }
 
 /**
- * Collects items into arrays handed downstream on `scheduler` (not in the producer's call stack), holding at
- * most `capacity` items between flushes; items beyond that go to `onDrop`.
+ * Whether a source waits for `room()` before handing in more (and so is never dropped): the log follower can
+ * stop reading; kube-apiserver's webhook backend cannot be made to wait without blocking its own batches.
  */
-export function boundedBatches<T>(capacity: number, onDrop: (item: T) => void, scheduler: SchedulerLike = asapScheduler): OperatorFunction<T, T[]> {
-  return (source) => new Observable<T[]>((subscriber) => {
-    let pending: T[] = [];
-    let scheduled: Subscription | undefined;
-    const flush = (): void => {
-      scheduled = undefined;
-      const batch = pending;
-      pending = [];
-      if (batch.length > 0) subscriber.next(batch);
-    };
-    const sub = source.subscribe({
-      next(item) {
-        if (pending.length >= capacity) {
-          onDrop(item);
-          return;
-        }
-        pending.push(item);
-        scheduled ??= scheduler.schedule(flush);
-      },
-      error: (err: unknown) => subscriber.error(err),
-      complete() {
-        flush();
-        subscriber.complete();
-      },
-    });
-    return () => {
-      sub.unsubscribe();
-      scheduled?.unsubscribe();
-    };
-  });
-}
+const WAITS_FOR_ROOM: Record<AuditSourceName, boolean> = { webhook: false, log: true };
 
 export interface AuditPipelineOptions {
   /** Called for each authorized exec/attach/ephemeral-container request, once per audit ID. */
   onDrift(pod: PodRef, record: DriftRecord): void;
   metrics: Pick<Metrics, 'auditEvents'>;
   logger: Logger;
-  /** Events waiting for processing before new ones are dropped. Default 10000. */
+  /** Events waiting for processing before new webhook events are dropped. Default 10000. */
   capacity?: number;
   /** Audit IDs remembered for de-duplication. Default 16384. */
   dedupCapacity?: number;
-  scheduler?: SchedulerLike;
+  /**
+   * Events processed per turn of the event loop. Default 100 (a few milliseconds): between two slices the
+   * webhook reads and answers what arrived, so a flood is taken in (and its overflow dropped) at the rate it
+   * comes rather than at the rate it is processed.
+   */
+  slice?: number;
+  /** Schedules the next slice; default setImmediate (tests pass their own). */
+  schedule?: (fn: () => void) => void;
 }
 
 export class AuditPipeline {
-  private readonly input = new Subject<AuditInput>();
   private readonly seen: LRUCache<string, true>;
-  private readonly subscription: Subscription;
+  private readonly queue: SlicedQueue<AuditInput>;
 
   constructor(private readonly opts: AuditPipelineOptions) {
     this.seen = new LRUCache({ max: opts.dedupCapacity ?? 16_384 });
-    this.subscription = this.input
-      .pipe(boundedBatches(opts.capacity ?? 10_000, (item) => this.count(item.source, 'dropped'), opts.scheduler))
-      .subscribe((batch) => {
-        for (const item of batch) this.process(item);
-      });
+    this.queue = new SlicedQueue({
+      capacity: opts.capacity ?? 10_000, slice: opts.slice ?? 100, process: (item) => this.process(item),
+      ...(opts.schedule ? { schedule: opts.schedule } : {}),
+    });
   }
 
-  /** Hands one raw event in; never throws, never blocks. */
+  /**
+   * Hands one raw event in; never throws, never blocks. A webhook event beyond the capacity is dropped and
+   * counted; a log line is queued anyway, since the follower waited for `room()` before the read it came from.
+   */
   push(source: AuditSourceName, raw: unknown): void {
-    this.input.next({ source, raw });
+    if (!this.queue.offer({ source, raw }, WAITS_FOR_ROOM[source])) this.count(source, 'dropped');
+  }
+
+  /** Resolves once the queue has room: a source that can hold back awaits it before reading more. */
+  room(): Promise<void> {
+    return this.queue.room();
+  }
+
+  /** Events waiting. */
+  get depth(): number {
+    return this.queue.depth;
   }
 
   /** Processes what is buffered and stops accepting events. */
   close(): void {
-    this.input.complete();
-    this.subscription.unsubscribe();
+    this.queue.close();
   }
 
   private count(source: AuditSourceName, outcome: string): void {

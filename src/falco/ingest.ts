@@ -11,6 +11,7 @@ import type { Pod } from '../api/kube.js';
 import type { DriftRecord, PodRef } from '../audit/classify.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { SlicedQueue } from '../runtime/sliced-queue.js';
 import type { FalcoAlert } from './alert.js';
 
 /** Characters of Falco's output line kept on the pod (the annotation holds several records in 4 KiB). */
@@ -47,57 +48,31 @@ export function driftRecordOf(alert: FalcoAlert): DriftRecord {
 }
 
 export class FalcoIngest {
-  private pending: FalcoAlert[] = [];
-  private head = 0;
-  private scheduled = false;
-  private closed = false;
-  private readonly capacity: number;
-  private readonly schedule: (fn: () => void) => void;
+  private readonly queue: SlicedQueue<FalcoAlert>;
 
   constructor(private readonly opts: FalcoIngestOptions) {
-    this.capacity = opts.capacity ?? 10_000;
-    this.schedule = opts.schedule ?? ((fn) => setImmediate(fn));
+    this.queue = new SlicedQueue({
+      capacity: opts.capacity ?? 10_000, slice: opts.slice ?? 500,
+      process: (alert) => this.opts.metrics.falcoAlerts.inc({ outcome: this.process(alert) }),
+      ...(opts.schedule ? { schedule: opts.schedule } : {}),
+    });
   }
 
   /** Alerts waiting. */
   get depth(): number {
-    return this.pending.length - this.head;
+    return this.queue.depth;
   }
 
   /** Queues all of `alerts`, or none when they do not fit (the caller answers 503). */
   offer(alerts: readonly FalcoAlert[]): boolean {
-    if (this.closed || this.depth + alerts.length > this.capacity) {
-      this.opts.metrics.falcoAlerts.inc({ outcome: 'overflow' }, alerts.length);
-      return false;
-    }
-    for (const a of alerts) this.pending.push(a);
-    if (!this.scheduled && alerts.length > 0) {
-      this.scheduled = true;
-      this.schedule(() => this.drain());
-    }
-    return true;
+    if (this.queue.offerAll(alerts)) return true;
+    this.opts.metrics.falcoAlerts.inc({ outcome: 'overflow' }, alerts.length);
+    return false;
   }
 
   /** Processes what is queued, then refuses new alerts. */
   close(): void {
-    while (this.depth > 0) this.drain();
-    this.closed = true;
-  }
-
-  private drain(): void {
-    this.scheduled = false;
-    const end = Math.min(this.pending.length, this.head + (this.opts.slice ?? 500));
-    for (; this.head < end; this.head++) {
-      const alert = this.pending[this.head] as FalcoAlert;
-      this.opts.metrics.falcoAlerts.inc({ outcome: this.process(alert) });
-    }
-    if (this.head === this.pending.length) {
-      this.pending = [];
-      this.head = 0;
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      this.schedule(() => this.drain());
-    }
+    this.queue.close();
   }
 
   private process(alert: FalcoAlert): AlertOutcome {

@@ -2,6 +2,7 @@
 // that drive drift detection.
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
+import { paced } from './faults/paced.js';
 import { cluster } from './integration-hooks.js';
 
 export interface AuditClient {
@@ -62,3 +63,57 @@ export function execEvent(ns: string, name: string, auditID: string, user: strin
 }
 
 export const eventList = (items: unknown[]): string => JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items });
+
+export interface Flood {
+  /** Pre-serialised bodies, sent round-robin: the sender does no JSON work while it floods. */
+  bodies: readonly Buffer[];
+  eventsPerBody: number;
+  /** Events offered per second, and for how long. */
+  rate: number;
+  seconds: number;
+  /** Requests in flight at once, each on its own keep-alive connection. */
+  inflight: number;
+  client: { ca: Buffer; cert: Buffer; key: Buffer };
+}
+
+export interface FloodResult {
+  /** Events in the requests sent (each answered, whatever the answer). */
+  sentEvents: number;
+  /** From the first request to the last answer. */
+  seconds: number;
+  /** Requests by HTTP status (0: no answer). */
+  answers: Map<number, number>;
+}
+
+/**
+ * Floods the suite's audit webhook as a busy kube-apiserver's batch backend would, only faster: pre-built
+ * EventList bodies paced at `rate` events a second over `inflight` keep-alive TLS connections. The rate it
+ * reaches is the receiver's: a receiver that does not answer holds the sender back.
+ */
+export async function floodAuditWebhook(flood: Flood): Promise<FloodResult> {
+  const { audit } = cluster();
+  const agent = new https.Agent({ ...flood.client, keepAlive: true, maxSockets: flood.inflight });
+  const answers = new Map<number, number>();
+  const post = (body: Buffer): Promise<void> => new Promise((resolve) => {
+    const req = https.request({
+      host: '127.0.0.1', port: audit.port, path: '/audit', method: 'POST', agent,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        answers.set(res.statusCode ?? 0, (answers.get(res.statusCode ?? 0) ?? 0) + 1);
+        resolve();
+      });
+    });
+    req.on('error', () => {
+      answers.set(0, (answers.get(0) ?? 0) + 1);
+      resolve();
+    });
+    req.end(body);
+  });
+  // One request per `eventsPerBody` events: the request rate that makes the event rate.
+  const { calls, seconds } = await paced({ rate: flood.rate / flood.eventsPerBody, seconds: flood.seconds, inflight: flood.inflight },
+    (n) => post(flood.bodies[n % flood.bodies.length] as Buffer));
+  agent.destroy();
+  return { sentEvents: calls * flood.eventsPerBody, seconds, answers };
+}

@@ -10,6 +10,13 @@ import { repoRoot } from './controlplane/binaries.js';
 import { freePort } from './controlplane/ports.js';
 import { cluster } from './integration-hooks.js';
 import { parseSamples, sumOf, type Sample } from './faults/prometheus.js';
+import { shippedFlags } from '../../bench/lib/operator.js';
+
+/**
+ * NODE_OPTIONS for the V8 flags the operator is deployed with (the image's entrypoint and the manifest's
+ * NODE_OPTIONS), read from the files that ship: memory under a flood or churn is judged with its real limits.
+ */
+export const DEPLOYED_NODE_OPTIONS = shippedFlags().nodeFlags.join(' ');
 
 export interface OperatorOptions {
   /** Extra flags for `run`. */

@@ -122,4 +122,29 @@ describe('audit log follower', function () {
     await running;
     expect(seen).to.deep.equal(['{"x":1}']);
   });
+
+  it('reads no further while its consumer is not ready, and loses nothing meanwhile', async function () {
+    let waits = 0;
+    let readyNow: (() => void) | undefined;
+    const slow = new LogFollower({
+      path: file, clock: new FakeClock(), logger, onLine: (l) => lines.push(l),
+      ready: () => {
+        waits++;
+        return waits === 1 ? new Promise<void>((resolve) => { readyNow = resolve; }) : new Promise<void>((r) => setTimeout(r, 5));
+      },
+    });
+    // About 100 KiB: two 64 KiB reads of 1 KiB lines, each preceded by a wait for the consumer.
+    const line = (i: number): string => `{"n":${i},"pad":"${'x'.repeat(1000)}"}`;
+    await writeFile(file, Array.from({ length: 100 }, (_, i) => `${line(i)}\n`).join(''));
+    const polled = slow.poll();
+    for (let i = 0; i < 20 && !readyNow; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lines, 'nothing read before the consumer is ready').to.deep.equal([]);
+    readyNow?.();
+    await polled;
+    expect(lines).to.have.length(100);
+    expect(lines[99]).to.equal(line(99));
+    expect(waits, 'a wait before each read: two with lines, one that finds the end').to.equal(3);
+    await slow.closeFile();
+  });
 });

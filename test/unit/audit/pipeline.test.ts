@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { Subject, queueScheduler } from 'rxjs';
 import type { DriftRecord, PodRef } from '../../../src/audit/classify.js';
-import { AuditPipeline, boundedBatches } from '../../../src/audit/pipeline.js';
+import { AuditPipeline } from '../../../src/audit/pipeline.js';
 import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
 import { noopLogger } from '../../../src/runtime/logger.js';
 import { auditEvent } from './helpers.js';
@@ -70,23 +69,37 @@ describe('audit pipeline', function () {
     expect(drift).to.have.length(1);
   });
 
-  it('boundedBatches hands items out of the producer call stack, in order', async function () {
-    const input = new Subject<number>();
-    const seen: number[][] = [];
-    const dropped: number[] = [];
-    input.pipe(boundedBatches(2, (n) => dropped.push(n))).subscribe((b) => seen.push(b));
-    input.next(1);
-    input.next(2);
-    input.next(3);
-    expect(seen).to.deep.equal([]);
+  it('drops webhook events beyond its capacity but queues log lines (the follower waited for room)', async function () {
+    const { pipeline, drift, metrics } = setup(2);
+    for (let i = 0; i < 3; i++) pipeline.push('webhook', auditEvent({ name: `w${i}` }));
+    for (let i = 0; i < 3; i++) pipeline.push('log', auditEvent({ name: `l${i}` }));
+    let roomed = false;
+    const room = pipeline.room().then(() => { roomed = true; });
+    expect(pipeline.depth).to.equal(5);
+    await Promise.resolve();
+    expect(roomed, 'no room while full').to.equal(false);
     await tick();
-    expect(seen).to.deep.equal([[1, 2]]);
-    expect(dropped).to.deep.equal([3]);
-    // A synchronous scheduler flushes at once.
-    const sync: number[][] = [];
-    const s2 = new Subject<number>();
-    s2.pipe(boundedBatches(2, () => undefined, queueScheduler)).subscribe((b) => sync.push(b));
-    s2.next(7);
-    expect(sync).to.deep.equal([[7]]);
+    await room;
+    expect(drift.map((d) => d.pod.name)).to.deep.equal(['w0', 'w1', 'l0', 'l1', 'l2']);
+    expect(await outcomes(metrics)).to.deep.equal({ 'webhook/accepted': 2, 'webhook/dropped': 1, 'log/accepted': 3 });
+  });
+
+  it('processes a slice per turn of the event loop, so that a flood never holds the loop', function () {
+    const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+    const turns: (() => void)[] = [];
+    const drift: string[] = [];
+    const pipeline = new AuditPipeline({
+      onDrift: (pod) => drift.push(pod.name), metrics, logger: silent, slice: 2, schedule: (fn) => turns.push(fn),
+    });
+    for (let i = 0; i < 5; i++) pipeline.push('webhook', auditEvent({ name: `p${i}` }));
+    expect(drift, 'nothing in the producer\'s call stack').to.deep.equal([]);
+    expect(turns).to.have.length(1);
+    turns.shift()!();
+    expect(drift).to.deep.equal(['p0', 'p1']);
+    expect(turns, 'the rest on a later turn').to.have.length(1);
+    turns.shift()!();
+    turns.shift()!();
+    expect(drift).to.have.length(5);
+    expect(turns).to.have.length(0);
   });
 });

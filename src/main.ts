@@ -2,6 +2,8 @@
 // servers, then leader election decides when the controllers act. SIGTERM/SIGINT stop acting at once,
 // release the Lease so a standby takes over without waiting for expiry, and close everything.
 import { setMaxListeners } from 'node:events';
+import { totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { RunConfig } from './config.js';
@@ -26,6 +28,7 @@ import { startHealthServer } from './observability/health-server.js';
 import { parseBindAddress, type RunningServer } from './observability/http-server.js';
 import { kubeAuthorizer } from './observability/kube-authorizer.js';
 import { watchEventLoop } from './observability/event-loop.js';
+import { heapFit } from './observability/heap-limit.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
@@ -68,6 +71,8 @@ async function startServers(config: RunConfig, kc: KubeConfig, registry: Registr
 export async function runOperator(config: RunConfig, opts: { signals?: boolean } = {}): Promise<number> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   const stopEventLoopWatch = watchEventLoop({ logger });
+  const heap = heapFit(getHeapStatistics().heap_size_limit, process.constrainedMemory(), totalmem());
+  if (heap) logger[heap.level](heap.message, heap.fields);
   const kc = loadKubeConfig(config.kubeconfig);
   const http = new KubeHttp(kc, { maxRequestsInFlight: config.maxRequestsInFlight });
   const api = new KubeApi(http);

@@ -15,6 +15,7 @@ import { ReportWriter } from './reports/report-writer.js';
 import { AdmissionReconciler } from './controllers/admission-reconciler.js';
 import { WorkloadReconciler } from './controllers/workload-reconciler.js';
 import { WorkloadRemediator } from './remediation/remediator.js';
+import { cachedRemediationApi, WorkloadCache } from './remediation/workload-cache.js';
 import { PolicySet } from './controllers/policy-set.js';
 import { DriftRegistry } from './controllers/drift-registry.js';
 import { startDriftDetection } from './audit/drift-detection.js';
@@ -94,7 +95,9 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   const now = (): Date => new Date(clock.now());
   const drift = new DriftRegistry({ podUid: (key) => caches.pods.get(key)?.metadata.uid, now });
   const podReconciler = new PodReconciler({ caches, policies, api, events, metrics, logger: logger.child({ controller: 'pod' }), drift, now });
-  const remediator = new WorkloadRemediator({ api, events, metrics, logger: logger.child({ controller: 'workload' }), clock });
+  // Workloads are read from the watch caches, not with a GET each; our writes are laid over them until watched.
+  const remediationApi = cachedRemediationApi(api, new WorkloadCache(caches.workloads));
+  const remediator = new WorkloadRemediator({ api: remediationApi, events, metrics, logger: logger.child({ controller: 'workload' }), clock });
   // The reconcilers hand keys to the manager's queues; the manager runs the reconcilers: bound late.
   const keys = { enqueuePods: (k: readonly string[]): void => manager.enqueuePods(k), statusDue: (p: string): void => manager.policyStatusDue(p) };
   const reports = config.reports === 'openreports' ? new ReportWriter(api, logger.child({ controller: 'workload' }), now) : undefined;

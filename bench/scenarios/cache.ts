@@ -2,12 +2,14 @@
 // Deployments, each as the API server sends it (parsed from its own JSON text, with managedFields, defaults
 // and status), go through the operator's own transform into its own stores and indexes (createStores), then
 // heap used after a full GC, minus before, over N. The figure the ≤ 1 KiB per pod target is about; the
-// RSS-based figure of owned-N includes what V8 keeps around the heap.
+// RSS-based figure of owned-N includes what V8 keeps around the heap. The N/10 Deployments' entries in the
+// workload cache are measured after the pods, on their own (bytesPerCachedDeployment) and with them.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createStores } from '../../src/controllers/caches.js';
 import { Interner } from '../../src/k8s/intern.js';
 import { slimOwned, slimPod } from '../../src/k8s/slim.js';
+import { slimWorkload } from '../../src/remediation/workload-cache.js';
 import { type Result, type ScenarioFamily, numberAfter } from '../lib/scenario.js';
 import { round1 } from '../lib/stats.js';
 
@@ -46,6 +48,43 @@ function rsJson(ns: string, name: string, uid: string): string {
   spec: { replicas: 10 } });
 }
 
+/**
+ * A Deployment of those pods as kube-apiserver returns it in a real cluster (applied with kubectl, its status
+ * written by the controller-manager): the operator's workload cache holds one per Deployment.
+ */
+function deploymentJson(ns: string, name: string, uid: string, i: number, violating: boolean): string {
+  const template = { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27', resources: {},
+    terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
+    securityContext: { readOnlyRootFilesystem: !violating } }], restartPolicy: 'Always', terminationGracePeriodSeconds: 30,
+  dnsPolicy: 'ClusterFirst', securityContext: {}, schedulerName: 'default-scheduler' } };
+  const spec = { replicas: 10, selector: { matchLabels: { app: name } }, template,
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } }, revisionHistoryLimit: 10, progressDeadlineSeconds: 600 };
+  return JSON.stringify({
+    kind: 'Deployment', apiVersion: 'apps/v1',
+    metadata: {
+      name, namespace: ns, uid, resourceVersion: String(200000 + i), generation: 1, creationTimestamp: '2026-11-30T17:00:00Z', labels: { app: name },
+      annotations: { 'deployment.kubernetes.io/revision': '1',
+        'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns }, spec }) },
+      managedFields: [
+        { manager: 'kubectl-client-side-apply', operation: 'Update', apiVersion: 'apps/v1', time: '2026-11-30T17:00:00Z', fieldsType: 'FieldsV1',
+          fieldsV1: { 'f:metadata': { 'f:annotations': { '.': {}, 'f:kubectl.kubernetes.io/last-applied-configuration': {} }, 'f:labels': { '.': {}, 'f:app': {} } },
+            'f:spec': { 'f:progressDeadlineSeconds': {}, 'f:replicas': {}, 'f:revisionHistoryLimit': {}, 'f:selector': {}, 'f:strategy': { 'f:rollingUpdate': { '.': {}, 'f:maxSurge': {}, 'f:maxUnavailable': {} }, 'f:type': {} },
+              'f:template': { 'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } }, 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:imagePullPolicy': {}, 'f:name': {},
+                'f:resources': {}, 'f:securityContext': { '.': {}, 'f:readOnlyRootFilesystem': {} }, 'f:terminationMessagePath': {}, 'f:terminationMessagePolicy': {} } },
+              'f:dnsPolicy': {}, 'f:restartPolicy': {}, 'f:schedulerName': {}, 'f:securityContext': {}, 'f:terminationGracePeriodSeconds': {} } } } } },
+        { manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'apps/v1', time: '2026-11-30T17:00:05Z', fieldsType: 'FieldsV1', subresource: 'status',
+          fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:deployment.kubernetes.io/revision': {} } }, 'f:status': { 'f:availableReplicas': {}, 'f:conditions': {},
+            'f:observedGeneration': {}, 'f:readyReplicas': {}, 'f:replicas': {}, 'f:updatedReplicas': {} } } },
+      ],
+    },
+    spec,
+    status: { observedGeneration: 1, replicas: 10, updatedReplicas: 10, readyReplicas: 10, availableReplicas: 10, conditions: [
+      { type: 'Available', status: 'True', lastUpdateTime: '2026-11-30T17:00:05Z', lastTransitionTime: '2026-11-30T17:00:05Z', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' },
+      { type: 'Progressing', status: 'True', lastUpdateTime: '2026-11-30T17:00:05Z', lastTransitionTime: '2026-11-30T17:00:00Z', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${name}-5d8f9c7b6" has successfully progressed.` },
+    ] },
+  });
+}
+
 function heapUsed(): number {
   gc();
   gc();
@@ -70,10 +109,19 @@ export async function cacheCost(pods: number): Promise<Result> {
   }
   const transformMs = performance.now() - started;
   const after = heapUsed();
+  // The workload cache (remediation reads Deployments from it): one slim entry per Deployment, measured apart.
+  const deployments = Math.ceil(pods / perDeployment);
+  for (let d = 0; d < deployments; d++) {
+    const cached = slimWorkload(JSON.parse(deploymentJson('bench-owned', `web-${d}`, `d-7a1e${d.toString(16).padStart(4, '0')}`, d, d % 2 === 0)), interner);
+    if (cached) stores.workloads.Deployment.upsert(cached);
+  }
+  const withWorkloads = heapUsed();
   await Promise.resolve();
   return { scenario: `cache-${pods}`, pods: stores.pods.size, replicaSets: stores.replicaSets.size,
     heapMiB: round1((after - before) / 2 ** 20), bytesPerPod: Math.round((after - before) / pods),
-    transformMicrosPerPod: round1((transformMs * 1000) / pods) };
+    transformMicrosPerPod: round1((transformMs * 1000) / pods),
+    deployments: stores.workloads.Deployment.size, bytesPerCachedDeployment: Math.round((withWorkloads - after) / deployments),
+    bytesPerPodWithWorkloads: Math.round((withWorkloads - before) / pods) };
 }
 
 export const cacheFamily: ScenarioFamily = {

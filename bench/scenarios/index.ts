@@ -9,12 +9,14 @@ import { churnFamily, idleFamily } from './churn.js';
 import { falco } from './falco.js';
 import { ownedFamily } from './owned.js';
 import { ownersFamily } from './owners.js';
+import { writeCostFamily } from './write-cost.js';
 
 export const FAMILIES: readonly ScenarioFamily[] = [
   cacheFamily,
   bare,
   backlogFamily,
   ownersFamily,
+  writeCostFamily,
   ownedFamily,
   churnFamily,
   idleFamily,

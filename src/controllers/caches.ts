@@ -12,6 +12,7 @@ import type { ListWatchSource } from '../runtime/list-watch.js';
 import type { Logger } from '../observability/logger.js';
 import { Reflector, type RestartReason } from '../runtime/reflector.js';
 import { Store } from '../runtime/store.js';
+import { CACHED_WORKLOAD_KINDS, slimWorkload, type CachedWorkload, type CachedWorkloadKind } from '../remediation/workload-cache.js';
 import { objectKey } from '../runtime/list-watch.js';
 
 export type SourceFactory = (path: string) => ListWatchSource;
@@ -22,6 +23,8 @@ export interface Caches {
   policies: Store<ImmutabilityPolicy>;
   replicaSets: Store<SlimOwned>;
   jobs: Store<SlimOwned>;
+  /** The workloads remediation patches, by kind (remediation/workload-cache.ts). */
+  workloads: Readonly<Record<CachedWorkloadKind, Store<CachedWorkload>>>;
   ownerLookup: OwnerLookup;
   /** Pods whose top-level owner may be the workload `namespace/Kind/name` (callers confirm with topLevelOwner). */
   workloadPods(key: string): Pod[];
@@ -60,8 +63,10 @@ export function createStores(): Omit<Caches, 'start' | 'hasSynced' | 'waitForSyn
   const jobs = new Store<SlimOwned>(namespacedKey);
   replicaSets.addIndex(CONTROLLER_INDEX, (o) => controllerKey(o.metadata));
   jobs.addIndex(CONTROLLER_INDEX, (o) => controllerKey(o.metadata));
+  const workloadStore = (): Store<CachedWorkload> => new Store<CachedWorkload>(namespacedKey);
+  const workloads = { Deployment: workloadStore(), StatefulSet: workloadStore(), DaemonSet: workloadStore(), CronJob: workloadStore() };
   return {
-    pods, replicaSets, jobs,
+    pods, replicaSets, jobs, workloads,
     namespaces: new Store<SlimNamespace>(clusterKey),
     policies: new Store<ImmutabilityPolicy>(clusterKey),
     ownerLookup: (kind, namespace, name) => (kind === 'ReplicaSet' ? replicaSets : jobs).get(`${namespace}/${name}`),
@@ -87,7 +92,7 @@ export function createCaches(opts: {
   watchTimeoutSec?: number;
 }): Caches {
   const stores = createStores();
-  const { pods, namespaces, policies, replicaSets, jobs } = stores;
+  const { pods, namespaces, policies, replicaSets, jobs, workloads } = stores;
 
   const reflector = <T>(name: string, path: string, store: Store<T>, transform: (raw: unknown) => T | undefined): Reflector<T> =>
     new Reflector<T>({
@@ -103,6 +108,8 @@ export function createCaches(opts: {
     reflector('immutabilitypolicies', Paths.policies, policies, slimPolicy),
     reflector('replicasets', Paths.replicaSets, replicaSets, (raw) => slimOwned(raw, interner)),
     reflector('jobs', Paths.jobs, jobs, (raw) => slimOwned(raw, interner)),
+    ...Object.entries(CACHED_WORKLOAD_KINDS).map(([kind, { path }]) =>
+      reflector(path.split('/').pop() ?? kind, path, workloads[kind as CachedWorkloadKind], (raw) => slimWorkload(raw, interner))),
   ];
 
   return {

@@ -4,6 +4,7 @@ import type { Pod } from '../api/kube.js';
 import type { ActionCounts } from '../api/types.js';
 import type { ActivePolicy } from '../controllers/policy-set.js';
 import type { NamespacedRef, RemediatedWorkload } from '../k8s/api.js';
+import { isConflict, isNotFound } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Finding, ResolvedPolicy } from '../policy/index.js';
 import type { DegradedState, WorkloadOutcome } from '../policy/status.js';
@@ -26,7 +27,13 @@ export interface RemediationReport {
 export interface RemediationApi {
   /** Every workload carrying the immutability.dev/remediated label, across the kinds remediation writes to. */
   listRemediatedWorkloads(signal?: AbortSignal): Promise<RemediatedWorkload[]>;
+  /** Reads a workload from the API server (fresh). */
   getWorkload(ref: NamespacedRef, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  /**
+   * The workload as the watch cache holds it (slim: remediation/workload-cache.ts), or undefined when it is not
+   * cached — then getWorkload reads it. Without a cache every read is a GET.
+   */
+  cachedWorkload?(ref: NamespacedRef): Record<string, unknown> | undefined;
   applyWorkload(ref: NamespacedRef, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>>;
   listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
   evictPod(namespace: string, name: string, uid: string | undefined, signal?: AbortSignal): Promise<void>;
@@ -45,6 +52,33 @@ export interface RemediationContext {
 /** Which policy, incarnation and generation an action record of this pass counts for. */
 export function recordingPolicy(ctx: RemediationContext): { name: string; uid: string; generation: number } {
   return { name: ctx.policy.name, uid: ctx.active.object.metadata.uid ?? '', generation: ctx.state.generation };
+}
+
+/**
+ * Runs a remediation pass on a workload: first on the copy `first` (the cache's; none: read it fresh), and
+ * when a write of the pass is refused with 409 Conflict — its preconditions (applyBody) say the workload
+ * changed or was deleted since that copy — once more on a fresh read. Resolves with `gone()` when the
+ * workload does not exist. A conflict on the fresh read is the pass's error (the runner retries it).
+ */
+export async function withLatestWorkload<T>(
+  api: RemediationApi, ref: NamespacedRef, first: Record<string, unknown> | undefined, signal: AbortSignal | undefined,
+  pass: (live: Record<string, unknown>) => Promise<T>, gone: () => T,
+): Promise<T> {
+  if (first) {
+    try {
+      return await pass(first);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+  let live: Record<string, unknown>;
+  try {
+    live = await api.getWorkload(ref, signal);
+  } catch (err) {
+    if (isNotFound(err)) return gone();
+    throw err;
+  }
+  return pass(live);
 }
 
 /** Kinds whose pod template remediation patches (and on which it records its actions): `patch` in its RBAC. */

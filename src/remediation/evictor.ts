@@ -11,7 +11,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { ActionReporter } from './action-reporter.js';
 import { FIELD_MANAGER, Reasons } from '../api/types.js';
 import { errorFields } from '../runtime/logger.js';
-import { PATCHABLE_KINDS, recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
+import { PATCHABLE_KINDS, recordingPolicy, withLatestWorkload, type RemediationApi, type RemediationContext } from './context.js';
 import { applyBody, type ApplyTarget } from './fragment.js';
 import { ownedFragment } from './managed-fields.js';
 import { ANNOTATION_ACTIONS, annotationsOf, countsOf, ownAnnotations, withAction } from './workload-record.js';
@@ -199,11 +199,17 @@ export class Evictor {
       ctx.state.unrecordedEvictions += n;
       return;
     }
-    const counted = withAction(annotationsOf(owner.live), recordingPolicy(ctx), 'evicted', n);
-    const fragment = ownedFragment(owner.live, owner.target.podSpecPath, FIELD_MANAGER);
+    const { api } = this.opts;
     try {
-      await this.opts.api.applyWorkload(ref, applyBody(owner.target, fragment, { ...ownAnnotations(owner.live), [ANNOTATION_ACTIONS]: counted.value }), ctx.signal);
-      ctx.state.recorded.set(key, countsOf(counted.entry));
+      // The count goes on the workload as read; if it changed since (409), on a fresh read of it.
+      const recorded = await withLatestWorkload(api, ref, owner.live, ctx.signal, async (live) => {
+        const counted = withAction(annotationsOf(live), recordingPolicy(ctx), 'evicted', n);
+        const fragment = ownedFragment(live, owner.target.podSpecPath, FIELD_MANAGER);
+        await api.applyWorkload(ref, applyBody(owner.target, fragment, { ...ownAnnotations(live), [ANNOTATION_ACTIONS]: counted.value }, live), ctx.signal);
+        return counted.entry;
+      }, () => undefined);
+      if (recorded) ctx.state.recorded.set(key, countsOf(recorded));
+      else ctx.state.unrecordedEvictions += n; // the workload is gone
     } catch (err) {
       if (isAbortError(err)) throw err;
       ctx.state.unrecordedEvictions += n;

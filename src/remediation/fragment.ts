@@ -3,6 +3,7 @@
 import { LABEL_REMEDIATED } from '../api/types.js';
 import { parsePointer } from '../policy/json-patch.js';
 import type { ContainerFragment, TemplateFragment } from '../policy/index.js';
+import { isRecord } from '../runtime/json.js';
 
 export type { ContainerFragment, TemplateFragment } from '../policy/index.js';
 
@@ -91,10 +92,20 @@ export interface ApplyTarget {
 /**
  * A complete server-side apply body: identity, our annotations, and the fragment at the pod spec. Fields we
  * applied before and leave out now are removed by the API server (unless another manager owns them too).
+ *
+ * `basedOn` is the workload the body was computed from (its annotations, the fields we own): its uid and
+ * resourceVersion go along as preconditions, so the API server answers 409 Conflict instead of applying a
+ * body computed from a version someone has changed since — or of a workload deleted since, which an apply
+ * would otherwise try to create.
  */
-export function applyBody(target: ApplyTarget, fragment: TemplateFragment, annotations: Record<string, string>): Record<string, unknown> {
+export function applyBody(
+  target: ApplyTarget, fragment: TemplateFragment, annotations: Record<string, string>, basedOn: unknown,
+): Record<string, unknown> {
   // The label marks the workload as one we wrote to (its action records are found by a label selector).
   const metadata: Record<string, unknown> = { name: target.name, namespace: target.namespace, labels: { [LABEL_REMEDIATED]: 'true' } };
+  const live = isRecord(basedOn) && isRecord(basedOn['metadata']) ? basedOn['metadata'] : {};
+  if (typeof live['uid'] === 'string') metadata['uid'] = live['uid'];
+  if (typeof live['resourceVersion'] === 'string') metadata['resourceVersion'] = live['resourceVersion'];
   if (Object.keys(annotations).length > 0) metadata['annotations'] = annotations;
   const body: Record<string, unknown> = { apiVersion: target.apiVersion, kind: target.kind, metadata };
   if (!isEmptyFragment(fragment)) {

@@ -32,6 +32,25 @@ export function managedFieldsOf(obj: unknown): ManagedFieldsEntry[] {
   return Array.isArray(entries) ? entries.filter(isRecord) : [];
 }
 
+/**
+ * managedFields reduced to what the readers below use, for the workload cache: every entry's manager,
+ * operation, subresource and time; the field set only of `self`'s own apply (ownedFragment reads it whole) and,
+ * for the others, only whether it reaches under `spec` (touchesSpec). A Deployment's entries hold a
+ * fieldsV1 tree per writer, usually its largest part.
+ */
+export function slimManagedFields(obj: unknown, self: string): ManagedFieldsEntry[] {
+  return managedFieldsOf(obj).map((e) => {
+    const out: ManagedFieldsEntry = {};
+    if (typeof e.manager === 'string') out.manager = e.manager;
+    if (typeof e.operation === 'string') out.operation = e.operation;
+    if (typeof e.subresource === 'string') out.subresource = e.subresource;
+    if (typeof e.time === 'string') out.time = e.time;
+    if (e.manager === self && e.operation === 'Apply') out.fieldsV1 = e.fieldsV1;
+    else if (isRecord(e.fieldsV1) && isRecord(e.fieldsV1['f:spec'])) out.fieldsV1 = { 'f:spec': {} };
+    return out;
+  });
+}
+
 function touchesSpec(entry: ManagedFieldsEntry): boolean {
   return (entry.subresource === undefined || entry.subresource === '') &&
     (entry.operation === 'Apply' || entry.operation === 'Update') &&

@@ -3,7 +3,7 @@
 // the spec, the same change was already reverted too often, or this very template's patch was rolled back.
 // Every apply restates all template fields we already own, so it never removes an earlier fix.
 import { FIELD_MANAGER, Reasons } from '../api/types.js';
-import { isAbortError, isNotFound } from '../k8s/errors.js';
+import { isAbortError, isConflict, isNotFound } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
 import { applyJsonPatch, workloadFromObject, type RemediationPlan, type Workload } from '../policy/index.js';
@@ -18,7 +18,7 @@ import { rolledBackMessage } from './rollout-guard.js';
 import type { WorkloadDraft } from './workload-draft.js';
 import {
   ANNOTATION_ACTIONS, ANNOTATION_PATCHED, ANNOTATION_ROLLBACK_REASON, ANNOTATION_ROLLED_BACK, annotationsOf, countsOf, formatPatchRecord,
-  fragmentHash, ownAnnotations, parsePatchRecord, templateHash, withAction, type PatchRecord,
+  fragmentHash, ownAnnotations, parsePatchRecord, templateHashOf, withAction, type PatchRecord,
 } from './workload-record.js';
 
 type Obj = Record<string, unknown>;
@@ -37,7 +37,7 @@ export function patchDecision(
   live: Obj, workload: Workload, plan: RemediationPlan, gitOpsManagers: readonly string[], maxAttempts: number,
 ): PatchDecision {
   const annotations = annotationsOf(live);
-  const template = templateHash(workload.podSpec);
+  const template = templateHashOf(live, workload.podSpec);
   if (annotations[ANNOTATION_ROLLED_BACK] === template) {
     const why = annotations[ANNOTATION_ROLLBACK_REASON] ?? 'its rollout failed';
     return { blocked: { reason: Reasons.RolloutFailed, message: rolledBackMessage(why), event: 'PatchBlocked' } };
@@ -153,12 +153,13 @@ export class OwnerPatcher {
     const counted = withAction(annotationsOf(live), recordingPolicy(ctx), 'patched');
     const body = applyBody(target, fragment, {
       ...ownAnnotations(live), [ANNOTATION_PATCHED]: formatPatchRecord(record), [ANNOTATION_ACTIONS]: counted.value,
-    });
+    }, live);
     let applied: Obj;
     try {
       applied = await this.opts.api.applyWorkload(ref, body, ctx.signal);
     } catch (err) {
-      if (isAbortError(err) || isNotFound(err)) throw err;
+      // A conflict: the workload changed since `live` was read (withLatestWorkload decides again on a fresh read).
+      if (isAbortError(err) || isNotFound(err) || isConflict(err)) throw err;
       const problem = apiProblem(err, 'patch');
       this.opts.reporter.record(ctx, { ref, live, action: 'patch', result: 'failure', type: 'Warning', reason: 'PatchFailed', note: problem.message });
       draft.addProblem(problem);

@@ -8,7 +8,7 @@ import type { Pod } from '../api/kube.js';
 import { Reasons } from '../api/types.js';
 
 import type { ActivePolicy } from '../controllers/policy-set.js';
-import { isAbortError, isForbidden, isNotFound, messageOf } from '../k8s/errors.js';
+import { isAbortError, isForbidden, messageOf } from '../k8s/errors.js';
 import { controllerOf, type WorkloadRef } from '../k8s/owners.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -17,7 +17,9 @@ import { evaluateWorkload, findingKey, planRemediation, workloadFromObject, type
 import { workloadOutcomeKey, type WorkloadOutcome } from '../policy/status.js';
 import type { Clock } from '../runtime/clock.js';
 import { ActionReporter } from './action-reporter.js';
-import { PATCHABLE_KINDS, type RemediationApi, type RemediationContext, type RemediationReport, type WorkloadFindings } from './context.js';
+import {
+  PATCHABLE_KINDS, withLatestWorkload, type RemediationApi, type RemediationContext, type RemediationReport, type WorkloadFindings,
+} from './context.js';
 import type { PodFindings } from './eviction.js';
 import { Evictor } from './evictor.js';
 import type { ApplyTarget } from './fragment.js';
@@ -219,13 +221,17 @@ export class WorkloadRemediator {
       return this.notPatched(ctx, key, ref, pods, draft, `owner kind ${ref.kind} (${ref.apiVersion}) is not supported: not patched`);
     }
 
-    let live: Record<string, unknown>;
-    try {
-      live = await this.opts.api.getWorkload(ref, ctx.signal);
-    } catch (err) {
-      if (isNotFound(err)) return { settled: false }; // gone: its pods follow; nothing to report
-      throw err;
-    }
+    // From the watch cache; a write refused because the cache was behind decides again on a fresh read.
+    return withLatestWorkload<WorkloadResult>(this.opts.api, ref, this.opts.api.cachedWorkload?.(ref), ctx.signal,
+      (live) => this.computeFrom(ctx, key, ref, pods, live),
+      () => ({ settled: false })); // gone: its pods follow; nothing to report
+  }
+
+  /** One pass over the workload `live`: judge our rollout, patch the template (or plan it), evict. */
+  private async computeFrom(
+    ctx: RemediationContext, key: string, ref: WorkloadRef, pods: readonly PodFindings[], live: Record<string, unknown>,
+  ): Promise<WorkloadResult> {
+    const draft = new WorkloadDraft();
     const parsed = workloadFromObject(live);
     if ('error' in parsed) return this.notPatched(ctx, key, ref, pods, draft, `not patched: ${parsed.error}`);
     const owner = controllerOf((live['metadata'] ?? { name: ref.name }) as Pod['metadata']);

@@ -3,14 +3,14 @@
 // is on the workload (the patch record annotation), so a restarted operator picks a Deployment's rollout up
 // again and never re-applies a rolled-back patch to the same template.
 import { FIELD_MANAGER, Reasons } from '../api/types.js';
-import { isAbortError, isNotFound } from '../k8s/errors.js';
+import { isAbortError, isConflict, isNotFound } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
 import { workloadFromObject, type Workload } from '../policy/index.js';
 import { isRecord } from '../runtime/json.js';
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
-import { recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
+import { recordingPolicy, withLatestWorkload, type RemediationApi, type RemediationContext } from './context.js';
 import { applyBody, mergeFragments, subtractFragment, type ApplyTarget } from './fragment.js';
 import { ownedFragment } from './managed-fields.js';
 import { apiProblem } from './outcome.js';
@@ -85,21 +85,17 @@ export class RolloutGuard {
 
   /** A watched rollout whose workload no longer has violating pods (a StatefulSet replaces the old pod first). */
   async judgeDetached(ctx: RemediationContext, key: string, watch: RolloutWatch): Promise<WorkloadResult> {
-    let live: Obj;
-    try {
-      live = await this.opts.api.getWorkload(watch.ref, ctx.signal);
-    } catch (err) {
-      if (isNotFound(err)) {
-        ctx.state.rollouts.delete(key);
-        return { settled: true };
-      }
-      throw err;
-    }
-    const draft = new WorkloadDraft();
-    await this.judge(ctx, key, watch, live, draft);
-    const result = draft.result(ctx.enforce, 'Patched');
-    delete result.outcome; // not a violating workload: nothing to list in status
-    return result;
+    const { api } = this.opts;
+    return withLatestWorkload<WorkloadResult>(api, watch.ref, api.cachedWorkload?.(watch.ref), ctx.signal, async (live) => {
+      const draft = new WorkloadDraft();
+      await this.judge(ctx, key, watch, live, draft);
+      const result = draft.result(ctx.enforce, 'Patched');
+      delete result.outcome; // not a violating workload: nothing to list in status
+      return result;
+    }, () => {
+      ctx.state.rollouts.delete(key);
+      return { settled: true };
+    });
   }
 
   /** After a restart the watch is gone from memory; the workload's record brings it back. */
@@ -178,7 +174,7 @@ export class RolloutGuard {
     };
     if (watch.outcome.patch) draft.patch = watch.outcome.patch;
     try {
-      const reverted = await this.opts.api.applyWorkload(watch.ref, applyBody(watch.target, fragment, annotations), ctx.signal);
+      const reverted = await this.opts.api.applyWorkload(watch.ref, applyBody(watch.target, fragment, annotations, live), ctx.signal);
       ctx.state.rollouts.delete(key);
       ctx.state.patched.delete(key);
       ctx.state.recorded.set(key, countsOf(counted.entry));
@@ -190,7 +186,8 @@ export class RolloutGuard {
       draft.addProblem({ reason: Reasons.RolloutFailed, message });
       return reverted;
     } catch (err) {
-      if (isAbortError(err) || isNotFound(err)) throw err;
+      // A conflict: the workload changed since `live` was read (withLatestWorkload judges again on a fresh read).
+      if (isAbortError(err) || isNotFound(err) || isConflict(err)) throw err;
       const message = `${reason}; ${apiProblem(err, 'rollback').message}`;
       this.opts.reporter.record(ctx, {
         ref: watch.ref, live, action: 'rollback', result: 'failure', type: 'Warning', reason: 'RollbackFailed', note: message,

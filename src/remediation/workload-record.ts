@@ -119,6 +119,15 @@ export function templateHash(podSpec: unknown): string {
   return shortHash(canonicalJson(podSpec));
 }
 
+/** Where a cached workload keeps the templateHash of its full pod spec: the cache's slim spec would hash differently. */
+export const TEMPLATE_HASH_FIELD = 'templateHash';
+
+/** templateHash of a live workload's pod spec: the one its cache entry carries, else computed from `podSpec`. */
+export function templateHashOf(live: unknown, podSpec: unknown): string {
+  const known = isRecord(live) ? live[TEMPLATE_HASH_FIELD] : undefined;
+  return typeof known === 'string' ? known : templateHash(podSpec);
+}
+
 export function fragmentHash(fragment: TemplateFragment): string {
   return shortHash(canonicalJson(fragment));
 }

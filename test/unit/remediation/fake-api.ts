@@ -45,6 +45,11 @@ export class FakeApi implements RemediationApi {
   evictions: (number | 'ok')[] = [];
   /** Fails the next apply with this status. */
   applyFailure?: number;
+  /**
+   * A watch cache in front of the workloads (copies by key, as stale as a test makes them): cachedWorkload reads
+   * it. Unset: the port has no cache and every read is a GET.
+   */
+  cache?: Map<string, Obj>;
 
   add(obj: Obj): void {
     const meta = obj['metadata'] as Obj;
@@ -67,8 +72,14 @@ export class FakeApi implements RemediationApi {
     return obj ? Promise.resolve(structuredClone(obj)) : Promise.reject(new StatusError(404, 'not found'));
   }
 
+  cachedWorkload(ref: NamespacedRef): Obj | undefined {
+    const cached = this.cache?.get(keyOf(ref));
+    return cached ? structuredClone(cached) : undefined;
+  }
+
   /**
-   * Our apply: the body's fields laid over the live object. What the body omits of our earlier applies is not
+   * Our apply: the body's fields laid over the live object, refused with 409 as the API server refuses it when
+   * the body's uid or resourceVersion precondition does not hold (a workload deleted or changed since). What the body omits of our earlier applies is not
    * modelled (tests that need removal check the body); generation counts spec changes.
    */
   applyWorkload(ref: NamespacedRef, body: Obj): Promise<Obj> {
@@ -78,9 +89,20 @@ export class FakeApi implements RemediationApi {
       this.applyFailure = undefined;
       return Promise.reject(new StatusError(status, `apply failed with ${status}`));
     }
-    const live = this.get(ref);
+    const wanted = body['metadata'] as Obj;
+    const live = this.workloads.get(keyOf(ref));
+    if (!live) {
+      if (wanted['uid'] !== undefined) return Promise.reject(new StatusError(409, `uid mismatch: the provided object specified uid ${JSON.stringify(wanted['uid'])}, and no existing object was found`));
+      throw new Error(`no ${keyOf(ref)}`);
+    }
+    const liveMeta = live['metadata'] as Obj;
+    if ((wanted['resourceVersion'] !== undefined && wanted['resourceVersion'] !== liveMeta['resourceVersion']) ||
+      (wanted['uid'] !== undefined && wanted['uid'] !== liveMeta['uid'])) {
+      return Promise.reject(new StatusError(409, 'the object has been modified; please apply your changes to the latest version and try again'));
+    }
     const merged = merge(live, body) as Obj;
-    const meta = { ...(live['metadata'] as Obj) };
+    const meta = { ...liveMeta };
+    if (typeof meta['resourceVersion'] === 'string') meta['resourceVersion'] = String(Number(meta['resourceVersion']) + 1);
     meta['annotations'] = (body['metadata'] as Obj)['annotations'] ?? {};
     meta['labels'] = { ...(meta['labels'] as Obj | undefined), ...((body['metadata'] as Obj)['labels'] as Obj | undefined) };
     if (JSON.stringify(merged['spec']) !== JSON.stringify(live['spec'])) meta['generation'] = Number(meta['generation'] ?? 1) + 1;

@@ -101,7 +101,7 @@ describe('remediation/fragment', () => {
     const plan = planRemediation(policy, workload, [finding('migrate', 'initContainer', 'privileged')]);
     expect(plan.fragment).to.deep.equal({ initContainers: [{ name: 'migrate', securityContext: { privileged: false } }] });
     expect(plan.patch).to.deep.equal([{ op: 'replace', path: `${path}/initContainers/1/securityContext/privileged`, value: false }]);
-    const body = applyBody({ apiVersion: 'batch/v1', kind: 'CronJob', namespace: 'ns', name: 'nightly', podSpecPath: path }, plan.fragment, {});
+    const body = applyBody({ apiVersion: 'batch/v1', kind: 'CronJob', namespace: 'ns', name: 'nightly', podSpecPath: path }, plan.fragment, {}, {});
     expect(body).to.deep.equal({
       apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: 'ns', labels: { 'immutability.dev/remediated': 'true' } },
       spec: { jobTemplate: { spec: { template: { spec: plan.fragment } } } },
@@ -148,10 +148,16 @@ describe('remediation/fragment', () => {
 
   it('builds an apply body without spec when the fragment is empty (removes all our template fields)', () => {
     const body = applyBody({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'web', podSpecPath: '/spec/template/spec' },
-      {}, { 'immutability.dev/rolled-back': 'abc' });
+      {}, { 'immutability.dev/rolled-back': 'abc' }, {});
     expect(body).to.deep.equal({
       apiVersion: 'apps/v1', kind: 'Deployment',
       metadata: { name: 'web', namespace: 'ns', labels: { 'immutability.dev/remediated': 'true' }, annotations: { 'immutability.dev/rolled-back': 'abc' } },
     });
+  });
+
+  it('makes the apply conditional on the uid and resourceVersion of the workload it was computed from', () => {
+    const read = { metadata: { name: 'web', namespace: 'ns', uid: 'u-1', resourceVersion: '42', generation: 3 } };
+    const body = applyBody({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'web', podSpecPath: '/spec/template/spec' }, {}, {}, read);
+    expect(body['metadata']).to.deep.equal({ name: 'web', namespace: 'ns', uid: 'u-1', resourceVersion: '42', labels: { 'immutability.dev/remediated': 'true' } });
   });
 });

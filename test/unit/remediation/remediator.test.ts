@@ -493,5 +493,77 @@ describe('remediation/remediator', () => {
       expect((await restarted(h)).report({ ...policy, object: { ...policy.object, status } }).actions.evicted).to.equal(3);
     });
   });
-});
 
+  describe('reading workloads from the watch cache', () => {
+    /** A workload at resourceVersion 10, served by the API server and cached as it is. */
+    function cachedHarness(kind = 'Deployment', name = 'web', spec = writable): Harness & { key: string } {
+      const h = harness();
+      const w = workload(kind, name, spec, { metadata: { resourceVersion: '10' } });
+      h.api.add(w);
+      h.api.cache = new Map([[`ns/${kind}/${name}`, structuredClone(w)]]);
+      return { ...h, key: `ns/${kind}/${name}` };
+    }
+
+    it('plans in Audit without a single request', async () => {
+      const h = cachedHarness();
+      const policy = active({ mode: 'Audit', remediation: { patchOwner: { writablePaths: ['/tmp'] } } });
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
+      expect(report.outcomes.get(h.key)?.action).to.equal('Planned');
+      expect(h.api.calls).to.deep.equal([]);
+    });
+
+    it('patches from the cached copy with one apply, made conditional on its uid and resourceVersion', async () => {
+      const h = cachedHarness();
+      const policy = active(enforcePatch);
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
+      expect(h.api.calls.map((c) => c.method)).to.deep.equal(['apply']);
+      expect(h.api.calls[0]?.body?.['metadata']).to.include({ uid: 'web-uid', resourceVersion: '10' });
+      expect(report.outcomes.get(h.key)?.action).to.equal('Patched');
+      expect(report.actions.patched).to.equal(1);
+    });
+
+    it('decides again on a fresh read when the cache was behind (409): one successful write, counted once', async () => {
+      const h = cachedHarness();
+      const policy = active(enforcePatch);
+      // Someone else wrote to the workload after the cache's copy: a newer resourceVersion.
+      const live = h.api.get(ref('Deployment', 'web'));
+      h.api.add({ ...live, metadata: { ...(live['metadata'] as Obj), resourceVersion: '11' } });
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
+      expect(h.api.calls.map((c) => c.method)).to.deep.equal(['apply', 'get', 'apply']);
+      expect(h.api.calls[2]?.body?.['metadata']).to.include({ resourceVersion: '11' });
+      expect(report.failures).to.deep.equal([]);
+      expect(report.outcomes.get(h.key)?.action).to.equal('Patched');
+      expect(report.actions.patched).to.equal(1);
+      expect(h.events.recorded.filter((e) => e.reason === 'Patched')).to.have.length(2); // on the workload and on the policy
+      expect(h.events.recorded.filter((e) => e.type === 'Warning')).to.deep.equal([]);
+    });
+
+    it('drops a workload the cache still holds but the API server has deleted: nothing created, no failure', async () => {
+      const h = cachedHarness();
+      const policy = active(enforcePatch);
+      h.api.workloads.clear();
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
+      expect(h.api.calls.map((c) => c.method)).to.deep.equal(['apply', 'get']);
+      expect(h.api.workloads.size).to.equal(0);
+      expect(report.failures).to.deep.equal([]);
+      expect(report.outcomes.has(h.key)).to.equal(false);
+    });
+
+    it('leaves a conflict that a fresh read does not resolve to the runner: the pass fails, nothing is counted', async () => {
+      const h = cachedHarness();
+      const policy = active(enforcePatch);
+      h.api.applyFailure = 409; // the cached copy's apply is refused, and the fresh read's meets another writer too
+      const fresh = h.api.getWorkload.bind(h.api);
+      h.api.getWorkload = async (r) => {
+        const obj = await fresh(r);
+        h.api.applyFailure = 409;
+        return obj;
+      };
+      const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
+      expect(h.api.calls.map((c) => c.method)).to.deep.equal(['apply', 'get', 'apply']);
+      expect(report.failures).to.have.length(1);
+      expect(report.outcomes.get(h.key)?.action).to.equal('Blocked');
+      expect(report.actions.patched).to.equal(0);
+    });
+  });
+});

@@ -1,0 +1,77 @@
+// Remediation reads workloads from a watch cache, which can be behind the API server. What makes that safe is
+// the API server's own answer to the uid and resourceVersion an apply body carries (fragment.ts applyBody):
+// proven here on the real kube-apiserver, since a fake would only repeat our assumption. A body computed from
+// an outdated read is refused with 409 and changes nothing; one for a workload deleted since is refused with
+// 409 and creates nothing (server-side apply creates what does not exist).
+import { expect } from 'chai';
+import { FIELD_MANAGER } from '../../src/api/types.js';
+import { KubeApi } from '../../src/k8s/api.js';
+import { isConflict, isNotFound } from '../../src/k8s/errors.js';
+import { KubeHttp } from '../../src/k8s/http.js';
+import { loadKubeConfig } from '../../src/main.js';
+import { applyBody, type ApplyTarget } from '../../src/remediation/fragment.js';
+import { cluster } from '../support/integration-hooks.js';
+import { kubectl, kubectlOk } from '../support/kubectl.js';
+
+type Json = Record<string, unknown>;
+
+const NS = 'workload-preconditions';
+const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: NS, name: 'web' };
+const target: ApplyTarget = { ...ref, podSpecPath: '/spec/template/spec' };
+const readOnlyRoot = { containers: [{ name: 'nginx', securityContext: { readOnlyRootFilesystem: true } }] };
+
+function meta(obj: Json): Json {
+  return obj['metadata'] as Json;
+}
+
+async function refusal(write: Promise<unknown>): Promise<unknown> {
+  try {
+    await write;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('the write was accepted');
+}
+
+describe('workload writes carry the read they were computed from', function () {
+  this.timeout(120_000);
+  let http: KubeHttp;
+  let api: KubeApi;
+
+  before(async function () {
+    await kubectl(['create', 'namespace', NS]);
+    http = new KubeHttp(loadKubeConfig(cluster().info.kubeconfig));
+    api = new KubeApi(http);
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },
+      spec: { replicas: 0, selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } } },
+    }) });
+  });
+
+  after(async function () {
+    http?.close();
+    await kubectl(['delete', 'namespace', NS, '--wait=false', '--ignore-not-found']);
+  });
+
+  it('an apply computed from an outdated read is refused with 409 and changes nothing', async function () {
+    const read = await api.getWorkload(ref);
+    const applied = await api.applyWorkload(ref, applyBody(target, readOnlyRoot, { 'immutability.dev/actions': '{}' }, read));
+    expect(meta(applied)['resourceVersion']).to.not.equal(meta(read)['resourceVersion']);
+
+    const err = await refusal(api.applyWorkload(ref, applyBody(target, readOnlyRoot, { 'immutability.dev/actions': '{"stale":1}' }, read)));
+    expect(isConflict(err), String(err)).to.equal(true);
+    // (The controller-manager writes the status meanwhile: the resourceVersion moves on, our annotation does not.)
+    const after = await api.getWorkload(ref);
+    expect((meta(after)['annotations'] as Json)['immutability.dev/actions']).to.equal('{}');
+    expect((meta(after)['managedFields'] as Json[]).some((e) => e['manager'] === FIELD_MANAGER)).to.equal(true);
+  });
+
+  it('an apply for a workload deleted since its read is refused with 409 and creates nothing', async function () {
+    const read = await api.getWorkload(ref);
+    await kubectlOk(['-n', NS, 'delete', 'deployment', 'web', '--wait=true']);
+    const err = await refusal(api.applyWorkload(ref, applyBody(target, readOnlyRoot, {}, read)));
+    expect(isConflict(err), String(err)).to.equal(true);
+    expect(isNotFound(await refusal(api.getWorkload(ref)))).to.equal(true);
+  });
+});

@@ -5,6 +5,7 @@ import type { ActionCounts } from '../api/types.js';
 import type { ActivePolicy } from '../controllers/policy-set.js';
 import type { NamespacedRef, RemediatedWorkload } from '../k8s/api.js';
 import { isConflict, isNotFound } from '../k8s/errors.js';
+import { isRecord } from '../runtime/json.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Finding, ResolvedPolicy } from '../policy/index.js';
 import type { DegradedState, WorkloadOutcome } from '../policy/status.js';
@@ -58,7 +59,11 @@ export function recordingPolicy(ctx: RemediationContext): { name: string; uid: s
  * Runs a remediation pass on a workload: first on the copy `first` (the cache's; none: read it fresh), and
  * when a write of the pass is refused with 409 Conflict — its preconditions (applyBody) say the workload
  * changed or was deleted since that copy — once more on a fresh read. Resolves with `gone()` when the
- * workload does not exist. A conflict on the fresh read is the pass's error (the runner retries it).
+ * workload does not exist.
+ *
+ * The fresh copy is handed on without its resourceVersion, so its writes are conditional on the uid alone
+ * (never re-create a deleted workload), as they were before the cache: the workload's controller writes its
+ * status all through a rollout, and such a write between the GET and ours must not fail the pass.
  */
 export async function withLatestWorkload<T>(
   api: RemediationApi, ref: NamespacedRef, first: Record<string, unknown> | undefined, signal: AbortSignal | undefined,
@@ -78,7 +83,8 @@ export async function withLatestWorkload<T>(
     if (isNotFound(err)) return gone();
     throw err;
   }
-  return pass(live);
+  const { resourceVersion: _unconditional, ...metadata } = isRecord(live['metadata']) ? live['metadata'] : {};
+  return pass({ ...live, metadata });
 }
 
 /** Kinds whose pod template remediation patches (and on which it records its actions): `patch` in its RBAC. */

@@ -94,9 +94,9 @@ export interface ApplyTarget {
  * applied before and leave out now are removed by the API server (unless another manager owns them too).
  *
  * `basedOn` is the workload the body was computed from (its annotations, the fields we own): its uid and
- * resourceVersion go along as preconditions, so the API server answers 409 Conflict instead of applying a
- * body computed from a version someone has changed since — or of a workload deleted since, which an apply
- * would otherwise try to create.
+ * resourceVersion (when it has one: withLatestWorkload drops a fresh read's) go along as preconditions, so
+ * the API server answers 409 Conflict instead of applying a body computed from a version someone has changed
+ * since — or of a workload deleted since, which an apply would otherwise try to create.
  */
 export function applyBody(
   target: ApplyTarget, fragment: TemplateFragment, annotations: Record<string, string>, basedOn: unknown,

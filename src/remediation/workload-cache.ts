@@ -5,9 +5,9 @@
 // template as the pod cache keeps pod specs, managedFields reduced to what their readers use, the rollout's
 // spec and status fields — plus the hash of the full pod template, which the slim one cannot give.
 //
-// A cache is only as fresh as its watch. Every write remediation makes from what it read carries the read
-// object's uid and resourceVersion (applyBody): the API server refuses it with 409 Conflict if the workload
-// changed or was deleted since, and the pass is decided again on a fresh GET (withLatestWorkload). Our own
+// A cache is only as fresh as its watch. A write remediation makes from a cached copy carries the copy's uid
+// and resourceVersion (applyBody): the API server refuses it with 409 Conflict if the workload changed or was
+// deleted since, and the pass is decided again on a fresh GET (withLatestWorkload). Our own
 // writes are laid over the cache until the watch delivers them (client-go's MutationCache), so the pass after
 // a patch sees it and does not run into that conflict.
 import type { KubeMeta } from '../api/kube.js';

@@ -530,7 +530,8 @@ describe('remediation/remediator', () => {
       h.api.add({ ...live, metadata: { ...(live['metadata'] as Obj), resourceVersion: '11' } });
       const report = await remediateAll(h.remediator, policy, [findings(policy, ref('Deployment', 'web'), [pod('web-1', writable, 'ReplicaSet')])]);
       expect(h.api.calls.map((c) => c.method)).to.deep.equal(['apply', 'get', 'apply']);
-      expect(h.api.calls[2]?.body?.['metadata']).to.include({ resourceVersion: '11' });
+      // The fresh write is conditional on the uid alone: the controller's status writes must not fail it.
+      expect(h.api.calls[2]?.body?.['metadata']).to.include({ uid: 'web-uid' }).and.not.have.property('resourceVersion');
       expect(report.failures).to.deep.equal([]);
       expect(report.outcomes.get(h.key)?.action).to.equal('Patched');
       expect(report.actions.patched).to.equal(1);
@@ -552,7 +553,8 @@ describe('remediation/remediator', () => {
     it('leaves a conflict that a fresh read does not resolve to the runner: the pass fails, nothing is counted', async () => {
       const h = cachedHarness();
       const policy = active(enforcePatch);
-      h.api.applyFailure = 409; // the cached copy's apply is refused, and the fresh read's meets another writer too
+      // The cached copy's apply is refused, and the fresh read's too (the workload re-created under that name meanwhile).
+      h.api.applyFailure = 409;
       const fresh = h.api.getWorkload.bind(h.api);
       h.api.getWorkload = async (r) => {
         const obj = await fresh(r);

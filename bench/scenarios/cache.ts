@@ -112,7 +112,7 @@ export async function cacheCost(pods: number): Promise<Result> {
   // The workload cache (remediation reads Deployments from it): one slim entry per Deployment, measured apart.
   const deployments = Math.ceil(pods / perDeployment);
   for (let d = 0; d < deployments; d++) {
-    const cached = slimWorkload(JSON.parse(deploymentJson('bench-owned', `web-${d}`, `d-7a1e${d.toString(16).padStart(4, '0')}`, d, d % 2 === 0)), interner);
+    const cached = slimWorkload(JSON.parse(deploymentJson('bench-owned', `web-${d}`, `d-7a1e${d.toString(16).padStart(4, '0')}`, d, d % 2 === 0)), 'Deployment', interner);
     if (cached) stores.workloads.Deployment.upsert(cached);
   }
   const withWorkloads = heapUsed();

@@ -109,7 +109,7 @@ export function createCaches(opts: {
     reflector('replicasets', Paths.replicaSets, replicaSets, (raw) => slimOwned(raw, interner)),
     reflector('jobs', Paths.jobs, jobs, (raw) => slimOwned(raw, interner)),
     ...Object.entries(CACHED_WORKLOAD_KINDS).map(([kind, { path }]) =>
-      reflector(path.split('/').pop() ?? kind, path, workloads[kind as CachedWorkloadKind], (raw) => slimWorkload(raw, interner))),
+      reflector(path.split('/').pop() ?? kind, path, workloads[kind as CachedWorkloadKind], (raw) => slimWorkload(raw, kind as CachedWorkloadKind, interner))),
   ];
 
   return {

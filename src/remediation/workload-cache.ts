@@ -81,10 +81,13 @@ function pickDefined(src: unknown, keys: readonly string[]): Obj {
   return out;
 }
 
-/** A workload as the cache keeps it: slim, frozen, its pod spec shared through `interner`; undefined if not one. */
-export function slimWorkload(raw: unknown, interner?: Interner): CachedWorkload | undefined {
-  if (!isRecord(raw) || !isCachedKind(raw['kind'])) return undefined;
-  const kind: CachedKind = CACHED_WORKLOAD_KINDS[raw['kind']];
+/**
+ * A workload of `kindName` as the cache keeps it: slim, frozen, its pod spec shared through `interner`;
+ * undefined if it has no pod template. The kind comes from the caller: the items of a LIST carry none.
+ */
+export function slimWorkload(raw: unknown, kindName: CachedWorkloadKind, interner?: Interner): CachedWorkload | undefined {
+  if (!isRecord(raw)) return undefined;
+  const kind: CachedKind = CACHED_WORKLOAD_KINDS[kindName];
   const meta = slimMeta(raw['metadata'], { interner });
   const rawPodSpec = at(raw, [...kind.template, 'spec']);
   const podSpec = slimPodSpec(rawPodSpec);
@@ -100,7 +103,7 @@ export function slimWorkload(raw: unknown, interner?: Interner): CachedWorkload 
   const conditions = at(raw, ['status', 'conditions']);
   if (status && Array.isArray(conditions)) status['conditions'] = conditions.map((c) => pickDefined(c, ['type', 'status', 'reason']));
   const cached: CachedWorkload = {
-    apiVersion: kind.apiVersion, kind: raw['kind'],
+    apiVersion: kind.apiVersion, kind: kindName,
     metadata: managedFields.length > 0 ? { ...meta, managedFields } : meta,
     spec,
     [TEMPLATE_HASH_FIELD]: templateHash(rawPodSpec),
@@ -139,7 +142,8 @@ export class WorkloadCache {
 
   /** Remembers a workload as our write left it (the API server's answer), until the watch delivers a newer one. */
   remember(stored: Obj): void {
-    const slim = slimWorkload(stored);
+    const kind = stored['kind'];
+    const slim = isCachedKind(kind) ? slimWorkload(stored, kind) : undefined;
     if (!slim || !isCachedKind(slim.kind)) return;
     const key = objectKey({ namespace: slim.metadata.namespace, name: slim.metadata.name });
     const cached = this.stores[slim.kind].get(key);

@@ -68,7 +68,7 @@ describe('remediation/workload-cache', () => {
   describe('slimWorkload', () => {
     it('keeps what remediation reads, with the same answers as the full object', () => {
       const raw = rawDeployment();
-      const slim = slimWorkload(raw) as unknown as Obj;
+      const slim = slimWorkload(raw, 'Deployment') as unknown as Obj;
       const podSpecPath = '/spec/template/spec';
       expect(ownedFragment(slim, podSpecPath, FIELD_MANAGER)).to.deep.equal(ownedFragment(raw, podSpecPath, FIELD_MANAGER));
       expect(gitOpsManagersOf(slim)).to.deep.equal(gitOpsManagersOf(raw)).and.deep.equal(['argocd-controller']);
@@ -82,7 +82,7 @@ describe('remediation/workload-cache', () => {
     });
 
     it('drops what nobody reads: others\' annotations and field sets, template metadata, unread spec and status', () => {
-      const slim = slimWorkload(rawDeployment()) as CachedWorkload;
+      const slim = slimWorkload(rawDeployment(), 'Deployment') as CachedWorkload;
       expect(slim.metadata.annotations).to.deep.equal({ 'immutability.dev/patched': '{"template":"t","patch":"p","attempts":1,"fragment":{},"previous":{}}' });
       expect(slim.metadata.managedFields?.map((e) => e.fieldsV1)).to.deep.equal([{ 'f:spec': {} }, { 'f:spec': {} }, undefined,
         (rawDeployment()['metadata'] as { managedFields: { fieldsV1: unknown }[] }).managedFields[3]?.fieldsV1]);
@@ -92,21 +92,27 @@ describe('remediation/workload-cache', () => {
       expect(Object.isFrozen(slim.spec['template'])).to.equal(true);
     });
 
-    it('finds a CronJob\'s template under its job template, and leaves out kinds it does not cache', () => {
+    it('takes the kind from its reflector: the items of a LIST carry none', () => {
+      const { kind: _kind, apiVersion: _apiVersion, ...listItem } = rawDeployment();
+      const slim = slimWorkload(listItem, 'Deployment');
+      expect(slim).to.include({ apiVersion: 'apps/v1', kind: 'Deployment' });
+      expect(slim?.metadata.name).to.equal('web');
+    });
+
+    it('finds a CronJob\'s template under its job template, and leaves out objects without one', () => {
       const cronJob = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: 'ns', resourceVersion: '5' },
         spec: { schedule: '@daily', jobTemplate: { spec: { template: { spec: { containers: [{ name: 'job', image: 'busybox' }] } } } } } };
-      const slim = slimWorkload(cronJob) as unknown as { spec: { jobTemplate: { spec: { template: { spec: unknown } } } } };
+      const slim = slimWorkload(cronJob, 'CronJob') as unknown as { spec: { jobTemplate: { spec: { template: { spec: unknown } } } } };
       expect(slim.spec.jobTemplate.spec.template.spec).to.deep.equal({ containers: [{ name: 'job', image: 'busybox' }] });
-      expect(slimWorkload({ ...rawDeployment(), kind: 'ReplicaSet' })).to.equal(undefined);
-      expect(slimWorkload({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: {} })).to.equal(undefined);
+      expect(slimWorkload({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: {} }, 'Deployment')).to.equal(undefined);
     });
 
     it('shares one pod spec between workloads with the same template', () => {
       const interner = new Interner();
-      const a = slimWorkload(rawDeployment(), interner) as CachedWorkload;
+      const a = slimWorkload(rawDeployment(), 'Deployment', interner) as CachedWorkload;
       const other = rawDeployment();
       (other['metadata'] as Obj)['name'] = 'web-2';
-      const b = slimWorkload(other, interner) as CachedWorkload;
+      const b = slimWorkload(other, 'Deployment', interner) as CachedWorkload;
       expect((a.spec['template'] as Obj)['spec']).to.equal((b.spec['template'] as Obj)['spec']);
     });
   });
@@ -116,13 +122,13 @@ describe('remediation/workload-cache', () => {
       const s = stores();
       const cache = new WorkloadCache(s);
       expect(cache.get(ref)).to.equal(undefined);
-      s.Deployment.upsert(slimWorkload(rawDeployment('10')) as CachedWorkload);
+      s.Deployment.upsert(slimWorkload(rawDeployment('10'), 'Deployment') as CachedWorkload);
       expect((cache.get(ref)?.['metadata'] as Obj)['resourceVersion']).to.equal('10');
       cache.remember(rawDeployment('12'));
       expect((cache.get(ref)?.['metadata'] as Obj)['resourceVersion']).to.equal('12');
-      s.Deployment.upsert(slimWorkload(rawDeployment('11')) as CachedWorkload); // an older event still on its way
+      s.Deployment.upsert(slimWorkload(rawDeployment('11'), 'Deployment') as CachedWorkload); // an older event still on its way
       expect((cache.get(ref)?.['metadata'] as Obj)['resourceVersion']).to.equal('12');
-      s.Deployment.upsert(slimWorkload(rawDeployment('12')) as CachedWorkload);
+      s.Deployment.upsert(slimWorkload(rawDeployment('12'), 'Deployment') as CachedWorkload);
       expect(cache.pendingWrites).to.equal(0);
       expect((cache.get(ref)?.['metadata'] as Obj)['resourceVersion']).to.equal('12');
     });
@@ -132,7 +138,7 @@ describe('remediation/workload-cache', () => {
       const cache = new WorkloadCache(s);
       cache.remember(rawDeployment('12'));
       expect(cache.get(ref), 'not cached: read with a GET').to.equal(undefined);
-      s.Deployment.upsert(slimWorkload(rawDeployment('10')) as CachedWorkload);
+      s.Deployment.upsert(slimWorkload(rawDeployment('10'), 'Deployment') as CachedWorkload);
       cache.remember(rawDeployment('12'));
       s.Deployment.delete('shop/web');
       expect(cache.pendingWrites).to.equal(0);
@@ -142,7 +148,7 @@ describe('remediation/workload-cache', () => {
     it('answers only for the kinds and API versions it caches', () => {
       const s = stores();
       const cache = new WorkloadCache(s);
-      s.Deployment.upsert(slimWorkload(rawDeployment()) as CachedWorkload);
+      s.Deployment.upsert(slimWorkload(rawDeployment(), 'Deployment') as CachedWorkload);
       expect(cache.get({ ...ref, kind: 'ReplicaSet' })).to.equal(undefined);
       expect(cache.get({ ...ref, apiVersion: 'apps/v1beta2' })).to.equal(undefined);
       expect(cache.get(ref)).to.not.equal(undefined);

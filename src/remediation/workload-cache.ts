@@ -117,16 +117,24 @@ function revision(obj: CachedWorkload): number {
   return Number(obj.metadata.resourceVersion ?? NaN);
 }
 
+/** The answer to one of our writes, slimmed only if a read needs it before the watch delivers the write. */
+interface Written {
+  kind: CachedWorkloadKind;
+  stored: Obj;
+  revision: number;
+  slim?: CachedWorkload;
+}
+
 /** The watch caches of the workload kinds, with our own writes laid over them until the watches catch up. */
 export class WorkloadCache {
-  private readonly written = new Map<string, CachedWorkload>();
+  private readonly written = new Map<string, Written>();
 
   constructor(private readonly stores: Readonly<Record<CachedWorkloadKind, Store<CachedWorkload>>>) {
     for (const [kind, store] of Object.entries(stores)) {
       store.onChange((ev) => {
         const key = `${kind}/${ev.key}`;
         const mine = this.written.get(key);
-        if (mine && (ev.type === 'deleted' || !(revision(mine) > revision(ev.obj)))) this.written.delete(key);
+        if (mine && (ev.type === 'deleted' || !(mine.revision > revision(ev.obj)))) this.written.delete(key);
       });
     }
   }
@@ -137,21 +145,29 @@ export class WorkloadCache {
     const cached = this.stores[ref.kind].get(objectKey(ref));
     if (!cached) return undefined;
     const mine = this.written.get(`${ref.kind}/${objectKey(ref)}`);
-    return (mine && revision(mine) > revision(cached) ? mine : cached) as unknown as Obj;
+    if (mine && mine.revision > revision(cached)) {
+      mine.slim ??= slimWorkload(mine.stored, mine.kind);
+      if (mine.slim) return mine.slim as unknown as Obj;
+    }
+    return cached as unknown as Obj;
   }
 
-  /** Remembers a workload as our write left it (the API server's answer), until the watch delivers a newer one. */
+  /**
+   * Remembers a workload as our write left it (the API server's answer), until the watch delivers it or a
+   * newer version. Usually the watch is first to be read again, so the answer is slimmed only when needed.
+   */
   remember(stored: Obj): void {
     const kind = stored['kind'];
-    const slim = isCachedKind(kind) ? slimWorkload(stored, kind) : undefined;
-    if (!slim || !isCachedKind(slim.kind)) return;
-    const key = objectKey({ namespace: slim.metadata.namespace, name: slim.metadata.name });
-    const cached = this.stores[slim.kind].get(key);
+    const meta = isRecord(stored['metadata']) ? stored['metadata'] : {};
+    if (!isCachedKind(kind) || typeof meta['name'] !== 'string') return;
+    const key = objectKey({ namespace: typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined, name: meta['name'] });
+    const cached = this.stores[kind].get(key);
+    const written: Written = { kind, stored, revision: Number(meta['resourceVersion'] ?? NaN) };
     // Only over what the cache holds: a workload it has not seen (or saw deleted) is read with a GET.
-    if (cached && revision(slim) > revision(cached)) this.written.set(`${slim.kind}/${key}`, slim);
+    if (cached && written.revision > revision(cached)) this.written.set(`${kind}/${key}`, written);
   }
 
-  /** Writes remembered and not yet delivered by the watches (for tests and metrics). */
+  /** Writes remembered and not yet delivered by the watches (for tests). */
   get pendingWrites(): number {
     return this.written.size;
   }

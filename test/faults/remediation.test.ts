@@ -113,7 +113,10 @@ describe('faults: remediation refused', function () {
       }
     })();
     try {
-      const patches = await requestCounter({ resource: 'deployments', verb: /^(PATCH|APPLY)$/ });
+      // Writes that went through: an apply the API server refuses (409: made from a cached copy the bot's
+      // write has outdated; the operator then reads it fresh) changes nothing and is counted apart.
+      const patches = await requestCounter({ resource: 'deployments', verb: /^(PATCH|APPLY)$/, code: /^2/ });
+      const refused = await requestCounter({ resource: 'deployments', verb: /^(PATCH|APPLY)$/, code: '409' });
       await apply(policy('fault-fight', [ns], { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
       const status = await statusWhere('fault-fight', 'the fight reported', (s) =>
         /reverted/.test(s.violations?.find((v) => v.name === 'fought')?.message ?? ''), 90_000);
@@ -133,7 +136,7 @@ describe('faults: remediation refused', function () {
       const ours = applied - reverts;
       expect(ours, 'operator patches').to.be.within(1, 4);
       expect(used.cpuShare).to.be.below(0.2);
-      report(7, { operatorPatches: ours, botReverts: reverts, finalGeneration: gen, cpuShare: used.cpuShare, logLinesIn15s: used.logLines, reason: String(condition(status, 'Degraded')?.reason) });
+      report(7, { operatorPatches: ours, refusedAsOutdated: await refused(), botReverts: reverts, finalGeneration: gen, cpuShare: used.cpuShare, logLinesIn15s: used.logLines, reason: String(condition(status, 'Degraded')?.reason) });
     } finally {
       fighting = false;
       await bot;

@@ -33,20 +33,21 @@ export function managedFieldsOf(obj: unknown): ManagedFieldsEntry[] {
 }
 
 /**
- * managedFields reduced to what the readers below use, for the workload cache: every entry's manager,
- * operation, subresource and time; the field set only of `self`'s own apply (ownedFragment reads it whole) and,
- * for the others, only whether it reaches under `spec` (touchesSpec). A Deployment's entries hold a
- * fieldsV1 tree per writer, usually its largest part.
+ * managedFields reduced to what the readers below use, for the workload cache: `self`'s own apply whole
+ * (ownedFragment reads its field set), and the other entries that reach under `spec` (touchesSpec: the only
+ * ones gitOpsManagersOf and lastSpecWriter look at) with their manager, operation, subresource and time and
+ * a bare `f:spec` for a field set. A Deployment's entries hold a fieldsV1 tree per writer, usually its
+ * largest part.
  */
 export function slimManagedFields(obj: unknown, self: string): ManagedFieldsEntry[] {
-  return managedFieldsOf(obj).map((e) => {
+  const ours = (e: ManagedFieldsEntry): boolean => e.manager === self && e.operation === 'Apply';
+  return managedFieldsOf(obj).filter((e) => ours(e) || touchesSpec(e)).map((e) => {
     const out: ManagedFieldsEntry = {};
     if (typeof e.manager === 'string') out.manager = e.manager;
     if (typeof e.operation === 'string') out.operation = e.operation;
     if (typeof e.subresource === 'string') out.subresource = e.subresource;
     if (typeof e.time === 'string') out.time = e.time;
-    if (e.manager === self && e.operation === 'Apply') out.fieldsV1 = e.fieldsV1;
-    else if (isRecord(e.fieldsV1) && isRecord(e.fieldsV1['f:spec'])) out.fieldsV1 = { 'f:spec': {} };
+    out.fieldsV1 = ours(e) ? e.fieldsV1 : { 'f:spec': {} };
     return out;
   });
 }

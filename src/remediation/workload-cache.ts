@@ -88,10 +88,11 @@ function pickDefined(src: unknown, keys: readonly string[]): Obj {
 export function slimWorkload(raw: unknown, kindName: CachedWorkloadKind, interner?: Interner): CachedWorkload | undefined {
   if (!isRecord(raw)) return undefined;
   const kind: CachedKind = CACHED_WORKLOAD_KINDS[kindName];
-  const meta = slimMeta(raw['metadata'], { interner });
+  const fullMeta = slimMeta(raw['metadata'], { interner });
   const rawPodSpec = at(raw, [...kind.template, 'spec']);
   const podSpec = slimPodSpec(rawPodSpec);
-  if (!meta || !podSpec) return undefined;
+  if (!fullMeta || !podSpec) return undefined;
+  const { labels: _labels, ...meta } = fullMeta; // nothing reads a workload's own labels (its selector is in the spec)
   // Workloads patched alike carry the same field sets: one shared copy of each.
   const managedFields = slimManagedFields(raw, FIELD_MANAGER)
     .map((e) => (interner && isRecord(e.fieldsV1) ? { ...e, fieldsV1: interner.value(e.fieldsV1) } : e));
@@ -101,7 +102,9 @@ export function slimWorkload(raw: unknown, kindName: CachedWorkloadKind, interne
   Object.assign(spec, template);
   const status = isRecord(raw['status']) ? pickDefined(raw['status'], STATUS_FIELDS) : undefined;
   const conditions = at(raw, ['status', 'conditions']);
-  if (status && Array.isArray(conditions)) status['conditions'] = conditions.map((c) => pickDefined(c, ['type', 'status', 'reason']));
+  // rolloutVerdict reads one condition: Progressing (ProgressDeadlineExceeded).
+  const progressing = Array.isArray(conditions) ? conditions.filter((c) => isRecord(c) && c['type'] === 'Progressing') : [];
+  if (status && progressing.length > 0) status['conditions'] = progressing.map((c) => pickDefined(c, ['type', 'status', 'reason']));
   const cached: CachedWorkload = {
     apiVersion: kind.apiVersion, kind: kindName,
     metadata: managedFields.length > 0 ? { ...meta, managedFields } : meta,

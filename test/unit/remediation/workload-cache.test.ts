@@ -84,8 +84,11 @@ describe('remediation/workload-cache', () => {
     it('drops what nobody reads: others\' annotations and field sets, template metadata, unread spec and status', () => {
       const slim = slimWorkload(rawDeployment(), 'Deployment') as CachedWorkload;
       expect(slim.metadata.annotations).to.deep.equal({ 'immutability.dev/patched': '{"template":"t","patch":"p","attempts":1,"fragment":{},"previous":{}}' });
-      expect(slim.metadata.managedFields?.map((e) => e.fieldsV1)).to.deep.equal([{ 'f:spec': {} }, { 'f:spec': {} }, undefined,
-        (rawDeployment()['metadata'] as { managedFields: { fieldsV1: unknown }[] }).managedFields[3]?.fieldsV1]);
+      // The controller-manager's status entry reaches nothing anybody reads: gone.
+      expect(slim.metadata.managedFields?.map((e) => [e.manager, e.fieldsV1])).to.deep.equal([
+        ['kubectl-client-side-apply', { 'f:spec': {} }], ['argocd-controller', { 'f:spec': {} }],
+        [FIELD_MANAGER, (rawDeployment()['metadata'] as { managedFields: { fieldsV1: unknown }[] }).managedFields[3]?.fieldsV1]]);
+      expect(slim.status?.['conditions']).to.deep.equal([{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }]);
       expect(slim.spec).to.have.keys('selector', 'replicas', 'progressDeadlineSeconds', 'template');
       expect(slim.spec['template']).to.have.keys('spec');
       expect(JSON.stringify(slim)).to.not.match(/env|resources|imagePullPolicy|lastUpdateTime|long text|last-applied/);

@@ -55,8 +55,20 @@ describe('workload writes carry the read they were computed from', function () {
   });
 
   it('an apply computed from an outdated read is refused with 409 and changes nothing', async function () {
-    const read = await api.getWorkload(ref);
-    const applied = await api.applyWorkload(ref, applyBody(target, readOnlyRoot, { 'immutability.dev/actions': '{}' }, read));
+    // The controller-manager writes a new Deployment's status meanwhile: a read and an apply from it succeed
+    // once no status write comes between them (that the write is refused when one does is the point below).
+    let read: Json = {};
+    let applied: Json = {};
+    for (let attempt = 1; ; attempt++) {
+      read = await api.getWorkload(ref);
+      try {
+        applied = await api.applyWorkload(ref, applyBody(target, readOnlyRoot, { 'immutability.dev/actions': '{}' }, read));
+        break;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     expect(meta(applied)['resourceVersion']).to.not.equal(meta(read)['resourceVersion']);
 
     const err = await refusal(api.applyWorkload(ref, applyBody(target, readOnlyRoot, { 'immutability.dev/actions': '{"stale":1}' }, read)));

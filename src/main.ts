@@ -106,7 +106,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   });
   const policyReconciler = new PolicyReconciler({
     caches, policies, api, remediation: remediator, drift, events, metrics, enqueuePods: keys.enqueuePods,
-    logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,
+    unsettledPods: () => podReconciler.unsettledPods(), logger: logger.child({ controller: 'policy' }), now, statusIntervalMs: config.statusIntervalMs,
   });
   const admissionReconciler = new AdmissionReconciler({
     policies, http, events, logger: logger.child({ controller: 'admission' }), now, resyncMs: config.admissionResyncMs,

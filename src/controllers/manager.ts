@@ -7,7 +7,7 @@
 // queues, so losing the lease stops every action at once). The runner owns retries, backoff, drops and their
 // metrics; reconcilers return `{ requeueAfterMs }` or throw. A periodic resync re-adds every key.
 import type { Pod } from '../api/kube.js';
-import type { ImmutabilityPolicy } from '../api/types.js';
+import { FINALIZER, type ImmutabilityPolicy } from '../api/types.js';
 import type { SlimNamespace, SlimOwned } from '../k8s/slim.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -87,7 +87,10 @@ export const WATCHES: readonly Watch<unknown>[] = [
     keys: (ev) => {
       if (!policyChangeNeedsWork(ev)) return undefined;
       const specChanged = ev.type !== 'updated' || ev.old?.metadata.generation !== ev.obj.metadata.generation;
-      return { policies: [ev.key], allPods: specChanged, allWorkloads: specChanged };
+      // Pods are labelled only for a policy that carries our finalizer (pod-reconciler.ts): its arrival is due work.
+      const ours = (p?: ImmutabilityPolicy): boolean => (p?.metadata.finalizers ?? []).includes(FINALIZER);
+      const finalizerArrived = ev.type === 'updated' && ours(ev.obj) && !ours(ev.old);
+      return { policies: [ev.key], allPods: specChanged || finalizerArrived, allWorkloads: specChanged };
     },
   }),
   watch<SlimNamespace>({

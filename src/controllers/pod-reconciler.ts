@@ -2,7 +2,7 @@
 // policies with `remediation.label` found, and nothing when they found nothing. Level-triggered: it reads the
 // pod from the cache and computes the whole desired metadata each time, whatever event brought it here.
 import type { Pod } from '../api/kube.js';
-import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION } from '../api/types.js';
+import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, FINALIZER, LABEL_DRIFT, LABEL_VIOLATION } from '../api/types.js';
 import type { KubeApi, PodMetadataIntent } from '../k8s/api.js';
 import { isNotFound, isUnprocessable, messageOf } from '../k8s/errors.js';
 import type { EventRecorder } from '../observability/events.js';
@@ -39,6 +39,10 @@ export function desiredPodMetadata(deps: Pick<PodReconcilerDeps, 'caches' | 'pol
   const governing = deps.policies.governing();
   for (const policy of governing) {
     if (policy.resolved.mode !== 'Enforce' || !policy.resolved.remediation.label) continue;
+    // Label only once the policy carries our finalizer (the policy reconciler adds it first): deleted
+    // before that, it would go at once and leave its labels behind (fault scenario 13). Adding the
+    // finalizer is a policy change, which brings its pods back here.
+    if (!(policy.object.metadata.finalizers ?? []).includes(FINALIZER)) continue;
     const verdict = assessPod(pod, policy, nsLabels, now);
     if (!verdict.matched || verdict.findings.length === 0) continue;
     labelingPolicies.push(policy.resolved.name);
@@ -114,8 +118,22 @@ export class PodReconciler {
    * want changes instead of retrying in a loop.
    */
   private readonly refusedWrites = new Map<string, { uid: string; intent: string; bytes: number }>();
+  /** Pods whose metadata write has been sent and not answered yet. */
+  private readonly writesInFlight = new Set<string>();
 
   constructor(private readonly deps: PodReconcilerDeps) {}
+
+  /**
+   * Pods whose metadata may differ from what the cache shows: a write under way, or answered but not yet
+   * watched. A policy's finalizer must wait for them: the cache alone would let it go while a label written
+   * just before the deletion has not reached it (fault scenario 13).
+   */
+  unsettledPods(): string[] {
+    const nowMs = this.deps.now().getTime();
+    const keys = new Set(this.writesInFlight);
+    for (const [key, pending] of this.pendingWrites) if (nowMs - pending.atMs < OWN_WRITE_EXPECTATION_MS) keys.add(key);
+    return [...keys];
+  }
 
   async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const pod = this.deps.caches.pods.get(key);
@@ -145,9 +163,11 @@ export class PodReconciler {
     }
     const namespace = pod.metadata.namespace ?? 'default';
     const adding = intent.labels[LABEL_VIOLATION] !== undefined && current.labels[LABEL_VIOLATION] === undefined;
+    this.writesInFlight.add(key);
     try {
       await this.deps.api.applyPodMetadata(namespace, pod.metadata.name, intent, signal);
     } catch (err) {
+      this.writesInFlight.delete(key);
       if (isNotFound(err)) return; // deleted meanwhile; its DELETE event ends the story
       for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'failure' });
       if (!isUnprocessable(err)) throw err;
@@ -161,6 +181,7 @@ export class PodReconciler {
     }
     // From the answer, not the request: on a slow connection the write itself can take longer than the bound.
     this.pendingWrites.set(key, { uid: pod.metadata.uid ?? '', intent: wanted, atMs: this.deps.now().getTime() });
+    this.writesInFlight.delete(key);
     for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'success' });
     const regarding = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace, uid: pod.metadata.uid };
     if (adding) {

@@ -14,7 +14,7 @@ import { topLevelOwner } from '../k8s/owners.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { msUntilNextExpiry } from '../policy/index.js';
+import { matchPod, msUntilNextExpiry } from '../policy/index.js';
 import { buildStatus, invalidSpecStatus, statusChanged, workloadOutcomeKey, type PodAssessment } from '../policy/status.js';
 import type { RemediationReport } from '../remediation/context.js';
 import { objectKey } from '../runtime/list-watch.js';
@@ -45,6 +45,8 @@ export interface PolicyReconcilerDeps {
   drift: DriftSource;
   /** Puts pods on the pod queue (finalization: their labels come off through the pod reconciler). */
   enqueuePods(keys: readonly string[]): void;
+  /** Pods whose metadata write is under way or not yet watched (PodReconciler.unsettledPods). */
+  unsettledPods?(): readonly string[];
   events: EventRecorder;
   metrics: Metrics;
   logger: Logger;
@@ -261,6 +263,15 @@ export class PolicyReconciler {
       if (labels[LABEL_VIOLATION] === undefined && labels[LABEL_DRIFT] === undefined &&
         pod.metadata.annotations?.[ANNOTATION_VIOLATIONS] === undefined) continue;
       if (!podMetadataSettled(this.deps, pod)) pending.push(objectKey(pod.metadata));
+    }
+    // A write sent before the deletion may land after this look at the cache: wait for those of pods the
+    // policy matched (others cannot carry metadata it wanted).
+    for (const key of this.deps.unsettledPods?.() ?? []) {
+      const pod = this.deps.caches.pods.get(key);
+      if (!pod) continue;
+      const namespace = pod.metadata.namespace ?? 'default';
+      const match = matchPod(active.resolved, { namespace, labels: pod.metadata.labels }, this.deps.caches.namespaces.get(namespace)?.metadata.labels);
+      if (match.matched) pending.push(key);
     }
     if (pending.length > 0) {
       this.deps.enqueuePods(pending);

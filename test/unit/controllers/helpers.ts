@@ -1,11 +1,12 @@
 // Builders for controller unit tests: policies and pods as the slim caches hold them, and a Caches-shaped
 // object over real Stores (no reflectors: tests fill the stores directly).
 import type { Container, Pod } from '../../../src/api/kube.js';
-import { API_VERSION, KIND, type ImmutabilityPolicy, type ImmutabilityPolicySpec, type ObjectMeta } from '../../../src/api/types.js';
+import { API_VERSION, FINALIZER, KIND, type ImmutabilityPolicy, type ImmutabilityPolicySpec, type ObjectMeta } from '../../../src/api/types.js';
 import { createStores, type Caches } from '../../../src/controllers/caches.js';
 
+/** A policy as the cache holds it once the operator has reconciled it (our finalizer on); `meta` overrides. */
 export function policy(name: string, spec: ImmutabilityPolicySpec, meta: Partial<ObjectMeta> = {}): ImmutabilityPolicy {
-  return { apiVersion: API_VERSION, kind: KIND, metadata: { name, generation: 1, uid: `uid-${name}`, ...meta }, spec };
+  return { apiVersion: API_VERSION, kind: KIND, metadata: { name, generation: 1, uid: `uid-${name}`, finalizers: [FINALIZER], ...meta }, spec };
 }
 
 /** A container that breaks nothing under any rule. */

@@ -29,15 +29,15 @@ describe('controllers/manager policyChangeNeedsWork', () => {
   });
 
   it('treats absent and empty finalizer lists alike', () => {
-    expect(policyChangeNeedsWork(updated(base(), base({ finalizers: [] })))).to.equal(false);
-    expect(policyChangeNeedsWork(updated(base({ finalizers: [] }), base()))).to.equal(false);
+    expect(policyChangeNeedsWork(updated(base({ finalizers: undefined }), base({ finalizers: [] })))).to.equal(false);
+    expect(policyChangeNeedsWork(updated(base({ finalizers: [] }), base({ finalizers: undefined })))).to.equal(false);
   });
 
   const changes: [string, ImmutabilityPolicy, ImmutabilityPolicy][] = [
     ['the generation moves (spec edited)', base(), base({ generation: 4 })],
     ['a generation appears', base({ generation: undefined }), base()],
     ['deletion starts', base(), base({ deletionTimestamp: '2026-01-01T00:00:00Z' })],
-    ['a finalizer is added', base(), base({ finalizers: ['immutability.dev/cleanup'] })],
+    ['a finalizer is added', base({ finalizers: undefined }), base({ finalizers: ['immutability.dev/cleanup'] })],
     ['a finalizer is removed', base({ finalizers: ['immutability.dev/cleanup'] }), base({ finalizers: [] })],
     ['finalizers are reordered', base({ finalizers: ['a', 'b'] }), base({ finalizers: ['b', 'a'] })],
   ];

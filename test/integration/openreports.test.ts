@@ -77,9 +77,13 @@ describe('OpenReports: one Report per governed workload (--reports=openreports)'
     const failed = r.results.find((x) => x.result === 'fail')!;
     expect(failed).to.include({ policy: 'reports', rule: 'readOnlyRootFilesystem', severity: 'medium' });
     expect(failed.message).to.include('nginx');
-    // The same verdict as the policy's status.
-    const status = JSON.parse(await kubectlOk(['get', 'imp', 'reports', '-o', 'jsonpath={.status}'])) as Json;
-    expect(at(status, 'violations', 0, 'findings')).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    // The same verdict as the policy's status, which is written on its own interval (it may follow the Report).
+    const findings = await eventually('the policy status listing the finding', async () => {
+      const status = JSON.parse(await kubectlOk(['get', 'imp', 'reports', '-o', 'jsonpath={.status}'])) as Json;
+      const listed = at(status, 'violations', 0, 'findings');
+      return listed === undefined ? undefined : listed;
+    }, 30_000, 250);
+    expect(findings).to.deep.equal(['nginx:readOnlyRootFilesystem']);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect((await report())?.metadata.resourceVersion).to.equal(r.metadata.resourceVersion);
   });

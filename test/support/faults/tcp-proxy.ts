@@ -7,24 +7,83 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export type ProxyMode =
   | { kind: 'forward' }
-  /** Every chunk, in both directions, is held this long before it is passed on. */
+  /**
+   * Latency: every chunk, in both directions, is passed on this long after it arrived, in order; chunks in
+   * flight overlap, as packets on a slow link do. A peer's orderly close (FIN) travels behind its data.
+   */
   | { kind: 'delay'; ms: number }
   /** Nothing is forwarded and nothing is closed; new connections are accepted and then stall too. */
   | { kind: 'stall' }
   /** Every open connection is reset; new ones are closed at once. */
   | { kind: 'cut' };
 
+/** One direction of a connection: the bytes from one socket to the other, in the order they came. */
+class Direction {
+  /** Settles once everything handed to send() so far has been written (or dropped with a closed socket). */
+  private tail: Promise<void> = Promise.resolve();
+  /** What a stall caught: at most one chunk (reading pauses after it) and perhaps the peer's close. */
+  private held: Buffer[] = [];
+  private endHeld = false;
+
+  constructor(readonly from: Socket, readonly to: Socket) {}
+
+  send(chunk: Buffer, delayMs: number): void {
+    const due = Date.now() + delayMs;
+    this.tail = this.tail.then(async () => {
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.to.destroyed || this.to.writableEnded) return;
+      if (!this.to.write(chunk)) {
+        this.from.pause();
+        this.to.once('drain', () => this.from.resume());
+      }
+    });
+  }
+
+  /** Stalled: keep the chunk and stop reading, so that TCP back-pressure builds up behind it. */
+  hold(chunk: Buffer): void {
+    this.from.pause();
+    this.held.push(chunk);
+  }
+
+  /** Stalled: the peer's close waits too (a paused socket still reports its end once its buffer is empty). */
+  holdEnd(): void {
+    this.endHeld = true;
+  }
+
+  /** The stall is over: pass on what it held, in order, and read again. */
+  release(): void {
+    for (const chunk of this.held.splice(0)) this.send(chunk, 0);
+    this.from.resume();
+    if (this.endHeld) {
+      this.endHeld = false;
+      this.endAfterData();
+    }
+  }
+
+  /**
+   * The peer ended its side: end ours once what it sent before has gone through. Resetting both sockets at
+   * once instead dropped the chunks still on their way: behind a slow link, every watch the API server
+   * closed (its timeoutSeconds) lost all but its first events, and the operator resumed from there again
+   * and again — an artefact of the proxy, not of a network, which delivers the FIN after the data.
+   */
+  endAfterData(): void {
+    void this.tail.then(() => {
+      if (!this.to.destroyed && !this.to.writableEnded) this.to.end();
+    });
+  }
+}
+
 interface Pipe {
   client: Socket;
   upstream: Socket;
+  directions: Direction[];
 }
 
 export class TcpProxy {
   private server?: Server;
   private readonly pipes = new Set<Pipe>();
   private mode: ProxyMode = { kind: 'forward' };
-  /** Chunks caught by a stall (at most one per direction: the direction is paused after it), in order. */
-  private held: { to: Socket; chunk: Buffer }[] = [];
   /** Connections accepted since start, a measure of how often the operator reconnected. */
   connections = 0;
   port = 0;
@@ -32,7 +91,8 @@ export class TcpProxy {
   constructor(private readonly target: { host: string; port: number }) {}
 
   async start(): Promise<this> {
-    const server = createServer((client) => this.accept(client));
+    // Half-open allowed: a peer's FIN ends one direction only; the other ends when its own data is through.
+    const server = createServer({ allowHalfOpen: true }, (client) => this.accept(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -52,12 +112,7 @@ export class TcpProxy {
     if (mode.kind === 'cut') {
       for (const pipe of this.pipes) this.close(pipe);
     } else if (mode.kind !== 'stall') {
-      // Leaving a stall: pass on what was held back, then let the paused sockets flow again.
-      for (const { to, chunk } of this.held.splice(0)) if (!to.destroyed) to.write(chunk);
-      for (const { client, upstream } of this.pipes) {
-        client.resume();
-        upstream.resume();
-      }
+      for (const pipe of this.pipes) for (const direction of pipe.directions) direction.release();
     }
   }
 
@@ -72,39 +127,28 @@ export class TcpProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect(this.target.port, this.target.host);
-    const pipe = { client, upstream };
+    const upstream = connect({ port: this.target.port, host: this.target.host, allowHalfOpen: true });
+    const pipe = { client, upstream, directions: [new Direction(client, upstream), new Direction(upstream, client)] };
     this.pipes.add(pipe);
-    this.forward(client, upstream);
-    this.forward(upstream, client);
-    const done = (): void => this.close(pipe);
-    client.on('error', done).on('close', done);
-    upstream.on('error', done).on('close', done);
+    for (const direction of pipe.directions) this.forward(direction);
+    // An error resets the connection at once, as an RST does; an orderly close travels behind the data
+    // (forward() ends the other side), and the pipe is forgotten once both sockets are closed.
+    const failed = (): void => this.close(pipe);
+    const closed = (): void => {
+      if (client.destroyed && upstream.destroyed) this.pipes.delete(pipe);
+    };
+    client.on('error', failed).on('close', closed);
+    upstream.on('error', failed).on('close', closed);
   }
 
-  private forward(from: Socket, to: Socket): void {
+  private forward(direction: Direction): void {
+    const { from } = direction;
     from.on('data', (chunk: Buffer) => {
       const mode = this.mode;
-      if (mode.kind === 'stall') {
-        // Hold this chunk until the stall ends, and stop reading so that TCP back-pressure builds up.
-        from.pause();
-        this.held.push({ to, chunk });
-        return;
-      }
-      if (mode.kind === 'delay') {
-        // Order is kept: the stream is paused while a chunk waits, so chunks go out one after another.
-        from.pause();
-        setTimeout(() => {
-          if (!to.destroyed) to.write(chunk);
-          from.resume();
-        }, mode.ms);
-        return;
-      }
-      if (!to.write(chunk)) {
-        from.pause();
-        to.once('drain', () => from.resume());
-      }
+      if (mode.kind === 'stall') direction.hold(chunk);
+      else direction.send(chunk, mode.kind === 'delay' ? mode.ms : 0);
     });
+    from.on('end', () => (this.mode.kind === 'stall' ? direction.holdEnd() : direction.endAfterData()));
   }
 
   private close(pipe: Pipe): void {

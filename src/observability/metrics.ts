@@ -4,6 +4,23 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export const METRIC_PREFIX = 'immutability_operator_';
 
+// The values of the labels that dashboards and alerts match on. The counters below accept no other value (the
+// compiler checks every call), and test/integration/monitoring.test.ts checks every matcher of
+// config/monitoring/ against these lists: an alert on a value never counted could never fire.
+/** Why a watch was restarted: a failed request (error), 410 Gone (gone), no event or bookmark for twice the
+ * watch timeout (inactivity), or the stream ended, normally at its server-side timeout (closed). */
+export const WATCH_RESTART_REASONS = ['error', 'gone', 'inactivity', 'closed'] as const;
+export const REMEDIATION_ACTIONS = ['label', 'patch', 'rollback', 'evict'] as const;
+export const ACTION_RESULTS = ['success', 'failure', 'planned', 'blocked'] as const;
+/** overflow: refused with 503, the queue was full; refused: the request failed authentication or was malformed. */
+export const FALCO_ALERT_OUTCOMES = ['accepted', 'duplicate', 'not-a-pod', 'unknown-pod', 'uid-mismatch', 'overflow', 'refused'] as const;
+
+/** A counter whose listed labels take only the values given for them. */
+type ClosedCounter<Open extends string, Closed extends Record<string, string>> =
+  Omit<Counter<Open | Extract<keyof Closed, string>>, 'inc'> & {
+    inc(labels: Record<Open, string> & Closed, value?: number): void;
+  };
+
 /** Typed handles for everything the operator measures; label names are checked by the compiler. */
 export interface Metrics {
   readonly registry: Registry;
@@ -14,18 +31,18 @@ export interface Metrics {
   readonly queueDepth: Gauge<'controller'>;
   /** Keys given up on after exhausting their retries. */
   readonly queueDropped: Counter<'controller'>;
-  /** Watch restarts by resource; `reason` is e.g. expired (410), error, timeout, closed. */
-  readonly watchRestarts: Counter<'resource' | 'reason'>;
+  /** Watch restarts by resource and reason (WATCH_RESTART_REASONS). */
+  readonly watchRestarts: ClosedCounter<'resource', { reason: (typeof WATCH_RESTART_REASONS)[number] }>;
   /** Pods currently violating a policy. */
   readonly violations: Gauge<'policy'>;
   /** Pods currently showing runtime drift under a policy. */
   readonly driftedPods: Gauge<'policy'>;
-  /** Remediation actions; `action` is label | patch | evict | rollback, `result` is success | failure | planned | blocked. */
-  readonly actions: Counter<'policy' | 'action' | 'result'>;
+  /** Remediation actions by policy, action (REMEDIATION_ACTIONS) and result (ACTION_RESULTS). */
+  readonly actions: ClosedCounter<'policy', { action: (typeof REMEDIATION_ACTIONS)[number]; result: (typeof ACTION_RESULTS)[number] }>;
   /** Audit events received; `outcome` is accepted | malformed | duplicate | denied. */
   readonly auditEvents: Counter<'source' | 'outcome'>;
-  /** Falco alerts; `outcome` is accepted | duplicate | not-a-pod | unknown-pod | uid-mismatch | overflow | refused. */
-  readonly falcoAlerts: Counter<'outcome'>;
+  /** Falco alerts by outcome (FALCO_ALERT_OUTCOMES). */
+  readonly falcoAlerts: ClosedCounter<never, { outcome: (typeof FALCO_ALERT_OUTCOMES)[number] }>;
   /** 1 while this replica holds the leader lease, else 0. */
   readonly leader: Gauge;
   /** Drops the per-policy gauges of a deleted policy so that they stop being exported. */

@@ -3,7 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import { Registry } from 'prom-client';
 import { parse } from 'yaml';
+import { ACTION_RESULTS, FALCO_ALERT_OUTCOMES, REMEDIATION_ACTIONS, WATCH_RESTART_REASONS, createMetrics } from '../../src/observability/metrics.js';
 import { repoRoot } from '../support/controlplane/binaries.js';
 import { freePort } from '../support/controlplane/ports.js';
 import { installCrd } from '../support/fixtures.js';
@@ -38,6 +40,69 @@ function exported(name: string, exposition: string): boolean {
   const declared = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
   const base = name.replace(/_(bucket|sum|count)$/, '');
   return declared.has(name) || declared.has(base) || new RegExp(`^${name}[{ ]`, 'm').test(exposition);
+}
+
+/** Labels Prometheus adds to every scraped sample (ServiceMonitor and Kubernetes service discovery). */
+const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'service', 'container', 'endpoint']);
+/** The labels that take a closed set of values, from the operator's metric definitions. */
+const CLOSED_VALUES: Record<string, Record<string, readonly string[]>> = {
+  immutability_operator_watch_restarts_total: { reason: WATCH_RESTART_REASONS },
+  immutability_operator_actions_total: { action: REMEDIATION_ACTIONS, result: ACTION_RESULTS },
+  immutability_operator_falco_alerts_total: { outcome: FALCO_ALERT_OUTCOMES },
+};
+
+/** Label names of the operator's metrics as declared (a counter not yet incremented shows none on /metrics). */
+function declaredLabels(): Map<string, Set<string>> {
+  const { registry } = createMetrics(new Registry(), { defaultMetrics: false });
+  return new Map(registry.getMetricsAsArray().map((metric) => {
+    const { labelNames = [] } = metric as unknown as { labelNames?: string[] };
+    return [metric.name, new Set(labelNames)] as const;
+  }));
+}
+
+/**
+ * What one PromQL expression says about labels: the matchers of each selector (`metric{label="value"}`) and the
+ * labels it groups by. Grafana variables (`$policy`) are not values.
+ */
+function labelUse(expr: string): { matchers: { metric: string; label: string; op: string; value: string }[]; grouped: string[]; metrics: string[] } {
+  const matchers: { metric: string; label: string; op: string; value: string }[] = [];
+  const metrics: string[] = [];
+  for (const [, metric, body] of expr.matchAll(/\b((?:immutability_operator|process|nodejs)_[a-z0-9_]+)(?:\{([^}]*)\})?/g)) {
+    metrics.push(metric!);
+    for (const [, label, op, value] of (body ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
+      matchers.push({ metric: metric!, label: label!, op: op!, value: value! });
+    }
+  }
+  const grouped = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap(([, list]) => list!.split(',').map((l) => l.trim()).filter(Boolean));
+  return { matchers, grouped, metrics };
+}
+
+/** Problems with the labels an expression uses: unknown label names, and values the operator never sets. */
+function labelProblems(expr: string, declared: Map<string, Set<string>>): string[] {
+  const problems: string[] = [];
+  const { matchers, grouped, metrics } = labelUse(expr);
+  const labelsOf = (metric: string): Set<string> | undefined =>
+    declared.get(metric) ?? (metric.endsWith('_bucket') ? new Set([...declared.get(metric.replace(/_bucket$/, '')) ?? [], 'le']) : undefined)
+      ?? declared.get(metric.replace(/_(sum|count)$/, ''));
+  for (const { metric, label, op, value } of matchers) {
+    const labels = labelsOf(metric);
+    if (labels === undefined) continue; // process_* and nodejs_*: prom-client's standard metrics
+    if (!labels.has(label) && !TARGET_LABELS.has(label)) problems.push(`${metric} has no label ${label}`);
+    if (value.startsWith('$')) continue;
+    const closed = CLOSED_VALUES[metric]?.[label];
+    if (closed === undefined) {
+      problems.push(`${metric}{${label}${op}"${value}"}: the values of ${label} are not listed in CLOSED_VALUES`);
+      continue;
+    }
+    // A literal, or a regex that is an alternation of literals (all a dashboard or alert needs here).
+    const values = op.endsWith('~') ? value.split('|') : [value];
+    for (const v of values.filter((x) => !closed.includes(x))) problems.push(`${metric}{${label}${op}"${value}"}: the operator never sets ${label}="${v}"`);
+  }
+  for (const label of grouped) {
+    const known = TARGET_LABELS.has(label) || metrics.some((m) => labelsOf(m)?.has(label));
+    if (!known) problems.push(`grouped by ${label}, which none of ${metrics.join(', ')} has`);
+  }
+  return problems;
 }
 
 describe('monitoring (config/monitoring)', function () {
@@ -81,7 +146,24 @@ describe('monitoring (config/monitoring)', function () {
     expect(names.filter((name) => !exported(name, exposition)), 'alert metrics missing from /metrics').to.deep.equal([]);
   });
 
-  it('would catch a metric that is not exported', function () {
+  it('dashboard and alerts match only on labels the metrics have, and on values the operator sets', async function () {
+    const declared = declaredLabels();
+    const rule = parse(await readFile(path.join(MONITORING, 'prometheusrule.yaml'), 'utf8')) as { spec: { groups: { rules: { expr: string }[] }[] } };
+    const dashboard = JSON.parse(await readFile(path.join(MONITORING, 'grafana-dashboard.json'), 'utf8')) as unknown;
+    const expressions = [...rule.spec.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboardExpressions(dashboard)];
+    expect(expressions.flatMap((expr) => labelProblems(expr, declared))).to.deep.equal([]);
+  });
+
+  it('would catch a metric that is not exported, a label it lacks or a value never set', function () {
+    const declared = declaredLabels();
+    expect(labelProblems('sum(increase(immutability_operator_watch_restarts_total{reason!="expired"}[15m]))', declared))
+      .to.deep.equal(['immutability_operator_watch_restarts_total{reason!="expired"}: the operator never sets reason="expired"']);
+    expect(labelProblems('sum by (policy) (immutability_operator_queue_depth{result="failure"})', declared)).to.deep.equal([
+      'immutability_operator_queue_depth has no label result',
+      'immutability_operator_queue_depth{result="failure"}: the values of result are not listed in CLOSED_VALUES',
+      'grouped by policy, which none of immutability_operator_queue_depth has',
+    ]);
+
     expect(exported('immutability_operator_no_such_metric_total', exposition)).to.equal(false);
     expect(exported('immutability_operator_reconcile_duration_seconds_bucket', exposition)).to.equal(true);
   });

@@ -33,7 +33,7 @@ describe('observability/metrics', () => {
     m.reconcileTotal.inc({ controller: 'pod', result: 'success' });
     m.queueDepth.set({ controller: 'pod' }, 4);
     m.queueDropped.inc({ controller: 'pod' });
-    m.watchRestarts.inc({ resource: 'pods', reason: 'expired' });
+    m.watchRestarts.inc({ resource: 'pods', reason: 'gone' });
     m.violations.set({ policy: 'prod' }, 3);
     m.driftedPods.set({ policy: 'prod' }, 1);
     m.actions.inc({ policy: 'prod', action: 'evict', result: 'success' });
@@ -45,7 +45,7 @@ describe('observability/metrics', () => {
       'immutability_operator_reconcile_total{controller="pod",result="success"} 1',
       'immutability_operator_queue_depth{controller="pod"} 4',
       'immutability_operator_queue_dropped_total{controller="pod"} 1',
-      'immutability_operator_watch_restarts_total{resource="pods",reason="expired"} 1',
+      'immutability_operator_watch_restarts_total{resource="pods",reason="gone"} 1',
       'immutability_operator_violating_pods{policy="prod"} 3',
       'immutability_operator_drifted_pods{policy="prod"} 1',
       'immutability_operator_actions_total{policy="prod",action="evict",result="success"} 1',

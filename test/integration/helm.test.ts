@@ -107,8 +107,8 @@ describe('Helm chart (charts/immutability-operator)', function () {
     const [command, ...args] = deployment.spec.template.spec.containers[0]?.args ?? [];
     expect(command).to.equal('run');
     const config = parseRunConfig(args, {});
-    expect([config.podWorkers, config.workloadWorkers, config.resyncPeriodMs, config.watchTimeoutSeconds, config.statusIntervalMs])
-      .to.deep.equal([8, 32, 300_000, 120, 2000]);
+    expect([config.podWorkers, config.workloadWorkers, config.resyncPeriodMs, config.watchTimeoutSeconds, config.statusIntervalMs, config.reports])
+      .to.deep.equal([8, 32, 300_000, 120, 2000, 'openreports']);
   });
 
   it('renders manifests that pass the operator\'s own check with every rule on', async function () {
@@ -127,28 +127,70 @@ describe('Helm chart (charts/immutability-operator)', function () {
     }
   });
 
-  it('renders the same objects as config/default where both render one (Helm\'s labels aside)', async function () {
+  /** What Helm and kustomize both render must be the same objects, Helm's labels aside. */
+  async function expectSameAsKustomize(helmValues: string[], components: string[], expectedOverlap: string[]): Promise<void> {
     const helmObjects = objects(await helmOk(['template', 'immutability-operator', CHART, '-n', 'immutability-system',
-      '--kube-version', KUBE_VERSION, '--include-crds', '--set', 'image.tag=dev']));
-    // kustomize does not know FlowSchema as cluster-scoped and gives it the overlay's namespace, which the API
-    // server drops when it stores it: compare it as stored.
-    const kustomizeObjects = objects(await kubectlOk(['kustomize', path.join(root, 'config', 'default')]))
-      .map((o) => {
-        if (o.kind !== 'FlowSchema') return o;
-        const { namespace: _dropped, ...metadata } = o.metadata;
-        return { ...o, metadata };
-      });
-    const fromKustomize = new Map(kustomizeObjects.map((o) => [key(o), o]));
+      '--kube-version', KUBE_VERSION, '--include-crds', '--set', 'image.tag=dev', ...helmValues]));
+    const fromKustomize = new Map((await kustomizeObjects(components)).map((o) => [key(o), o]));
     const overlap = helmObjects.filter((o) => fromKustomize.has(key(o)));
-    expect(overlap.map(key).sort()).to.deep.equal([
-      'ClusterRole//immutability-operator', 'ClusterRole//immutability-operator-metrics-reader', 'ClusterRoleBinding//immutability-operator',
-      'CustomResourceDefinition//immutabilitypolicies.immutability.dev', 'Deployment/immutability-system/immutability-operator',
-      'FlowSchema//immutability-operator-leader-election',
-      'Role/immutability-system/immutability-operator-leader-election', 'RoleBinding/immutability-system/immutability-operator-leader-election',
-      'Service/immutability-system/immutability-operator-metrics', 'ServiceAccount/immutability-system/immutability-operator',
-    ]);
+    expect(overlap.map(key).sort()).to.deep.equal([...expectedOverlap].sort());
     for (const object of overlap) {
       expect(withoutHelmLabels(object), key(object)).to.deep.equal(withoutHelmLabels(fromKustomize.get(key(object))));
+    }
+  }
+
+  /** config/default, with the given components of config/ on top as a user's overlay adds them. */
+  async function kustomizeObjects(components: string[]): Promise<Obj[]> {
+    let target = path.join(root, 'config', 'default');
+    if (components.length > 0) {
+      // kustomize accepts only relative paths in a kustomization, and an overlay lives outside the repository.
+      target = await mkdtemp(path.join(dir, 'overlay-'));
+      const relative = (p: string): string => path.relative(target, path.join(root, p));
+      await writeFile(path.join(target, 'kustomization.yaml'), JSON.stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
+        resources: [relative('config/default')], components: components.map(relative),
+      }));
+    }
+    // kustomize does not know FlowSchema as cluster-scoped and gives it the overlay's namespace, which the API
+    // server drops when it stores it: compare it as stored.
+    return objects(await kubectlOk(['kustomize', target])).map((o) => {
+      if (o.kind !== 'FlowSchema') return o;
+      const { namespace: _dropped, ...metadata } = o.metadata;
+      return { ...o, metadata };
+    });
+  }
+
+  const DEFAULT_OVERLAP = [
+    'ClusterRole//immutability-operator', 'ClusterRole//immutability-operator-metrics-reader', 'ClusterRoleBinding//immutability-operator',
+    'CustomResourceDefinition//immutabilitypolicies.immutability.dev', 'Deployment/immutability-system/immutability-operator',
+    'FlowSchema//immutability-operator-leader-election',
+    'Role/immutability-system/immutability-operator-leader-election', 'RoleBinding/immutability-system/immutability-operator-leader-election',
+    'Service/immutability-system/immutability-operator-metrics', 'ServiceAccount/immutability-system/immutability-operator',
+  ];
+
+  it('renders the same objects as config/default where both render one (Helm\'s labels aside)', async function () {
+    await expectSameAsKustomize([], [], DEFAULT_OVERLAP);
+  });
+
+  it('with reports.openreports=true, renders what config/default with the config/openreports component does', async function () {
+    await expectSameAsKustomize(['--set', 'reports.openreports=true'], ['config/openreports'], [
+      ...DEFAULT_OVERLAP, 'ClusterRole//immutability-operator-openreports', 'ClusterRoleBinding//immutability-operator-openreports',
+    ]);
+  });
+
+  it('renders the same from the archive `helm package` makes: the symbolic links are resolved into it', async function () {
+    const packaged = await mkdtemp(path.join(dir, 'package-'));
+    const out = await helmOk(['package', CHART, '-d', packaged]);
+    const archive = /saved it to: (\S+\.tgz)/.exec(out)?.[1];
+    expect(archive, out).to.be.a('string');
+    const lint = await helm(['lint', archive!, '--strict', ...EVERYTHING]);
+    expect(lint.code, lint.stdout + lint.stderr).to.equal(0);
+    for (const values of [['--include-crds'], ['--include-crds', ...EVERYTHING]]) {
+      const render = (chart: string): Promise<string> =>
+        helmOk(['template', 'immutability-operator', chart, '-n', 'immutability-system', '--kube-version', KUBE_VERSION, ...values]);
+      const fromArchive = objects(await render(archive!));
+      expect(fromArchive.map(key)).to.include('CustomResourceDefinition//immutabilitypolicies.immutability.dev');
+      expect(fromArchive).to.deep.equal(objects(await render(CHART)));
     }
   });
 

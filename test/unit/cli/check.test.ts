@@ -18,7 +18,10 @@ interface JsonResult {
   compliant: boolean;
   findings: JsonFinding[];
   skips: { container?: string; rule: string; reason: string }[];
-  plan: { mode: string; patchedRules: string[]; patch: { op: string; path: string; value?: unknown }[]; message: string; unpatchable: JsonFinding[] } | null;
+  plan: {
+    mode: string; patchedRules: string[]; patch: { op: string; path: string; value?: unknown }[]; message: string; unpatchable: JsonFinding[];
+    warnings: string[];
+  } | null;
 }
 interface JsonReport {
   results: JsonResult[];
@@ -217,6 +220,26 @@ describe('immutability-operator check', () => {
       const volumes = cart.plan!.patch.find((op) => op.path === '/spec/template/spec/volumes');
       expect(volumes?.value).to.deep.equal([{ name: 'immutability-tmp-tmp', emptyDir: { sizeLimit: '16Mi' } }]);
       expect(report.results.find((r) => r.policy === 'baseline' && r.name === 'cart')!.plan!.mode).to.equal('Audit');
+    });
+  });
+
+  describe('a patch that may break a known image', () => {
+    const argv = ['--policy', fixture('presets/policy.yaml'), '-f', fixture('presets/nginx.yaml')];
+    const WARNING = 'container "nginx" (official nginx image) writes to /var/cache/nginx, which the planned read-only root ' +
+      'filesystem leaves without a writable mount: add them to patchOwner.writablePaths or leave patchOwner.presets on';
+
+    it('says so in plan.warnings (-o json), as the operator says it in the status and an Event', async () => {
+      const { code, report } = await checkJson(argv);
+      expect(code).to.equal(1);
+      expect(report.results[0]!.plan).to.deep.include({ mode: 'Audit', message: 'set readOnlyRootFilesystem, added emptyDir at /var/run' });
+      expect(report.results[0]!.plan!.warnings).to.deep.equal([WARNING]);
+      const fine = await checkJson(['--policy', fixture('policies/audit.yaml'), '-f', fixture('presets/nginx.yaml')]);
+      expect(fine.report.results[0]!.plan!.warnings, 'presets on: the paths are mounted, nothing to warn about').to.deep.equal([]);
+    });
+
+    it('prints the warning under the plan in the table', async () => {
+      const { stdout } = await check(argv);
+      expect(stdout.split('\n')).to.include(`  warning: ${WARNING}`);
     });
   });
 

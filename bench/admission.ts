@@ -8,7 +8,8 @@
 // Not a test: it measures and prints p50/p99 per phase and writes bench/results/admission-latest.json.
 // Method and results: docs/benchmarks.md. Run: `node dist/bench/admission.js` (a fresh local control plane),
 // or with `--kubeconfig` against a running one.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,8 @@ import { generateValidation } from '../src/policy/admission/validating-policy.js
 import { ControlPlane } from '../test/support/controlplane/controlplane.js';
 import { cpuSeconds } from '../test/support/faults/process-sampler.js';
 import { EVERY_SPEC_RULE } from '../test/support/parity-manifests.js';
+import { correlate, parseGcTrace } from './lib/gctrace.js';
+import type { Sample } from './lib/gctrace.js';
 import { percentiles } from './lib/stats.js';
 import { controlPlaneBinaries, repoRoot } from '../test/support/controlplane/binaries.js';
 
@@ -73,26 +76,42 @@ function minimalPolicy(namespace: string): AdmissionPair {
   };
 }
 
-async function dryRunCreates(http: KubeHttp, count: number): Promise<number[]> {
-  const latencies: number[] = [];
+/** Milliseconds on CLOCK_MONOTONIC, the clock Go's runtime and /proc's start times count on too. */
+const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+async function dryRunCreates(http: KubeHttp, count: number): Promise<Sample[]> {
+  const samples: Sample[] = [];
   for (let i = 0; i < count; i++) {
-    const started = process.hrtime.bigint();
+    const startMs = monotonicMs();
     await http.write('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, { query: { dryRun: 'All' }, body: deployment(i) });
-    latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+    samples.push({ startMs, latencyMs: monotonicMs() - startMs });
   }
-  return latencies;
+  return samples;
+}
+
+/** When a process started, in ms since boot (/proc/<pid>/stat field 22, in clock ticks of 10 ms). */
+function processStartMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) * 10;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: 'string' }, count: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '4' } },
+    options: {
+      kubeconfig: { type: 'string' }, count: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '4' },
+      // GODEBUG=gctrace=1 for the control plane this run starts: its collections laid over the latencies.
+      gctrace: { type: 'boolean', default: false },
+    },
   });
   const count = Number(values.count);
   const rounds = Number(values.rounds);
   const loadBefore = loadavg();
   let controlPlane: ControlPlane | undefined;
   let kubeconfig = values.kubeconfig;
+  if (values.gctrace && kubeconfig !== undefined) throw new Error('--gctrace needs a control plane this run starts (no --kubeconfig)');
   if (kubeconfig === undefined) {
+    // Inherited by the control plane's processes; GOGC and the like pass through the same way.
+    if (values.gctrace) process.env['GODEBUG'] = [process.env['GODEBUG'], 'gctrace=1'].filter(Boolean).join(',');
     controlPlane = new ControlPlane({ binDir: await controlPlaneBinaries({ onProgress: (l) => process.stderr.write(`${l}\n`) }), nodes: 1 });
     kubeconfig = (await controlPlane.start()).kubeconfig;
   }
@@ -142,7 +161,7 @@ async function main(): Promise<void> {
       }
       await waitUntilRefusing(false);
     };
-    const phases = { without: [] as number[], minimal: [] as number[], generated: [] as number[] };
+    const phases = { without: [] as Sample[], minimal: [] as Sample[], generated: [] as Sample[] };
     // kube-apiserver's CPU time per request: what the policy costs, much less disturbed than latency by other
     // processes competing for the same cores (only when this run started the control plane).
     const apiServer = controlPlane?.pidOf('kube-apiserver');
@@ -165,7 +184,15 @@ async function main(): Promise<void> {
       }
     }
 
-    const p = { without: percentiles(phases.without), minimal: percentiles(phases.minimal), generated: percentiles(phases.generated) };
+    const latencies = (phase: keyof typeof phases): number[] => phases[phase].map((s) => s.latencyMs);
+    const p = { without: percentiles(latencies('without')), minimal: percentiles(latencies('minimal')), generated: percentiles(latencies('generated')) };
+    let gc: object | undefined;
+    if (values.gctrace && controlPlane !== undefined && apiServer !== undefined) {
+      const log = await readFile(path.join(controlPlane.info.workDir, 'logs', 'kube-apiserver.log'), 'utf8');
+      const cycles = parseGcTrace(log, processStartMs(apiServer));
+      // The start time's 10 ms resolution and the runtime's own start-up: the slack for the clocks' alignment.
+      gc = Object.fromEntries(Object.entries(phases).map(([phase, samples]) => [phase, correlate(samples, cycles, 15)]));
+    }
     const result = {
       when: new Date().toISOString(),
       count,
@@ -179,7 +206,8 @@ async function main(): Promise<void> {
       minimalP99DifferenceMs: p.minimal.p99 - p.without.p99,
       minimalP50DifferenceMs: p.minimal.p50 - p.without.p50,
       // Raw latencies in request order (each phase's rounds one after another), to see where the tail lies.
-      samplesMs: Object.fromEntries(Object.entries(phases).map(([phase, values]) => [phase, values.map((v) => Math.round(v * 100) / 100)])),
+      samplesMs: Object.fromEntries(Object.entries(phases).map(([phase, samples]) => [phase, samples.map((s) => Math.round(s.latencyMs * 100) / 100)])),
+      ...(gc === undefined ? {} : { kubeApiServerGc: gc }),
       ...(apiServer === undefined ? {} : {
         apiServerCpuMsPerRequest: Object.fromEntries(Object.entries(cpu).map(([phase, seconds]) => [phase, (seconds * 1000) / phases[phase as keyof typeof phases].length])),
       }),

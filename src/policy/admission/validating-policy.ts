@@ -278,6 +278,24 @@ export function admissionMatch(policy: ResolvedPolicy): AdmissionMatch {
   return { ...(Object.keys(selector).length > 0 || namespaceSelector !== undefined ? { namespaceSelector: selector } : {}), conditions };
 }
 
+/**
+ * The match condition that lets most requests skip the policy: a request can be refused only if some container
+ * breaks an enabled rule (then exemptions and the old object decide), or it is exec/attach or adds ephemeral
+ * containers. A compliant object is not matched, so the API server spends one activation and one pass over
+ * its containers on it. Without this, it built three activations (validations, messageExpressions, audit
+ * annotations — each converting the whole object to unstructured) and evaluated every messageExpression, even
+ * for a request every validation admits (docs/benchmarks.md).
+ */
+function mayBreachCondition(policy: ResolvedPolicy, enabled: readonly SpecRule[]): Obj {
+  const always = ["request.operation == 'CONNECT'"];
+  if (policy.rules.ephemeralContainers) always.push("(has(request.subResource) && request.subResource == 'ephemeralcontainers')");
+  // Match conditions see no variables: `s` binds the pod spec (a one-item list), with the scope rules use.
+  const scope: CelScope = { [CONTAINER]: 'c', [POD]: 's' };
+  const complies = enabled.map((rule) => `(${compliesCel(rule, { scope })})`).join(' && ');
+  const someBreaks = enabled.length === 0 ? 'false' : `![${POD_SPEC('object')}].all(s, (${CONTAINERS('s')}).all(c, ${complies}))`;
+  return { name: 'may-refuse', expression: [...always, someBreaks].join(' || ') };
+}
+
 function validationActions(policy: ResolvedPolicy): string[] {
   // Audit mode never refuses anything: the binding warns and records audit annotations.
   if (policy.mode === 'Audit' || policy.admission?.action === 'Warn') return ['Warn', 'Audit'];
@@ -315,19 +333,15 @@ export function generateValidation(policy: ResolvedPolicy, uid: string, now: Dat
     { name: 'oldContainers', expression: `oldObject == null ? [] : ${CONTAINERS('variables.oldPodSpec')}` },
     ...imageExemptionVariables(policy, now),
   ];
-  // Most requests comply with every rule. Then one pass over the containers answers for all rules, and no
-  // rule's breach list (with its exemption and old-object checks) is built: variables are evaluated only
-  // when read. Sound because a breach needs a container that does not comply.
-  if (enabled.length > 0) {
-    variables.push({ name: 'allComply', expression: `variables.containers.all(c, ${enabled.map((rule) => `(${compliesCel(rule, NEW)})`).join(' && ')})` });
-  }
   const validations: Obj[] = [];
   for (const rule of enabled) {
     const breach = breachVariable(rule, policy, now);
     variables.push(breach);
     validations.push({
-      expression: `variables.connect || variables.allComply || size(variables.${breach.name}) == 0`,
-      messageExpression: `${celString(prefix)} + variables.${breach.name}[0]`,
+      expression: `variables.connect || size(variables.${breach.name}) == 0`,
+      // The API server evaluates every messageExpression whatever the verdict (in an activation of its own):
+      // a validation that holds gets '' at once, not an index error.
+      messageExpression: `variables.connect || size(variables.${breach.name}) == 0 ? '' : ${celString(prefix)} + variables.${breach.name}[0]`,
       message: `${prefix}a container breaks rule ${rule.name}`,
       reason: 'Forbidden',
     });
@@ -363,6 +377,7 @@ export function generateValidation(policy: ResolvedPolicy, uid: string, now: Dat
     });
   }
   const { namespaceSelector, conditions } = admissionMatch(policy);
+  conditions.push(mayBreachCondition(policy, enabled));
   const matchConstraints: Obj = { resourceRules: resourceRules(policy), ...(namespaceSelector !== undefined ? { namespaceSelector } : {}) };
   const name = admissionObjectName(policy.name);
   const metadata = generatedMetadata(policy.name, uid);

@@ -90,6 +90,20 @@ describe('policy/admission: CEL generated from the rule table', () => {
     expect(resources).to.include.members(['pods', 'deployments', 'cronjobs', 'pods/ephemeralcontainers', 'pods/exec', 'pods/attach']);
   });
 
+  it('lets compliant objects skip the policy with one match condition, never exec/attach or added ephemeral containers', () => {
+    const { spec } = generate({ rules: { exec: true, ephemeralContainers: true } });
+    const condition = (spec['matchConditions'] as Obj[]).find((c) => c['name'] === 'may-refuse');
+    const expression = String(condition?.['expression']);
+    expect(expression).to.match(/^request\.operation == 'CONNECT' \|\| \(has\(request\.subResource\) && request\.subResource == 'ephemeralcontainers'\) \|\| !\[/);
+    for (const rule of RULE_TABLE.filter((r) => r.name === 'privileged' || r.name === 'readOnlyRootFilesystem')) {
+      expect(expression, rule.name).to.include(String(celPredicate(rule.complies ?? { all: [] }, { container: 'c', pod: 's' })));
+    }
+    // Match conditions see no variables (the API server compiles them without).
+    expect(expression).to.not.include('variables.');
+    const noEphemeral = String((generate({}).spec['matchConditions'] as Obj[]).find((c) => c['name'] === 'may-refuse')?.['expression']);
+    expect(noEphemeral).to.not.include('ephemeralcontainers');
+  });
+
   it('does not cover exec with a podSelector (an exec request carries no pod labels)', () => {
     const policy = resolvePolicy('p', { rules: { exec: true }, match: { podSelector: { matchLabels: { app: 'web' } } } });
     expect(connectCovered(policy)).to.equal(false);

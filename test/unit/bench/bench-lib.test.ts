@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { distributionPoints } from '../../../bench/charts.js';
 import { parseRequestCounts, requestDelta } from '../../../bench/lib/cluster.js';
+import { correlate, parseGcTrace } from '../../../bench/lib/gctrace.js';
 import { shippedFlags } from '../../../bench/lib/operator.js';
 import { familyOf, numberAfter, type ScenarioFamily } from '../../../bench/lib/scenario.js';
 import { percentiles, spanRate } from '../../../bench/lib/stats.js';
@@ -50,5 +51,23 @@ describe('benchmark helpers', () => {
     expect(points.length).to.be.at.most(101);
     expect(points[0]).to.deep.equal({ quantile: 0.001, ms: 1 });
     expect(points[points.length - 1]).to.deep.equal({ quantile: 1, ms: 1000 });
+  });
+
+  it('reads Go gctrace lines onto the caller\'s clock and lays them over requests', () => {
+    const log = [
+      'I1130 23:41:00.000000 some klog line',
+      'gc 1 @2.000s 3%: 0.020+40+0.010 ms clock, 0.08+0.5/20/30+0.04 ms cpu, 30->31->15 MB, 31 MB goal, 0 MB stacks, 0 MB globals, 2 P',
+      'gc 2 @5.500s 3%: 0.5+99.5+0 ms clock, 1+1/1/1+0 ms cpu, 32->33->16 MB, 33 MB goal, 0 MB stacks, 0 MB globals, 2 P',
+    ].join('\n');
+    const cycles = parseGcTrace(log, 1000);
+    expect(cycles).to.deep.equal([{ startMs: 3000, wallMs: 40.03, heapBeforeMb: 30 }, { startMs: 6500, wallMs: 100, heapBeforeMb: 32 }]);
+    // 100 requests of 10 ms from t=2500; the two slowest fall in the collections, the faster half in neither.
+    const samples = Array.from({ length: 100 }, (_, i) => ({ startMs: 2500 + i * 50, latencyMs: 10 }));
+    for (const s of samples) if (s.startMs === 3000 || s.startMs === 6500) s.latencyMs = 60;
+    const c = correlate(samples, cycles, 0);
+    expect(c.cyclesPer1000Requests).to.equal(20);
+    expect(c.slowestPercentOverlapping).to.equal(1);
+    expect(c.fasterHalfOverlapping).to.equal(0);
+    expect(c.gcWallMsPerRequest).to.be.closeTo(1.4003, 1e-9);
   });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries (kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, etcd, kwok) and the tools tests and users drive it with (helm; kstatus, hack/controlplane/kstatus)
+# kubectl, etcd, kwok) and the tools tests and users drive it with (helm; kstatus, hack/controlplane/kstatus;
+# promql, hack/controlplane/promql)
 # from Go modules into a cache outside the work tree, keyed by their versions, so later runs and CI on the
 # same machine skip the build. Prints the directory that holds the binaries. Beside them, the Prometheus
 # Operator's ServiceMonitor and PrometheusRule CRDs, from its Go module, against which the tests check what
@@ -20,6 +21,7 @@ log() { printf '[controlplane-build] %s\n' "$*" >&2; }
 
 # kstatus is the project's own wrapper: its sources are its version.
 KSTATUS_VERSION="$(cat "$here"/kstatus/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
+PROMQL_VERSION="$(cat "$here"/promql/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
 
 need=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 missing=()
@@ -29,6 +31,7 @@ for b in "${need[@]}"; do [ -x "$bin_dir/$b" ] || missing+=("$b"); done
 source "$here/../lib/versioned-bin.sh"
 versioned helm "$HELM_VERSION"
 versioned kstatus "$KSTATUS_VERSION"
+versioned promql "$PROMQL_VERSION"
 versioned prometheus-operator-crds "$PROMETHEUS_OPERATOR_VERSION"
 exit_if_cached "the control plane"
 
@@ -62,6 +65,10 @@ for b in "${missing[@]}"; do
       log "building kstatus (sigs.k8s.io/cli-utils $(awk '$1=="sigs.k8s.io/cli-utils" {print $2}' "$here/kstatus/go.mod"))"
       (cd "$here/kstatus" && go build -trimpath -ldflags "-s -w" -o "$tmp/kstatus" .)
       install_versioned kstatus "$KSTATUS_VERSION" ;;
+    promql)
+      log "building promql (github.com/prometheus/prometheus $(awk '$1=="require" && $2=="github.com/prometheus/prometheus" {print $3}' "$here/promql/go.mod"))"
+      (cd "$here/promql" && go build -trimpath -ldflags "-s -w" -o "$tmp/promql" .)
+      install_versioned promql "$PROMQL_VERSION" ;;
     helm)
       # helm's go.mod has no replace lines, so `go install` builds it; without the ldflag it reports v3.22.
       log "building helm $HELM_VERSION"

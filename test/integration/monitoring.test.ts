@@ -1,7 +1,11 @@
 // The Grafana dashboard and the alerts in config/monitoring/ name only metrics a running operator exports: a
-// renamed metric would otherwise leave an empty panel or an alert that can never fire.
+// renamed metric would otherwise leave an empty panel or an alert that can never fire. Their PromQL is read by
+// Prometheus' own parser (hack/controlplane/promql): it must parse, and match only on labels and values the
+// operator exports.
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
@@ -9,8 +13,10 @@ import { ACTION_RESULTS, FALCO_ALERT_OUTCOMES, REMEDIATION_ACTIONS, WATCH_RESTAR
 import { repoRoot } from '../support/controlplane/binaries.js';
 import { freePort } from '../support/controlplane/ports.js';
 import { installCrd } from '../support/fixtures.js';
+import { cluster } from '../support/integration-hooks.js';
 import { OperatorProcess } from '../support/operator.js';
 
+const run = promisify(execFile);
 const MONITORING = path.join(repoRoot(), 'config', 'monitoring');
 /** The operator's own metrics and the Node.js process metrics it exports under their standard names. */
 const METRIC_NAME = /\b(?:immutability_operator|process|nodejs)_[a-z0-9_]+\b/g;
@@ -60,45 +66,54 @@ function declaredLabels(): Map<string, Set<string>> {
   }));
 }
 
-/**
- * What one PromQL expression says about labels: the matchers of each selector (`metric{label="value"}`) and the
- * labels it groups by. Grafana variables (`$policy`) are not values.
- */
-function labelUse(expr: string): { matchers: { metric: string; label: string; op: string; value: string }[]; grouped: string[]; metrics: string[] } {
-  const matchers: { metric: string; label: string; op: string; value: string }[] = [];
-  const metrics: string[] = [];
-  for (const [, metric, body] of expr.matchAll(/\b((?:immutability_operator|process|nodejs)_[a-z0-9_]+)(?:\{([^}]*)\})?/g)) {
-    metrics.push(metric!);
-    for (const [, label, op, value] of (body ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
-      matchers.push({ metric: metric!, label: label!, op: op!, value: value! });
-    }
-  }
-  const grouped = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap(([, list]) => list!.split(',').map((l) => l.trim()).filter(Boolean));
-  return { matchers, grouped, metrics };
+interface Parsed {
+  /** Prometheus' parse error, if the expression does not parse. */
+  error?: string;
+  selectors: { metric: string; matchers: { label: string; op: string; value: string }[] }[];
+  /** Labels of by/without and on/ignoring/group_left/group_right clauses. */
+  grouping: string[];
 }
 
-/** Problems with the labels an expression uses: unknown label names, and values the operator never sets. */
-function labelProblems(expr: string, declared: Map<string, Set<string>>): string[] {
+/**
+ * Parses PromQL with Prometheus' own parser (hack/controlplane/promql, built by hack/controlplane/build.sh).
+ * What Grafana adds to PromQL is read as what it stands for: interval macros ($__rate_interval) as a duration,
+ * a variable's `label_values(selector, label)` as `group by (label) (selector)`; its variables are used inside
+ * quotes only.
+ */
+async function parsePromQL(expressions: string[]): Promise<Parsed[]> {
+  const promql = expressions.map((e) => e
+    .replace(/\$__[a-z_]+/g, '5m')
+    .replace(/^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$/s, 'group by ($2) ($1)'));
+  const child = run(path.join(cluster().info.binDir, 'promql'), []);
+  child.child.stdin?.end(JSON.stringify(promql));
+  return JSON.parse((await child).stdout) as Parsed[];
+}
+
+/** Problems with what an expression says: a parse error, unknown label names, values the operator never sets. */
+function labelProblems(expr: Parsed, declared: Map<string, Set<string>>): string[] {
+  if (expr.error !== undefined) return [expr.error];
   const problems: string[] = [];
-  const { matchers, grouped, metrics } = labelUse(expr);
   const labelsOf = (metric: string): Set<string> | undefined =>
     declared.get(metric) ?? (metric.endsWith('_bucket') ? new Set([...declared.get(metric.replace(/_bucket$/, '')) ?? [], 'le']) : undefined)
       ?? declared.get(metric.replace(/_(sum|count)$/, ''));
-  for (const { metric, label, op, value } of matchers) {
+  for (const { metric, matchers } of expr.selectors) {
     const labels = labelsOf(metric);
     if (labels === undefined) continue; // process_* and nodejs_*: prom-client's standard metrics
-    if (!labels.has(label) && !TARGET_LABELS.has(label)) problems.push(`${metric} has no label ${label}`);
-    if (value.startsWith('$')) continue;
-    const closed = CLOSED_VALUES[metric]?.[label];
-    if (closed === undefined) {
-      problems.push(`${metric}{${label}${op}"${value}"}: the values of ${label} are not listed in CLOSED_VALUES`);
-      continue;
+    for (const { label, op, value } of matchers) {
+      if (!labels.has(label) && !TARGET_LABELS.has(label)) problems.push(`${metric} has no label ${label}`);
+      if (value.startsWith('$')) continue;
+      const closed = CLOSED_VALUES[metric]?.[label];
+      if (closed === undefined) {
+        problems.push(`${metric}{${label}${op}"${value}"}: the values of ${label} are not listed in CLOSED_VALUES`);
+        continue;
+      }
+      // A literal, or a regex that is an alternation of literals (all a dashboard or alert needs here).
+      const values = op.endsWith('~') ? value.split('|') : [value];
+      for (const v of values.filter((x) => !closed.includes(x))) problems.push(`${metric}{${label}${op}"${value}"}: the operator never sets ${label}="${v}"`);
     }
-    // A literal, or a regex that is an alternation of literals (all a dashboard or alert needs here).
-    const values = op.endsWith('~') ? value.split('|') : [value];
-    for (const v of values.filter((x) => !closed.includes(x))) problems.push(`${metric}{${label}${op}"${value}"}: the operator never sets ${label}="${v}"`);
   }
-  for (const label of grouped) {
+  const metrics = expr.selectors.map((s) => s.metric);
+  for (const label of expr.grouping) {
     const known = TARGET_LABELS.has(label) || metrics.some((m) => labelsOf(m)?.has(label));
     if (!known) problems.push(`grouped by ${label}, which none of ${metrics.join(', ')} has`);
   }
@@ -146,23 +161,30 @@ describe('monitoring (config/monitoring)', function () {
     expect(names.filter((name) => !exported(name, exposition)), 'alert metrics missing from /metrics').to.deep.equal([]);
   });
 
-  it('dashboard and alerts match only on labels the metrics have, and on values the operator sets', async function () {
+  it('dashboard and alerts parse as PromQL, and match only on labels the metrics have and values the operator sets', async function () {
     const declared = declaredLabels();
     const rule = parse(await readFile(path.join(MONITORING, 'prometheusrule.yaml'), 'utf8')) as { spec: { groups: { rules: { expr: string }[] }[] } };
     const dashboard = JSON.parse(await readFile(path.join(MONITORING, 'grafana-dashboard.json'), 'utf8')) as unknown;
     const expressions = [...rule.spec.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboardExpressions(dashboard)];
-    expect(expressions.flatMap((expr) => labelProblems(expr, declared))).to.deep.equal([]);
+    expect(expressions.length).to.be.greaterThan(10);
+    expect((await parsePromQL(expressions)).flatMap((expr) => labelProblems(expr, declared))).to.deep.equal([]);
   });
 
-  it('would catch a metric that is not exported, a label it lacks or a value never set', function () {
+  it('would catch a metric that is not exported, a label it lacks, a value never set or a parse error', async function () {
     const declared = declaredLabels();
-    expect(labelProblems('sum(increase(immutability_operator_watch_restarts_total{reason!="expired"}[15m]))', declared))
+    const [neverSet, noSuchLabel, unbalanced] = await parsePromQL([
+      'sum(increase(immutability_operator_watch_restarts_total{reason!="expired"}[15m]))',
+      'sum by (policy) (immutability_operator_queue_depth{result="failure"})',
+      'sum by (policy) (rate(immutability_operator_actions_total[$__rate_interval])',
+    ]);
+    expect(labelProblems(neverSet!, declared))
       .to.deep.equal(['immutability_operator_watch_restarts_total{reason!="expired"}: the operator never sets reason="expired"']);
-    expect(labelProblems('sum by (policy) (immutability_operator_queue_depth{result="failure"})', declared)).to.deep.equal([
+    expect(labelProblems(noSuchLabel!, declared)).to.deep.equal([
       'immutability_operator_queue_depth has no label result',
       'immutability_operator_queue_depth{result="failure"}: the values of result are not listed in CLOSED_VALUES',
       'grouped by policy, which none of immutability_operator_queue_depth has',
     ]);
+    expect(labelProblems(unbalanced!, declared)).to.have.length(1).and.to.match(/parse error: unclosed left parenthesis/);
 
     expect(exported('immutability_operator_no_such_metric_total', exposition)).to.equal(false);
     expect(exported('immutability_operator_reconcile_duration_seconds_bucket', exposition)).to.equal(true);

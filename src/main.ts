@@ -4,7 +4,6 @@
 import { setMaxListeners } from 'node:events';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { RunConfig } from './config.js';
 import { createCaches } from './controllers/caches.js';
@@ -21,6 +20,7 @@ import { DriftRegistry } from './controllers/drift-registry.js';
 import { startDriftDetection } from './audit/drift-detection.js';
 import { KubeApi } from './k8s/api.js';
 import { KubeHttp } from './k8s/http.js';
+import { loadKubeCredentials } from './k8s/kubeconfig.js';
 import { leaderLabel } from './k8s/leader-label.js';
 import { leaseClient } from './k8s/lease.js';
 import { httpListWatch } from './k8s/list-watch.js';
@@ -40,14 +40,7 @@ import { errorFields } from './runtime/logger.js';
 /** Upper bound of concurrent listeners on a shutdown/leadership signal (workers, watches, requests). */
 export const MAX_SIGNAL_LISTENERS = 512;
 
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault(); // in-cluster service account, then $KUBECONFIG, then ~/.kube/config
-  return kc;
-}
-
-async function startServers(config: RunConfig, kc: KubeConfig, registry: Registry, ready: () => boolean, logger: Logger): Promise<RunningServer[]> {
+async function startServers(config: RunConfig, http: KubeHttp, registry: Registry, ready: () => boolean, logger: Logger): Promise<RunningServer[]> {
   const servers: RunningServer[] = [];
   const health = parseBindAddress(config.healthProbeBindAddress);
   if (health) {
@@ -60,7 +53,7 @@ async function startServers(config: RunConfig, kc: KubeConfig, registry: Registr
   if (metrics) {
     servers.push(await startMetricsServer({
       ...metrics, registry, logger,
-      auth: config.metricsAuth === 'none' ? 'none' : kubeAuthorizer(kc),
+      auth: config.metricsAuth === 'none' ? 'none' : kubeAuthorizer(http),
       ...(config.metricsCertFile && config.metricsKeyFile
         ? { tls: { certFile: config.metricsCertFile, keyFile: config.metricsKeyFile } } : {}),
     }));
@@ -74,8 +67,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   const stopEventLoopWatch = watchEventLoop({ logger });
   const heap = heapFit(getHeapStatistics().heap_size_limit, process.constrainedMemory(), totalmem());
   if (heap) logger[heap.level](heap.message, heap.fields);
-  const kc = loadKubeConfig(config.kubeconfig);
-  const http = new KubeHttp(kc, { maxRequestsInFlight: config.maxRequestsInFlight });
+  const http = new KubeHttp(await loadKubeCredentials(config.kubeconfig), { maxRequestsInFlight: config.maxRequestsInFlight });
   const api = new KubeApi(http);
   const registry = new Registry();
   const metrics = createMetrics(registry);
@@ -122,7 +114,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     audit: config.audit, falco: config.falco, registry: drift, caches, policies, enqueuePod: (key) => manager.enqueuePod(key),
     events, metrics, logger, clock,
   });
-  const servers = await startServers(config, kc, registry, () => caches.hasSynced(), logger);
+  const servers = await startServers(config, http, registry, () => caches.hasSynced(), logger);
   caches.start(root.signal);
   logger.info('operator starting', { identity: config.identity, leaderElect: config.leaderElect });
 

@@ -1,13 +1,14 @@
-// The operator's one HTTP path to the API server. client-node's KubeConfig supplies the server, TLS material
-// and credentials (refreshed per request, so rotating service-account tokens and exec plugins keep working);
+// The operator's one HTTP path to the API server. A kubeconfig (`./kubeconfig.ts`) supplies the server, TLS
+// material and credentials (refreshed per request, so rotating service-account tokens and exec plugins keep working);
 // requests share one keep-alive agent, because a TLS handshake per label write would dominate at 100 pods/s.
 // Watches get their own agent: each holds its connection for minutes, and must never take a slot of the
 // bounded pool that requests share (nor wait for one). Leader election has its own too: a Lease renewal that
 // waited behind a backlog of label writes for a free connection would cost the leader its lease exactly when it
 // has the most work (client-go's components likewise give leader election a client of its own).
-import { Agent, request as httpsRequest, type AgentOptions } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { packageInfo } from '../cli/package-info.js';
+import type { HttpsOptions, KubeCredentials } from './kubeconfig.js';
 import { abortError } from '../runtime/abort.js';
 import { statusErrorFromBody } from './errors.js';
 
@@ -52,6 +53,16 @@ export interface KubeHttpOptions {
    * 429 when the operator's share is full, which the workers back off from.
    */
   maxRequestsInFlight?: number;
+  /**
+   * The User-Agent of every request; default `immutability-operator/<version>`. kube-apiserver's audit log
+   * records it, so that an administrator (or the idle benchmark) can tell the operator's requests apart.
+   */
+  userAgent?: string;
+}
+
+/** The operator's User-Agent, as client-go's `<binary>/<version> (<os>/<arch>)`. */
+export function operatorUserAgent(): string {
+  return `immutability-operator/${packageInfo().version} (${process.platform}/${process.arch}) node/${process.versions.node}`;
 }
 
 export class KubeHttp {
@@ -59,12 +70,14 @@ export class KubeHttp {
   private readonly server: URL;
   private credentials?: { headers: Record<string, string>; until: number };
   private readonly maxRequestsInFlight: number;
+  private readonly userAgent: string;
 
-  constructor(private readonly kc: KubeConfig, opts: KubeHttpOptions = {}) {
+  constructor(private readonly kc: KubeCredentials, opts: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
     this.maxRequestsInFlight = opts.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT;
+    this.userAgent = opts.userAgent ?? operatorUserAgent();
   }
 
   /** A JSON request; resolves with the parsed body, rejects with KubeApiError for non-2xx answers. */
@@ -123,6 +136,7 @@ export class KubeHttp {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     headers.accept = opts.accept ?? ContentTypes.json;
+    headers['user-agent'] = this.userAgent;
     const doRequest = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = doRequest(url, { method, headers, agent, signal: opts.signal }, (res) => {
@@ -141,7 +155,7 @@ export class KubeHttp {
   private async connection(): Promise<{ headers: Record<string, string>; agents: NonNullable<KubeHttp['agents']> }> {
     const now = Date.now();
     if (this.agents && this.credentials && now < this.credentials.until) return { headers: { ...this.credentials.headers }, agents: this.agents };
-    const opts: AgentOptions & { headers?: Record<string, string> } = { headers: {} };
+    const opts: HttpsOptions = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
     if (!this.agents) {
       const agent = (maxSockets: number): Agent | HttpAgent => this.server.protocol === 'https:'
@@ -151,7 +165,9 @@ export class KubeHttp {
       this.agents = { requests: agent(this.maxRequestsInFlight), streams: agent(Infinity), leaderElection: agent(Infinity) };
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v);
+    // client-node's KubeConfig puts basic auth here rather than in a header.
+    if (opts.auth && !headers.authorization) headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     this.credentials = { headers, until: now + CREDENTIALS_REUSE_MS };
     return { headers: { ...headers }, agents: this.agents };
   }

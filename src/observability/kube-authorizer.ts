@@ -3,8 +3,7 @@
 // Prometheus scraping every 15 s costs two API calls a minute, not eight.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeHttp } from '../k8s/http.js';
 import type { AuthorizationDecision, RequestAuthorizer } from './metrics-server.js';
 
 /** The identity a TokenReview returns, passed unchanged to the SubjectAccessReview. */
@@ -33,16 +32,23 @@ export interface CacheOptions {
   maxEntries?: number;
 }
 
-export function kubeAuthorizer(kc: KubeConfig, opts: CacheOptions = {}): RequestAuthorizer {
-  return cachedAuthorizer(reviewAuthorizer(kubeAccessReviews(kc)), opts);
+export function kubeAuthorizer(http: KubeHttp, opts: CacheOptions = {}): RequestAuthorizer {
+  return cachedAuthorizer(reviewAuthorizer(kubeAccessReviews(http)), opts);
 }
 
-export function kubeAccessReviews(kc: KubeConfig): AccessReviews {
-  const authn = kc.makeApiClient(AuthenticationV1Api);
-  const authz = kc.makeApiClient(AuthorizationV1Api);
+/** The fields of a review's answer that are read. */
+interface TokenReviewAnswer {
+  status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } };
+}
+interface AccessReviewAnswer {
+  status?: { allowed?: boolean; denied?: boolean };
+}
+
+/** Over the operator's own HTTP client (client-node's generated API is not loaded by the operator). */
+export function kubeAccessReviews(http: KubeHttp): AccessReviews {
   return {
     async reviewToken(token) {
-      const review = await authn.createTokenReview({
+      const review = await http.request<TokenReviewAnswer>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
         body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
       });
       const status = review.status;
@@ -53,7 +59,7 @@ export function kubeAccessReviews(kc: KubeConfig): AccessReviews {
       return { username, ...(uid ? { uid } : {}), ...(groups ? { groups } : {}), ...(extra ? { extra } : {}) };
     },
     async reviewAccess(user, path) {
-      const review = await authz.createSubjectAccessReview({
+      const review = await http.request<AccessReviewAnswer>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SubjectAccessReview',

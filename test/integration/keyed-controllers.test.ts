@@ -3,7 +3,7 @@
 // update is retried with backoff, counted and reported, while every other workload is patched and the
 // policy's status is written without waiting on any of it.
 import { expect } from 'chai';
-import { loadKubeConfig } from '../../src/main.js';
+import { loadKubeCredentials } from '../../src/k8s/kubeconfig.js';
 import { KubeHttp } from '../../src/k8s/http.js';
 import { freePort } from '../support/controlplane/ports.js';
 import { cluster } from '../support/integration-hooks.js';
@@ -36,7 +36,7 @@ describe('keyed controllers', function () {
 
   before(async function () {
     await installCrd();
-    http = new KubeHttp(loadKubeConfig(cluster().info.kubeconfig));
+    http = new KubeHttp(await loadKubeCredentials(cluster().info.kubeconfig));
   });
 
   after(() => http?.close());

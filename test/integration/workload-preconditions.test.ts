@@ -8,7 +8,7 @@ import { FIELD_MANAGER } from '../../src/api/types.js';
 import { KubeApi } from '../../src/k8s/api.js';
 import { isConflict, isNotFound } from '../../src/k8s/errors.js';
 import { KubeHttp } from '../../src/k8s/http.js';
-import { loadKubeConfig } from '../../src/main.js';
+import { loadKubeCredentials } from '../../src/k8s/kubeconfig.js';
 import { applyBody, type ApplyTarget } from '../../src/remediation/fragment.js';
 import { cluster } from '../support/integration-hooks.js';
 import { kubectl, kubectlOk } from '../support/kubectl.js';
@@ -40,7 +40,7 @@ describe('workload writes carry the read they were computed from', function () {
 
   before(async function () {
     await kubectl(['create', 'namespace', NS]);
-    http = new KubeHttp(loadKubeConfig(cluster().info.kubeconfig));
+    http = new KubeHttp(await loadKubeCredentials(cluster().info.kubeconfig));
     api = new KubeApi(http);
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },

@@ -38,7 +38,7 @@ export function summaryRow(r: R): [string, string] | undefined {
     return [`${s}: audit events through the webhook`, `answered **${get(r, 'answeredRate') as number}/s**, processed **${get(r, 'processedRate') as number | null ?? '—'}/s**; answers ${JSON.stringify(get(r, 'answers'))}`];
   }
   if (s.startsWith('idle-')) {
-    return [`${s}: nothing changing for ${get(r, 'seconds') as number} s`, `requests: ${JSON.stringify(get(r, 'requests'))}; only watches and Lease: **${String(get(r, 'onlyWatchesAndLease'))}**`];
+    return [`${s}: nothing changing for ${get(r, 'seconds') as number} s`, `the operator's requests (audit log, by its User-Agent): ${JSON.stringify(get(r, 'requests'))}; only watches and Lease: **${String(get(r, 'onlyWatchesAndLease'))}**${get(r, 'otherClients') === undefined ? '' : `; other clients: ${JSON.stringify(get(r, 'otherClients'))}`}`];
   }
   if (s.startsWith('backlog-')) {
     return [`${s}: bare pods before start`, `all labelled ${ms(get(r, 'allLabelledMs'))}, status ${ms(get(r, 'statusCountsAllMs'))}; RSS ${get(r, 'rssMiB') as number} MiB, settled ${get(r, 'rssSettledMiB') as number} MiB`];

@@ -24,10 +24,16 @@ export interface ClusterOptions {
 const API_SERVER_FLAGS = ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=500'];
 
 export class BenchCluster {
-  private constructor(private readonly cp: ControlPlane, readonly info: ControlPlaneInfo, readonly http: KubeHttp) {}
+  private constructor(private readonly cp: ControlPlane, readonly info: ControlPlaneInfo, readonly http: KubeHttp,
+    private readonly auditLog?: string) {}
 
   get kubeconfig(): string {
     return this.info.kubeconfig;
+  }
+
+  /** kube-apiserver's audit log, when the scenario asked for one. */
+  get auditLogFile(): string | undefined {
+    return this.auditLog;
   }
 
   get controlPlane(): ControlPlane {
@@ -41,7 +47,7 @@ export class BenchCluster {
     const info = await cp.start();
     const kc = new KubeConfig();
     kc.loadFromFile(info.kubeconfig);
-    const cluster = new BenchCluster(cp, info, new KubeHttp(kc));
+    const cluster = new BenchCluster(cp, info, new KubeHttp(kc, { userAgent: 'immutability-bench' }), opts.audit?.logFile);
     try {
       await cluster.installCrd();
       await cluster.ensureNamespace(OPERATOR_NAMESPACE);

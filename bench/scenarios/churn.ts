@@ -4,10 +4,13 @@
 //            of those ReplicaSets (owner references set) created at R per second for the run's seconds
 //            (60 s in a full run): latency from a violating pod's create answer to a watch seeing it labelled
 //   idle-S   1,000 pods of 100 Deployments, the operator synced and settled; then S seconds in which nothing
-//            changes: every request the API server counted meanwhile (apiserver_request_total), which must
-//            be watches and Lease renewals only
+//            changes: every request of the operator's that the API server's audit log recorded meanwhile
+//            (told apart by its User-Agent), which must be watches and Lease renewals only
 import { controllerRef, createOwned, ownedNames, podSpec } from '../lib/objects.js';
-import { requestDelta } from '../lib/cluster.js';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { requestDelta, type ClusterOptions } from '../lib/cluster.js';
 import { Operator, operatorRunInfo } from '../lib/operator.js';
 import { type Result, type ScenarioContext, type ScenarioFamily, numberAfter, sleep } from '../lib/scenario.js';
 import { percentiles, round, round1 } from '../lib/stats.js';
@@ -49,20 +52,60 @@ async function churn(ctx: ScenarioContext, rate: number): Promise<Result> {
   }
 }
 
-/** Requests of a quiet operator that are expected: its watches, and the leader Lease it renews. */
+/** Requests of a quiet operator that are expected: its watches, and the leader Lease it reads and renews. */
 const expectedWhileIdle = (key: string): boolean => key.startsWith('WATCH ') || key.endsWith(' leases');
+
 /**
- * What the operator reads or writes. apiserver_request_total also counts kube-apiserver's own loopback
- * clients (its informers re-watching configmaps or secrets, the Service IP repair loop's LIST services, its
- * identity Lease renewed every 10 s): a request for any other resource is not the operator's.
+ * kube-apiserver's audit log, every request at Metadata level: apiserver_request_total cannot tell clients
+ * apart (kube-apiserver's own informers re-watch configmaps and secrets, its Service IP repair loop LISTs
+ * services, its identity Lease is renewed every 10 s), the audit log names each request's user agent.
  */
-const OPERATOR_RESOURCES = new Set(['pods', 'namespaces', 'replicasets', 'jobs', 'immutabilitypolicies', 'immutabilitypolicies/status',
-  'leases', 'events', 'deployments', 'statefulsets', 'daemonsets', 'cronjobs', 'pods/eviction', 'validatingadmissionpolicies',
-  'validatingadmissionpolicybindings', 'mutatingadmissionpolicies', 'mutatingadmissionpolicybindings']);
-const operatorResource = (key: string): boolean => OPERATOR_RESOURCES.has(key.slice(key.indexOf(' ') + 1));
+const IDLE_AUDIT_POLICY = 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: Metadata\n';
+
+async function idleCluster(): Promise<ClusterOptions> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-idle-audit-'));
+  const policyFile = path.join(dir, 'policy.yaml');
+  await writeFile(policyFile, IDLE_AUDIT_POLICY);
+  return { audit: { policyFile, logFile: path.join(dir, 'audit.log') } };
+}
+
+interface AuditEntry {
+  auditID: string; verb: string; userAgent?: string; requestReceivedTimestamp: string;
+  objectRef?: { resource?: string; subresource?: string };
+}
+
+/**
+ * Requests received in [fromMs, toMs), from the audit log, split into the operator's (its User-Agent,
+ * `immutability-operator/<version>`) by `VERB resource[/subresource]`, and everyone else's by user agent.
+ */
+export async function auditedRequests(logFile: string, fromMs: number, toMs: number):
+  Promise<{ operator: Record<string, number>; others: Record<string, number> }> {
+  const operator: Record<string, number> = {};
+  const others: Record<string, number> = {};
+  const seen = new Set<string>();
+  for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
+    if (line === '') continue;
+    const e = JSON.parse(line) as AuditEntry;
+    const at = Date.parse(e.requestReceivedTimestamp);
+    if (at < fromMs || at >= toMs || seen.has(e.auditID)) continue;
+    seen.add(e.auditID); // a watch has a ResponseStarted and a ResponseComplete entry
+    const agent = e.userAgent ?? '';
+    if (agent.startsWith('immutability-operator/')) {
+      const resource = e.objectRef?.resource ? `${e.objectRef.resource}${e.objectRef.subresource ? `/${e.objectRef.subresource}` : ''}` : '(non-resource)';
+      const key = `${e.verb.toUpperCase()} ${resource}`;
+      operator[key] = (operator[key] ?? 0) + 1;
+    } else {
+      const client = agent.split(' ')[0] || '(none)';
+      others[client] = (others[client] ?? 0) + 1;
+    }
+  }
+  return { operator, others };
+}
 
 async function idle(ctx: ScenarioContext, seconds: number): Promise<Result> {
   const { cluster } = ctx;
+  const auditLog = cluster.auditLogFile;
+  if (!auditLog) throw new Error('idle needs the control plane\'s audit log');
   await labelPolicy(ctx, NS);
   const workloads = ownedNames(100, 10);
   await createOwned(cluster.http, NS, workloads, 16);
@@ -76,11 +119,16 @@ async function idle(ctx: ScenarioContext, seconds: number): Promise<Result> {
     await until('status complete', 60_000, 200, async () => (await cluster.policyStatus('bench'))['matchedPods'] === workloads.pods.length);
     await sleep(15_000); // status writes and Events of the sync are done
     const before = await cluster.requestCounts();
+    const from = Date.now();
     await sleep(seconds * 1000);
-    const requests = requestDelta(before, await cluster.requestCounts());
-    const unexpected = Object.fromEntries(Object.entries(requests).filter(([k]) => operatorResource(k) && !expectedWhileIdle(k)));
+    const to = Date.now();
+    const allClients = requestDelta(before, await cluster.requestCounts());
+    await sleep(2_000); // the audit log backend writes what it has buffered
+    const { operator: requests, others } = await auditedRequests(auditLog, from, to);
+    const unexpected = Object.fromEntries(Object.entries(requests).filter(([k]) => !expectedWhileIdle(k)));
     return { scenario: `idle-${seconds}`, operator: operatorRunInfo(), pods: workloads.pods.length, seconds, requests, unexpected,
-      onlyWatchesAndLease: Object.keys(unexpected).length === 0, rssMiB: await operator.rssMiB() };
+      onlyWatchesAndLease: Object.keys(unexpected).length === 0, otherClients: others, allClientsRequestTotal: allClients,
+      rssMiB: await operator.rssMiB() };
   } finally {
     await operator.stop();
   }
@@ -99,5 +147,6 @@ export const idleFamily: ScenarioFamily = {
   usage: 'idle-<seconds>: a synced operator with nothing changing, the requests it still sends',
   all: ['idle-300'],
   quick: ['idle-60'],
+  cluster: idleCluster,
   run: (name, ctx) => idle(ctx, numberAfter('idle', name)),
 };

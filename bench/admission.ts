@@ -89,6 +89,19 @@ async function dryRunCreates(http: KubeHttp, count: number): Promise<Sample[]> {
   return samples;
 }
 
+/**
+ * Bytes kube-apiserver's Go runtime has allocated since it started (`go_memstats_alloc_bytes_total`): what
+ * paces its garbage collector. Reading /metrics allocates too, the same amount before every phase.
+ */
+async function apiServerAllocatedBytes(http: KubeHttp): Promise<number> {
+  const res = await http.stream('/metrics', { accept: 'text/plain' });
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  const m = /^go_memstats_alloc_bytes_total ([\d.e+]+)$/m.exec(text);
+  if (!m) throw new Error('kube-apiserver /metrics has no go_memstats_alloc_bytes_total');
+  return Number(m[1]);
+}
+
 /** When a process started, in ms since boot (/proc/<pid>/stat field 22, in clock ticks of 10 ms). */
 function processStartMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -166,10 +179,13 @@ async function main(): Promise<void> {
     // processes competing for the same cores (only when this run started the control plane).
     const apiServer = controlPlane?.pidOf('kube-apiserver');
     const cpu = { without: 0, minimal: 0, generated: 0 };
+    const allocated = { without: 0, minimal: 0, generated: 0 };
     const measured = async (phase: keyof typeof phases, n: number): Promise<void> => {
+      const allocatedBefore = await apiServerAllocatedBytes(http);
       const before = apiServerCpuSeconds(apiServer);
       phases[phase].push(...await dryRunCreates(http, n));
       const after = apiServerCpuSeconds(apiServer);
+      allocated[phase] += (await apiServerAllocatedBytes(http)) - allocatedBefore;
       if (before !== undefined && after !== undefined) cpu[phase] += after - before;
     };
     const perRound = Math.ceil(count / rounds);
@@ -208,6 +224,8 @@ async function main(): Promise<void> {
       // Raw latencies in request order (each phase's rounds one after another), to see where the tail lies.
       samplesMs: Object.fromEntries(Object.entries(phases).map(([phase, samples]) => [phase, samples.map((s) => Math.round(s.latencyMs * 100) / 100)])),
       ...(gc === undefined ? {} : { kubeApiServerGc: gc }),
+      // Garbage the API server made per request (a /metrics read's own included, alike in every phase).
+      apiServerAllocatedKbPerRequest: Object.fromEntries(Object.entries(allocated).map(([phase, bytes]) => [phase, Math.round(bytes / 1024 / phases[phase as keyof typeof phases].length)])),
       ...(apiServer === undefined ? {} : {
         apiServerCpuMsPerRequest: Object.fromEntries(Object.entries(cpu).map(([phase, seconds]) => [phase, (seconds * 1000) / phases[phase as keyof typeof phases].length])),
       }),

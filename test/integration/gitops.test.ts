@@ -2,9 +2,11 @@
 // reads it — the real kstatus library (hack/controlplane/kstatus) and `kubectl wait` — as the operator
 // reconciles a policy or lags behind a spec change.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { parse } from 'yaml';
 import { repoRoot } from '../support/controlplane/binaries.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
@@ -50,6 +52,23 @@ describe('GitOps and kubectl', function () {
     expect(header(await kubectlOk(['get', 'imp', POLICY]))).to.deep.equal(['NAME', 'MODE', 'MATCHED', 'VIOLATING', 'READY', 'AGE']);
     expect(header(await kubectlOk(['get', 'imp', POLICY, '-o', 'wide']))).to.deep.equal(
       ['NAME', 'MODE', 'MATCHED', 'VIOLATING', 'DRIFTED', 'WORKLOADS', 'READY', 'ADMISSION', 'AGE']);
+  });
+
+  it('the Argo CD health check installs as docs/gitops.md says: merged into argocd-cm, keeping its other settings', async function () {
+    const doc = await readFile(path.join(repoRoot(), 'docs', 'gitops.md'), 'utf8');
+    const command = /^kubectl (-n argocd patch configmap argocd-cm .*)$/m.exec(doc)?.[1];
+    expect(command, 'docs/gitops.md shows the kubectl patch command').to.be.a('string');
+    await kubectlOk(['create', 'namespace', 'argocd']);
+    try {
+      await kubectlOk(['-n', 'argocd', 'create', 'configmap', 'argocd-cm', '--from-literal=url=https://argocd.example.com']);
+      // The doc's paths are relative to the repository root.
+      await kubectlOk(command!.split(/\s+/).map((arg) => (arg.startsWith('config/') ? path.join(repoRoot(), arg) : arg)));
+      const data = JSON.parse(await kubectlOk(['-n', 'argocd', 'get', 'configmap', 'argocd-cm', '-o', 'jsonpath={.data}'])) as Record<string, string>;
+      const shipped = parse(await readFile(path.join(repoRoot(), 'config', 'argocd', 'argocd-cm.yaml'), 'utf8')) as { data: Record<string, string> };
+      expect(data).to.deep.equal({ url: 'https://argocd.example.com', ...shipped.data });
+    } finally {
+      await kubectl(['delete', 'namespace', 'argocd', '--wait=false']);
+    }
   });
 
   it('reads Current under kstatus once reconciled, InProgress while observedGeneration lags, and kubectl wait agrees', async function () {

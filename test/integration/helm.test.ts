@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { parse, parseAllDocuments } from 'yaml';
 import { RUNTIME_RULES, SPEC_RULES } from '../../src/api/types.js';
@@ -14,6 +15,7 @@ import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 
+const run = promisify(execFile);
 const root = repoRoot();
 const CHART = path.join(root, 'charts', 'immutability-operator');
 const KUBE_VERSION = '1.36.3';
@@ -241,6 +243,16 @@ describe('Helm chart (charts/immutability-operator)', function () {
         const names = await kubectlOk(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/instance=imo', '-o', 'name']);
         return names.trim().split('\n').filter(Boolean).length === 2 ? true : undefined;
       }, 90_000);
+      // The first step NOTES.txt shows works when pasted into a shell.
+      const firstStep = /^\s*(echo .* \| kubectl apply -f -)$/m.exec(out)?.[1];
+      expect(firstStep, `NOTES show a policy to apply:\n${out}`).to.be.a('string');
+      const { info } = cluster();
+      try {
+        await run('sh', ['-c', firstStep!], { env: { ...process.env, PATH: `${info.binDir}${path.delimiter}${process.env['PATH'] ?? ''}`, KUBECONFIG: info.kubeconfig } });
+        expect(await kubectlOk(['get', 'imp', 'audit', '-o', 'jsonpath={.spec.mode}'])).to.equal('Audit');
+      } finally {
+        await kubectl(['delete', 'imp', 'audit', '--ignore-not-found', '--wait=false']);
+      }
       const reasons = await kubectlOk(['-n', ns, 'get', 'events', '-o', 'jsonpath={.items[*].reason}']);
       expect(reasons).to.not.include('FailedCreate');
       // What helm installed is what it renders.

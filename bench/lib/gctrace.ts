@@ -1,6 +1,7 @@
 // Go garbage collections of a control-plane process, read from its GODEBUG=gctrace=1 output, laid over request
 // latencies: do slow requests coincide with a collection more often than fast ones? Pure: the caller reads the
 // log and the process start time.
+import { percentiles } from './stats.js';
 
 /** One collection: when it started and how long it ran, in ms on the caller's clock. */
 export interface GcCycle { startMs: number; wallMs: number; heapBeforeMb: number }
@@ -44,20 +45,28 @@ export interface GcCorrelation {
   slowestPercentOverlapping: number;
   /** ...against the share of its faster half: the chance of overlapping one at all. */
   fasterHalfOverlapping: number;
+  /** Requests that overlapped no collection: their share, and their 99th percentile latency. */
+  outsideGcShare: number;
+  outsideGcP99Ms: number;
 }
 
 export function correlate(samples: readonly Sample[], cycles: readonly GcCycle[], slackMs: number): GcCorrelation {
-  if (samples.length === 0) return { cyclesPer1000Requests: 0, gcWallMsPerRequest: 0, slowestPercentOverlapping: 0, fasterHalfOverlapping: 0 };
+  if (samples.length === 0) {
+    return { cyclesPer1000Requests: 0, gcWallMsPerRequest: 0, slowestPercentOverlapping: 0, fasterHalfOverlapping: 0, outsideGcShare: 0, outsideGcP99Ms: NaN };
+  }
   const inPhase = cycles.filter((c) => samples.some((s) => c.startMs >= s.startMs - slackMs && c.startMs <= s.startMs + s.latencyMs + slackMs));
   const byLatency = [...samples].sort((a, b) => a.latencyMs - b.latencyMs);
   const slowest = byLatency.slice(Math.floor(byLatency.length * 0.99));
   const fasterHalf = byLatency.slice(0, Math.floor(byLatency.length / 2));
   const share = (list: readonly Sample[]): number =>
     list.length === 0 ? 0 : list.filter((s) => overlapsGc(s, cycles, slackMs)).length / list.length;
+  const outside = samples.filter((s) => !overlapsGc(s, cycles, slackMs));
   return {
     cyclesPer1000Requests: (inPhase.length * 1000) / samples.length,
     gcWallMsPerRequest: inPhase.reduce((sum, c) => sum + c.wallMs, 0) / samples.length,
     slowestPercentOverlapping: share(slowest),
     fasterHalfOverlapping: share(fasterHalf),
+    outsideGcShare: outside.length / samples.length,
+    outsideGcP99Ms: percentiles(outside.map((s) => s.latencyMs)).p99,
   };
 }

@@ -69,5 +69,7 @@ describe('benchmark helpers', () => {
     expect(c.slowestPercentOverlapping).to.equal(1);
     expect(c.fasterHalfOverlapping).to.equal(0);
     expect(c.gcWallMsPerRequest).to.be.closeTo(1.4003, 1e-9);
+    expect(c.outsideGcShare).to.equal(0.97); // the 10 ms request at 6550 falls in the 100 ms collection too
+    expect(c.outsideGcP99Ms).to.equal(10);
   });
 });

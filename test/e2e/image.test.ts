@@ -96,7 +96,7 @@ describe('operator container image (e2e)', function () {
     if (!runtime || !operator) throw new Error('no operator container');
     const image = await runtime.container.dockerode.getImage(E2E_IMAGE).inspect();
     expect(image.Config.User, 'image USER').to.equal(`${NONROOT}:${NONROOT}`);
-    expect(image.Config.Entrypoint).to.deep.equal(['/usr/local/bin/node', '--max-semi-space-size=2', '/app/dist/src/cli/main.js']);
+    expect(image.Config.Entrypoint).to.deep.equal(['/usr/local/bin/node', '--max-semi-space-size=4', '/app/dist/src/cli/main.js']);
 
     const info = await runtime.container.inspect(runtime.container.getById(operator.id));
     expect(info.State.Running).to.equal(true);

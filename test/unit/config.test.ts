@@ -43,7 +43,7 @@ describe('config parseRunConfig', () => {
       leaderElectionId: 'immutability-operator',
       leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
       identity: 'op-0',
-      podWorkers: 32,
+      podWorkers: 64,
       maxRequestsInFlight: 64,
       workloadWorkers: 16,
       policyWorkers: 2,
@@ -184,7 +184,7 @@ describe('config parseRunConfig', () => {
       const config = parseRunConfig([], NO_ENV) as RunConfig;
       expect(Object.isFrozen(config)).to.equal(true);
       expect(() => { config.podWorkers = 99; }).to.throw(TypeError);
-      expect(config.podWorkers).to.equal(32);
+      expect(config.podWorkers).to.equal(64);
     });
 
     it('rejects writes to the nested audit settings', () => {

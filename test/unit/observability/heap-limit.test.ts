@@ -3,8 +3,8 @@ import { heapFit } from '../../../src/observability/heap-limit.js';
 
 const MiB = 1024 * 1024;
 const MACHINE = 24 * 1024 * MiB;
-// heap_size_limit as V8 reports it: old space plus the young generation (6 MiB with --max-semi-space-size=2).
-const heapOf = (oldSpaceMiB: number): number => (oldSpaceMiB + 6) * MiB;
+// heap_size_limit as V8 reports it: old space plus the young generation (12 MiB with --max-semi-space-size=4).
+const heapOf = (oldSpaceMiB: number): number => (oldSpaceMiB + 12) * MiB;
 
 describe('observability/heap-limit heapFit', () => {
   it('is quiet for the shipped pairing (160 MiB of old space under 256 Mi) and without a container limit', () => {
@@ -16,7 +16,7 @@ describe('observability/heap-limit heapFit', () => {
   it("warns when Node's own heap size outgrows a small limit (256 MiB of old space under 256 Mi), with the flag that fits", () => {
     const fit = heapFit(heapOf(256), 256 * MiB, MACHINE);
     expect(fit?.level).to.equal('warn');
-    expect(fit?.fields).to.deep.equal({ heapLimitMiB: 262, memoryLimitMiB: 256, fits: 'NODE_OPTIONS=--max-old-space-size=160' });
+    expect(fit?.fields).to.deep.equal({ heapLimitMiB: 268, memoryLimitMiB: 256, fits: 'NODE_OPTIONS=--max-old-space-size=160' });
   });
 
   it('says so when a raised memory limit is left unused by the old flag', () => {

@@ -1,4 +1,5 @@
 // Image presets: which images are known, and how their paths merge into the planned patch.
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
 import { applyJsonPatch, planRemediation, resolvePolicy } from '../../../src/policy/index.js';
@@ -51,6 +52,21 @@ describe('policy/presets', () => {
         expect(presetForImage(image)?.name).to.equal(expected);
       });
     }
+
+    it('docs/remediation.md\'s table shows every preset with its repositories and exactly its paths', () => {
+      const doc = readFileSync(new URL('../../../../docs/remediation.md', import.meta.url), 'utf8');
+      const rows = doc.split('\n').filter((line) => line.startsWith('| ') && (line.includes('`library/') || line.includes('`nginxinc/')));
+      expect(rows).to.have.length(IMAGE_PRESETS.length);
+      for (const preset of IMAGE_PRESETS) {
+        const row = rows.find((r) => r.split('|')[1]!.includes(`\`${preset.repositories[0]}\``));
+        expect(row, preset.name).to.be.a('string');
+        const [, image, paths] = row!.split('|') as [string, string, string];
+        for (const repository of preset.repositories) {
+          expect(image.includes(`\`${repository}\``) || image.includes(`\`${repository.replace(/^library\//, '')}\``), `${preset.name}: ${repository}`).to.equal(true);
+        }
+        expect([...paths.matchAll(/`([^`]+)`/g)].map((m) => m[1]), preset.name).to.have.members([...preset.writablePaths]);
+      }
+    });
 
     it('every preset cites its source and lists absolute, distinct paths; no repository is listed twice', () => {
       const repositories = IMAGE_PRESETS.flatMap((p) => p.repositories);

@@ -3,9 +3,7 @@
 # kubectl, etcd, kwok) and the tools tests and users drive it with (helm; kstatus, hack/controlplane/kstatus;
 # promql, hack/controlplane/promql)
 # from Go modules into a cache outside the work tree, keyed by their versions, so later runs and CI on the
-# same machine skip the build. Prints the directory that holds the binaries. Beside them, the Prometheus
-# Operator's ServiceMonitor and PrometheusRule CRDs, from its Go module, against which the tests check what
-# the Helm chart renders for them.
+# same machine skip the build. Prints the directory that holds the binaries.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,7 +11,6 @@ KUBE_VERSION="$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here
 ETCD_VERSION="$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$here/etcd/go.mod")"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
-PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 cache_root="${IMMUTABILITY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/immutability-operator}"
 bin_dir="$cache_root/controlplane-k8s-${KUBE_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}"
 
@@ -32,7 +29,6 @@ source "$here/../lib/versioned-bin.sh"
 versioned helm "$HELM_VERSION"
 versioned kstatus "$KSTATUS_VERSION"
 versioned promql "$PROMQL_VERSION"
-versioned prometheus-operator-crds "$PROMETHEUS_OPERATOR_VERSION"
 exit_if_cached "the control plane"
 
 build_kube() {
@@ -75,18 +71,6 @@ for b in "${missing[@]}"; do
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
         "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
       install_versioned helm "$HELM_VERSION" ;;
-    prometheus-operator-crds)
-      # Not a binary: a directory with the two CRDs, from the module's example/ (what its install bundle holds).
-      log "fetching the Prometheus Operator CRDs $PROMETHEUS_OPERATOR_VERSION"
-      module_dir="$(cd "$tmp" && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
-        | awk -F'"' '$2 == "Dir" {print $4}')"
-      mkdir -p "$tmp/prometheus-operator-crds"
-      for crd in servicemonitors prometheusrules; do
-        cp "$module_dir/example/prometheus-operator-crd/monitoring.coreos.com_$crd.yaml" "$tmp/prometheus-operator-crds/"
-      done
-      chmod -R u+w "$tmp/prometheus-operator-crds"
-      rm -rf "$bin_dir/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION"
-      install_versioned prometheus-operator-crds "$PROMETHEUS_OPERATOR_VERSION" ;;
     *) build_kube "$b" ;;
   esac
 done

@@ -2,12 +2,12 @@
 // renders passes the operator's own check with every rule on, installs into a namespace that enforces the
 // restricted Pod Security Standard, and matches config/default (kustomize) wherever both render an object.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { RUNTIME_RULES, SPEC_RULES } from '../../src/api/types.js';
 import { parseRunConfig } from '../../src/config.js';
 import { repoRoot } from '../support/controlplane/binaries.js';
@@ -194,40 +194,6 @@ describe('Helm chart (charts/immutability-operator)', function () {
       expect(fromArchive.map(key)).to.include('CustomResourceDefinition//immutabilitypolicies.immutability.dev');
       expect(fromArchive).to.deep.equal(objects(await render(CHART)));
     }
-  });
-
-  it('renders a ServiceMonitor, PrometheusRule and dashboard ConfigMap the API server accepts under the Prometheus Operator\'s CRDs', async function () {
-    // The CRDs of the Prometheus Operator (v0.85.0, from its Go module; hack/controlplane/build.sh fetches them).
-    const crds = path.join(cluster().info.binDir, 'prometheus-operator-crds');
-    await kubectlOk(['apply', '--server-side', ...['servicemonitors', 'prometheusrules'].flatMap((crd) => ['-f', path.join(crds, `monitoring.coreos.com_${crd}.yaml`)])]);
-    await kubectlOk(['wait', '--for=condition=Established', '--timeout=30s',
-      'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
-    for (const values of [EVERYTHING, ['--set', 'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,metrics.auth=none']]) {
-      const monitoring = objects(await helmOk(['template', 'imo', CHART, '-n', 'default', '--kube-version', KUBE_VERSION, ...values]))
-        .filter((o) => ['ServiceMonitor', 'PrometheusRule', 'ConfigMap'].includes(o.kind));
-      expect(monitoring.map((o) => o.kind).sort()).to.deep.equal(['ConfigMap', 'PrometheusRule', 'ServiceMonitor']);
-      // Strict: a field the CRD's schema does not know is an error, not silently dropped.
-      const created = await kubectl(['create', '--dry-run=server', '--validate=strict', '-o', 'name', '-f', '-'],
-        { input: monitoring.map((o) => JSON.stringify(o)).join('\n') });
-      expect(created.code, created.stderr).to.equal(0);
-      expect(created.stdout.trim().split('\n')).to.have.length(3);
-      const rule = monitoring.find((o) => o.kind === 'PrometheusRule') as unknown as { spec: unknown };
-      const shipped = parse(await readFile(path.join(root, 'config', 'monitoring', 'prometheusrule.yaml'), 'utf8')) as { spec: unknown };
-      expect(rule.spec).to.deep.equal(shipped.spec);
-      const dashboard = monitoring.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
-      expect(JSON.parse(dashboard.data['immutability-operator.json']!)).to.deep.equal(
-        JSON.parse(await readFile(path.join(root, 'config', 'monitoring', 'grafana-dashboard.json'), 'utf8')));
-    }
-    // And the schema check bites: a misspelled endpoint field is refused.
-    const typo = await kubectl(['create', '--dry-run=server', '--validate=strict', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'typo', namespace: 'default' },
-        spec: { selector: {}, endpoints: [{ port: 'metrics', scrapeTimout: '10s' }] },
-      }),
-    });
-    expect(typo.code).to.not.equal(0);
-    expect(typo.stderr).to.match(/unknown field "spec\.endpoints\[0\]\.scrapeTimout"/);
-    await kubectlOk(['delete', 'crd', 'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com', '--wait=false']);
   });
 
   it('helm install works in a namespace that enforces the restricted Pod Security Standard, and uninstalls', async function () {

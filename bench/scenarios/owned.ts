@@ -45,6 +45,9 @@ async function emptyRss(proc: NodeProcess): Promise<number> {
  * with CEILING_CONCURRENCY in flight, for CEILING_MS or until every pod is written.
  */
 async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<{ writes: number; concurrency: number; seconds: number; ratePerSec: number }> {
+  // BENCH_CEILING_WATCH=1: a watch of every pod of the namespace is read meanwhile, as the operator's is.
+  const watch = process.env.BENCH_CEILING_WATCH ? new LabelWatch(ctx.cluster.http, NS, '') : undefined;
+  await watch?.start();
   const start = performance.now();
   let writes = 0;
   await inParallel(w.violatingPods, CEILING_CONCURRENCY, async (p) => {
@@ -53,6 +56,7 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<{ write
     writes++;
   });
   const seconds = (performance.now() - start) / 1000;
+  watch?.stop();
   return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: Math.round(writes / seconds) };
 }
 

@@ -20,7 +20,8 @@ export function summaryRow(r: R): [string, string] | undefined {
         ...(get(r, 'operatorRun', 'unexpectedExit') === undefined ? []
           : [`**the operator exited** after ${ms(get(r, 'operatorRun', 'unexpectedExit', 'atMs'))} (code ${String(get(r, 'operatorRun', 'unexpectedExit', 'code'))}) with ${get(r, 'operatorRun', 'labelled') as number} pods labelled`]),
         `RSS peak **${get(r, 'operatorRun', 'rssPeakMiB') as number} MiB**, settled **${get(r, 'operatorRun', 'rssSettledMiB') as number} MiB** (${get(r, 'operatorRun', 'perPodKiB') as number} KiB/pod over the empty-cluster RSS)`,
-        `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
+        typeof get(r, 'apiCeiling', 'ratePerSec') !== 'number' ? `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s (no ceiling measured in this run)`
+          : `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
         `${get(r, 'operatorRun', 'requests', 'PUT leases') as number | undefined ?? 0} Lease renewals`,
         typeof get(r, 'baselineRun', 'rssPeakMiB') !== 'number' ? 'makeInformer baseline: not run'
           : `makeInformer baseline: all labelled ${ms(get(r, 'baselineRun', 'allLabelledMs'))} (${get(r, 'baselineRun', 'labelRatePerSec') as number}/s), RSS peak ${get(r, 'baselineRun', 'rssPeakMiB') as number} MiB, ${get(r, 'baselineRun', 'perPodKiB') as number} KiB/pod: ours **${get(r, 'ratios', 'time') as number | null ?? '—'}× the time, ${get(r, 'ratios', 'memoryPerPod') as number}× the memory per pod**`,

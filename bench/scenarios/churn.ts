@@ -7,7 +7,7 @@
 //            changes: every request of the operator's that the API server's audit log recorded meanwhile
 //            (told apart by its User-Agent), which must be watches and Lease renewals only
 import { controllerRef, createOwned, ownedNames, podSpec } from '../lib/objects.js';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { requestDelta, type ClusterOptions } from '../lib/cluster.js';
@@ -131,6 +131,7 @@ async function idle(ctx: ScenarioContext, seconds: number): Promise<Result> {
       rssMiB: await operator.rssMiB() };
   } finally {
     await operator.stop();
+    await rm(path.dirname(auditLog), { recursive: true, force: true }); // the audit policy and log of idleCluster
   }
 }
 

@@ -99,7 +99,7 @@ tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -c . |
     --change 'ENV NODE_ENV=production' \
     --change 'ENV HOME=/tmp' \
     --change "LABEL $HASH_LABEL=$inputs_hash" \
-    --change 'ENTRYPOINT ["/usr/local/bin/node","--max-semi-space-size=2","/app/dist/src/cli/main.js"]' \
+    --change 'ENTRYPOINT ["/usr/local/bin/node","--max-semi-space-size=4","/app/dist/src/cli/main.js"]' \
     --change 'CMD ["run"]' \
     - "$IMAGE" >"$import_log" 2>&1 || die "$CLI import failed: $(cat "$import_log")"
 # The replaced image would linger untagged after every change of inputs; one in use stays, harmlessly.

@@ -55,6 +55,8 @@ interface WatchStats {
 const MAX_LIST_RESTARTS = 3;
 /** A stream the server closes sooner than this without any event is treated like a failure (no hot loop). */
 const MIN_QUIET_WATCH_MS = 1000;
+/** Silent inactivity restarts double the next allowance at most this many times (8× the timeout). */
+const MAX_SILENT_DOUBLINGS = 3;
 
 /**
  * Keeps a `Store` equal to the server's collection: paginated LIST, then WATCH from the list's
@@ -63,7 +65,9 @@ const MIN_QUIET_WATCH_MS = 1000;
  *  - 410 Gone (HTTP or an in-stream ERROR event) → relist, and the store emits deletes for what vanished;
  *  - any other error (network, 5xx, 403, malformed or truncated line) → reconnect after a jittered
  *    exponential backoff, relisting only if the server then says the resourceVersion is gone;
- *  - no event or bookmark for `inactivityTimeoutMs` → restart the watch.
+ *  - no event or bookmark for `inactivityTimeoutMs` → restart the watch; after restarts that saw nothing at
+ *    all, the next watch waits twice as long (up to 8×), so a link slow enough that a new connection's
+ *    handshake and first answer outlast the timeout still gets through instead of reconnecting forever.
  * Nothing escapes the loop; only aborting the signal given to `start` stops it, without leaving timers.
  */
 export class Reflector<T> {
@@ -125,6 +129,8 @@ export class Reflector<T> {
     // 410s in a row without the watch making progress in between: the second and later ones back off so a
     // server that keeps answering Gone cannot drive a tight relist loop.
     let goneStreak = 0;
+    // Inactivity restarts in a row that received nothing: each one doubles the next watch's allowance.
+    let silentStreak = 0;
 
     while (!signal.aborted) {
       const stats: WatchStats = { events: 0, durationMs: 0 };
@@ -136,7 +142,7 @@ export class Reflector<T> {
           await this.listAll(signal);
           needList = false;
         }
-        reason = await this.watchOnce(signal, stats);
+        reason = await this.watchOnce(signal, stats, 2 ** Math.min(silentStreak, MAX_SILENT_DOUBLINGS));
       } catch (err) {
         failure = err;
         reason = statusCodeOf(err) === 410 ? 'gone' : 'error';
@@ -148,6 +154,7 @@ export class Reflector<T> {
         backoff.reset();
         goneStreak = 0;
       }
+      silentStreak = reason === 'inactivity' && stats.events === 0 ? silentStreak + 1 : 0;
       switch (reason) {
         case 'gone':
           needList = true;
@@ -255,11 +262,11 @@ export class Reflector<T> {
   }
 
   /** One WATCH request. Resolves when it ended normally or went quiet; throws what made it fail. */
-  private async watchOnce(signal: AbortSignal, stats: WatchStats): Promise<'closed' | 'inactivity'> {
+  private async watchOnce(signal: AbortSignal, stats: WatchStats, inactivityScale: number): Promise<'closed' | 'inactivity'> {
     const { clock } = this.opts;
     const baseTimeoutSec = this.opts.watchTimeoutSec ?? 300;
     const timeoutSeconds = Math.max(1, Math.round(baseTimeoutSec * (0.8 + 0.4 * this.random())));
-    const inactivityMs = this.opts.inactivityTimeoutMs ?? 2 * baseTimeoutSec * 1000;
+    const inactivityMs = (this.opts.inactivityTimeoutMs ?? 2 * baseTimeoutSec * 1000) * inactivityScale;
     const { controller, dispose } = childAbortController(signal);
     const started = clock.now();
     let failure: { err: unknown } | undefined;

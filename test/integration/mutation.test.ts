@@ -114,6 +114,22 @@ async function admissionReady(policy: string, message?: RegExp): Promise<void> {
   }, 30_000);
 }
 
+/**
+ * AdmissionReady says the generated objects exist and type-check; kube-apiserver loads them into its admission
+ * chain on its own schedule (its informers, then a compile), and in a busy run the ValidatingAdmissionPolicy
+ * was in effect before the MutatingAdmissionPolicy. Wait until a dry-run Pod in the namespace comes out
+ * mutated.
+ */
+async function mutationInEffect(namespace: string): Promise<void> {
+  const probe = parityManifest(namespace, 'Pod', 'probe', { containers: [{ name: 'app', image: 'quay.io/app:1' }] });
+  await eventually(`MutatingAdmissionPolicy in effect in ${namespace}`, async () => {
+    const res = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: JSON.stringify(probe) });
+    if (res.code !== 0) return undefined;
+    const securityContext = at(JSON.parse(res.stdout) as Json, 'spec', 'containers', 0, 'securityContext') as Json | undefined;
+    return securityContext?.['readOnlyRootFilesystem'] === true ? true : undefined;
+  }, 30_000);
+}
+
 async function checkFindings(spec: ImmutabilityPolicySpec, objects: Json[]): Promise<Map<string, string[]>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mutation-'));
   try {
@@ -150,6 +166,7 @@ describe('admission: generated MutatingAdmissionPolicies (spec.admission.mutate)
     });
     await admissionReady('mutation', /MutatingAdmissionPolicy/);
     await admissionReady('mutate-deny', /MutatingAdmissionPolicy/);
+    for (const ns of ['mutation', 'mutate-deny']) await mutationInEffect(ns);
   });
 
   after(async function () {

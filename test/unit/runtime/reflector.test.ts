@@ -264,6 +264,31 @@ describe('Reflector', () => {
     await stop(h);
   });
 
+  it('gives a watch that went silent from the start twice the time on its next attempt, up to 8x, and resets once one delivers', async () => {
+    const h = harness({ inactivityTimeoutMs: 1000 });
+    h.source.lists.push(page([], '5'));
+    h.reflector.start(h.abort.signal);
+    await h.clock.flush();
+    // A link so slow that no answer comes within the timeout: 1 s, then 2, 4, 8 and 8 s again.
+    for (const allowance of [1000, 2000, 4000, 8000, 8000]) {
+      const watches = h.source.watchCalls.length;
+      await h.clock.advance(allowance - 1);
+      expect(h.source.watchCalls, `still waiting within ${allowance} ms`).to.have.length(watches);
+      await h.clock.advance(1);
+      expect(h.source.watchCalls, `restarted after ${allowance} ms`).to.have.length(watches + 1);
+    }
+    // This one delivers: the next watch is back to the configured timeout.
+    h.source.lastWatch.emit('BOOKMARK', { metadata: { resourceVersion: '9' } });
+    await h.clock.advance(8000);
+    const watches = h.source.watchCalls.length;
+    await h.clock.advance(999);
+    expect(h.source.watchCalls).to.have.length(watches);
+    await h.clock.advance(1);
+    expect(h.source.watchCalls).to.have.length(watches + 1);
+    expect(h.restarts.every((r) => r.reason === 'inactivity')).to.equal(true);
+    await stop(h);
+  });
+
   it('asks the server for a jittered watch timeout and defaults inactivity to twice the timeout', async () => {
     const h = harness({ watchTimeoutSec: 100, random: () => 1 });
     h.source.lists.push(page([], '5'));

@@ -14,6 +14,8 @@ export const Paths = {
   pod: (ns: string, name: string): string => `/api/v1/namespaces/${enc(ns)}/pods/${enc(name)}`,
   policy: (name: string): string => `/apis/${API_VERSION}/${PLURAL}/${enc(name)}`,
   policyStatus: (name: string): string => `/apis/${API_VERSION}/${PLURAL}/${enc(name)}/status`,
+  tokenReviews: '/apis/authentication.k8s.io/v1/tokenreviews',
+  subjectAccessReviews: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
   events: (ns: string): string => `/apis/events.k8s.io/v1/namespaces/${enc(ns)}/events`,
   eviction: (ns: string, name: string): string => `/api/v1/namespaces/${enc(ns)}/pods/${enc(name)}/eviction`,
   workload: (apiVersion: string, plural: string, ns: string, name: string): string =>

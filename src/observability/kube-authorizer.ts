@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { KubeHttp } from '../k8s/http.js';
+import { Paths } from '../k8s/resources.js';
 import type { AuthorizationDecision, RequestAuthorizer } from './metrics-server.js';
 
 /** The identity a TokenReview returns, passed unchanged to the SubjectAccessReview. */
@@ -48,7 +49,7 @@ interface AccessReviewAnswer {
 export function kubeAccessReviews(http: KubeHttp): AccessReviews {
   return {
     async reviewToken(token) {
-      const review = await http.request<TokenReviewAnswer>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      const review = await http.request<TokenReviewAnswer>('POST', Paths.tokenReviews, {
         body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
       });
       const status = review.status;
@@ -59,7 +60,7 @@ export function kubeAccessReviews(http: KubeHttp): AccessReviews {
       return { username, ...(uid ? { uid } : {}), ...(groups ? { groups } : {}), ...(extra ? { extra } : {}) };
     },
     async reviewAccess(user, path) {
-      const review = await http.request<AccessReviewAnswer>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      const review = await http.request<AccessReviewAnswer>('POST', Paths.subjectAccessReviews, {
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SubjectAccessReview',

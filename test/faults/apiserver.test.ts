@@ -10,13 +10,12 @@ import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
 import { TcpProxy } from '../support/faults/tcp-proxy.js';
 import {
-  PRIVILEGED, apply, barePod, cleanup, createNamespaces, isLabelled, livePods, policy, statusWhere, type Json,
-} from '../support/faults/workloads.js';
-import { installCrd } from '../support/fixtures.js';
+  PRIVILEGED, apply, barePod, createNamespaces, isLabelled, livePods, policy, statusWhere, type Json,
+} from '../support/workloads.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 import { serviceAccountKubeconfig } from '../support/service-account.js';
 
 const WRITABLE = { readOnlyRootFilesystem: false };
@@ -39,31 +38,23 @@ async function waitForLabels(ns: string, expected: string[], timeoutMs: number):
 
 describe('faults: the API server crashes, expires watches, slows down and stalls', function () {
   let proxy: TcpProxy;
-  let operator: OperatorProcess;
-  const namespaces = ['fault-outage-a', 'fault-outage-b', 'fault-gone', 'fault-slow'];
-  const policies = ['fault-outage', 'fault-gone', 'fault-slow'];
 
   before(async function () {
-    await installCrd();
-    await createNamespaces(['fault-outage-a'], { env: 'prod' });
-    await createNamespaces(['fault-outage-b', 'fault-gone', 'fault-slow']);
     proxy = await new TcpProxy(cluster().controlPlane.apiServerAddress).start();
+  });
+  // The operator reaches the API server only through the proxy: let it through before the fixture's cleanup.
+  after(() => proxy.setMode({ kind: 'forward' }));
+
+  const operator = withOperator({
+    namespaces: ['fault-outage-a', 'fault-outage-b', 'fault-gone', 'fault-slow'],
+    policies: ['fault-outage', 'fault-gone', 'fault-slow'],
+    beforeStart: () => createNamespaces(['fault-outage-a'], { env: 'prod' }),
     // A 4 s watch timeout: a watch silent for 8 s is restarted (scenario 10) without waiting minutes.
-    operator = await new OperatorProcess({
-      kubeconfig: await proxiedKubeconfig(proxy), metrics: 'open', args: ['--watch-timeout-seconds', '4'],
-    }).start();
+    operator: async () => ({ kubeconfig: await proxiedKubeconfig(proxy), metrics: 'open', args: ['--watch-timeout-seconds', '4'] }),
   });
 
   after(async function () {
-    this.timeout(120_000);
-    proxy.setMode({ kind: 'forward' });
-    await cleanup(policies, namespaces);
-    await operator.stop();
     await proxy.stop();
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
   it('1: kube-apiserver SIGKILLed mid-watch: pods created, a policy edited and a namespace relabelled meanwhile are handled within 30 s of its return', async function () {
@@ -166,7 +157,6 @@ describe('faults: the API server crashes, expires watches, slows down and stalls
 
 describe('faults: API Priority and Fairness throttles the operator (429)', function () {
   const ns = 'fault-throttle';
-  let operator: OperatorProcess;
   const flowControl: Json[] = [
     {
       apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'PriorityLevelConfiguration', metadata: { name: 'fault-throttle' },
@@ -184,22 +174,12 @@ describe('faults: API Priority and Fairness throttles the operator (429)', funct
     },
   ];
 
-  before(async function () {
-    await installCrd();
-    await createNamespaces([ns]);
-    operator = await new OperatorProcess({ kubeconfig: await serviceAccountKubeconfig() }).start();
-  });
-
+  // No more throttling by the time the fixture's cleanup needs the operator to release the policy.
   after(async function () {
-    this.timeout(120_000);
     await kubectl(['delete', 'flowschema,prioritylevelconfiguration', 'fault-throttle', '--ignore-not-found']);
-    await cleanup(['fault-throttle'], [ns]);
-    await operator.stop();
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
-  });
+  const operator = withOperator({ namespaces: [ns], policies: ['fault-throttle'], operator: async () => ({ kubeconfig: await serviceAccountKubeconfig() }) });
 
   const PODS = 200;
 

@@ -11,7 +11,7 @@ import { eventList, execEvent, floodAuditWebhook, postAudit } from '../support/a
 import { issueCertificate } from '../support/controlplane/certs.js';
 import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
-import { apply, barePod, cleanup, createNamespaces, livePods, policy, waitForRunningPods } from '../support/faults/workloads.js';
+import { apply, barePod, cleanup, createNamespaces, livePods, policy, waitForRunningPods } from '../support/workloads.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually } from '../support/kubectl.js';

@@ -14,14 +14,14 @@ import { falcoClient, falcoFlags, prepareFalcoEndpoint, type FalcoClient } from 
 import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
 import {
-  apply, barePod, cleanup, condition, createNamespaces, isLabelled, items, livePods, policy, statusWhere, waitForRunningPods, type Json,
-} from '../support/faults/workloads.js';
+  apply, barePod, condition, isLabelled, items, livePods, policy, statusWhere, waitForRunningPods, type Json,
+} from '../support/workloads.js';
 import { CRD_FILE, installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
 import { parseAllDocuments, stringify } from 'yaml';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 import { installOperatorRbac } from '../support/service-account.js';
 
 const DRIFT_LABEL = 'immutability.dev/drift';
@@ -40,35 +40,33 @@ async function laxerCrd(): Promise<string> {
 }
 
 describe('faults: bad input', function () {
-  let operator: OperatorProcess;
   let workDir: string;
   let falcoFiles: Awaited<ReturnType<typeof prepareFalcoEndpoint>>;
   let falcoPort: number;
   let falco: FalcoClient;
-  const namespaces = ['fault-audit', 'fault-invalid', 'fault-odd', 'fault-falco'];
-  const policies = ['fault-audit', 'fault-invalid-key', 'fault-invalid-value', 'fault-valid', 'fault-odd', 'fault-falco'];
 
   before(async function () {
-    await installCrd();
-    await createNamespaces(namespaces);
     workDir = await mkdtemp(path.join(tmpdir(), 'fault-bad-input-'));
     falcoFiles = await prepareFalcoEndpoint(path.join(workDir, 'falco'));
     falcoPort = await freePort();
-    operator = await new OperatorProcess({ auditWebhook: true, metrics: 'open', args: falcoFlags(falcoFiles, falcoPort) }).start();
-    falco = await falcoClient(falcoFiles, falcoPort);
   });
-
+  // Scenario 21 swaps in a laxer CRD; should it fail midway, the real one must be back before the fixture deletes the policies.
   after(async function () {
-    this.timeout(120_000);
     falco.close();
     await installCrd();
-    await cleanup(policies, namespaces);
-    await operator.stop();
-    await rm(workDir, { recursive: true, force: true });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
+  const operator = withOperator({
+    namespaces: ['fault-audit', 'fault-invalid', 'fault-odd', 'fault-falco'],
+    policies: ['fault-audit', 'fault-invalid-key', 'fault-invalid-value', 'fault-valid', 'fault-odd', 'fault-falco'],
+    operator: () => ({ auditWebhook: true, metrics: 'open', args: falcoFlags(falcoFiles, falcoPort) }),
+  });
+
+  before(async function () {
+    falco = await falcoClient(falcoFiles, falcoPort);
+  });
+  after(async function () {
+    await rm(workDir, { recursive: true, force: true });
   });
 
   it('17: audit webhook bad input gets a clear 4xx, and a later real exec is still acted on', async function () {
@@ -312,18 +310,17 @@ describe('faults: bad input', function () {
 });
 
 describe('faults: /metrics authentication', function () {
-  let operator: OperatorProcess;
   const accounts = ['fault-scraper', 'fault-nobody'];
 
   before(async function () {
     await installOperatorRbac();
     for (const sa of accounts) await kubectl(['-n', 'default', 'create', 'serviceaccount', sa]);
     await kubectl(['create', 'clusterrolebinding', 'fault-scraper', '--clusterrole=immutability-operator-metrics-reader', '--serviceaccount=default:fault-scraper']);
-    operator = await new OperatorProcess({ metrics: 'kube' }).start();
   });
 
+  const operator = withOperator({ operator: { metrics: 'kube' } });
+
   after(async function () {
-    await operator.stop();
     await kubectl(['delete', 'clusterrolebinding', 'fault-scraper', '--ignore-not-found']);
     await kubectl(['-n', 'default', 'delete', 'serviceaccount', ...accounts, '--ignore-not-found']);
   });

@@ -16,7 +16,7 @@ import { RssSampler, rssOf } from '../../bench/lib/operator.js';
 import { paced } from '../support/faults/paced.js';
 import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
-import { VIOLATION_LABEL, type PolicyStatus } from '../support/faults/workloads.js';
+import { VIOLATION_LABEL, type PolicyStatus } from '../support/workloads.js';
 import { eventually } from '../support/kubectl.js';
 import { DEPLOYED_NODE_OPTIONS, OperatorProcess } from '../support/operator.js';
 

@@ -6,7 +6,7 @@ import { report } from '../support/faults/report.js';
 import {
   PRIVILEGED, apply, barePod, cleanup, condition, createNamespaces, isLabelled, items, livePods, policy, statusWhere,
   type Json,
-} from '../support/faults/workloads.js';
+} from '../support/workloads.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';

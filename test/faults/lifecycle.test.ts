@@ -9,14 +9,15 @@ import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
 import { TcpProxy } from '../support/faults/tcp-proxy.js';
 import {
-  PRIVILEGED, apply, barePod, cleanup, createNamespaces, deployment, items, livePods, policy, statusWhere,
+  PRIVILEGED, apply, barePod, deployment, items, livePods, policy, statusWhere,
   waitForNamespacesGone, waitForRollouts, waitForRunningPods, type Json,
-} from '../support/faults/workloads.js';
+} from '../support/workloads.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
+import type { OperatorProcess } from '../support/operator.js';
 
 const OUR_KEYS = { labels: ['immutability.dev/violation', 'immutability.dev/drift'], annotations: ['immutability.dev/violations'] };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -49,34 +50,29 @@ async function failures(operator: OperatorProcess, from: number): Promise<{ fail
 
 describe('faults: what the operator acts on disappears', function () {
   let proxy: TcpProxy;
-  let operator: OperatorProcess;
-  const namespaces = ['fault-gone-ns', 'fault-gone-wl', 'fault-gone-policy', 'fault-crd'];
-  const policies = ['fault-gone', 'fault-gone-policy', 'fault-crd'];
 
   before(async function () {
-    this.timeout(180_000);
-    await installCrd();
     await waitForNamespacesGone();
-    await createNamespaces(namespaces);
     proxy = await new TcpProxy(cluster().controlPlane.apiServerAddress).start();
+  });
+  afterEach(() => proxy.setMode({ kind: 'forward' }));
+  // Scenario 14 deletes the CRD: it and a forwarding proxy must be back before the fixture deletes the policies.
+  after(async function () {
+    proxy.setMode({ kind: 'forward' });
+    await installCrd();
+  });
+
+  const operator = withOperator({
+    namespaces: ['fault-gone-ns', 'fault-gone-wl', 'fault-gone-policy', 'fault-crd'],
+    policies: ['fault-gone', 'fault-gone-policy', 'fault-crd'],
     // One workload worker: patches go one after another, so that deletions land between them.
-    operator = await new OperatorProcess({
+    operator: async () => ({
       kubeconfig: await proxiedKubeconfig(proxy), metrics: 'open', args: ['--watch-timeout-seconds', '4', '--workload-workers', '1'],
-    }).start();
+    }),
   });
 
   after(async function () {
-    this.timeout(180_000);
-    proxy.setMode({ kind: 'forward' });
-    await installCrd();
-    await cleanup(policies, namespaces);
-    await operator.stop();
     await proxy.stop();
-  });
-
-  afterEach(async function () {
-    proxy.setMode({ kind: 'forward' });
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
   it('12: a namespace and workloads deleted in the middle of remediation: no error loop, status drops them', async function () {

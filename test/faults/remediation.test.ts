@@ -6,13 +6,12 @@ import { requestCounter } from '../support/faults/apiserver-metrics.js';
 import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
 import {
-  OPERATOR_MANAGER, PRIVILEGED, apply, cleanup, condition, createNamespaces, deployment, getJson, isLabelled, livePods,
+  OPERATOR_MANAGER, PRIVILEGED, apply, condition, deployment, getJson, isLabelled, livePods,
   managedFields, policy, statusWhere, waitForNamespacesGone, waitForRunningPods, type Json,
-} from '../support/faults/workloads.js';
-import { installCrd } from '../support/fixtures.js';
+} from '../support/workloads.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 import { RBAC_DIR, installOperatorRbac, serviceAccountKubeconfig } from '../support/service-account.js';
 
 const ROOT_PATH = ['spec', 'template', 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem'] as const;
@@ -24,27 +23,13 @@ async function generation(ns: string, kind: string, name: string): Promise<numbe
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('faults: remediation refused', function () {
-  let operator: OperatorProcess;
-  const namespaces = ['fault-pdb', 'fault-fight', 'fault-rollout'];
-  const policies = ['fault-pdb', 'fault-fight', 'fault-rollout'];
-
   before(async function () {
-    this.timeout(180_000);
-    await installCrd();
     // Earlier scenarios' namespaces must be gone: their pod deletions would count as DELETEs here.
     await waitForNamespacesGone();
-    await createNamespaces(namespaces);
-    operator = await new OperatorProcess({ metrics: 'open' }).start();
   });
 
-  after(async function () {
-    this.timeout(120_000);
-    await cleanup(policies, namespaces);
-    await operator.stop();
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
+  const operator = withOperator({
+    namespaces: ['fault-pdb', 'fault-fight', 'fault-rollout'], policies: ['fault-pdb', 'fault-fight', 'fault-rollout'], operator: { metrics: 'open' },
   });
 
   it('6: a PodDisruptionBudget forbids every eviction: never a DELETE, EvictionBlocked, attempts bounded', async function () {
@@ -174,24 +159,13 @@ describe('faults: remediation refused', function () {
 
 describe('faults: RBAC loses patch mid-run', function () {
   const ns = 'fault-rbac';
-  let operator: OperatorProcess;
 
-  before(async function () {
-    await installCrd();
-    await createNamespaces([ns]);
-    operator = await new OperatorProcess({ kubeconfig: await serviceAccountKubeconfig() }).start();
-  });
-
+  // Should the scenario fail while `patch` is revoked, the shipped RBAC is back before the fixture's cleanup.
   after(async function () {
-    this.timeout(120_000);
     await installOperatorRbac();
-    await cleanup(['fault-rbac'], [ns]);
-    await operator.stop();
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
-  });
+  withOperator({ namespaces: [ns], policies: ['fault-rbac'], operator: async () => ({ kubeconfig: await serviceAccountKubeconfig() }) });
 
   it('9: Degraded/Forbidden while patch is revoked, labelling goes on, recovery when the right comes back', async function () {
     this.timeout(180_000);

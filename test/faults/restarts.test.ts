@@ -10,7 +10,7 @@ import { proxiedKubeconfig } from '../support/faults/kubeconfig.js';
 import {
   PRIVILEGED, apply, barePod, cleanup, condition, createNamespaces, deployment, isLabelled, items, livePods, policy,
   policyStatus, statusWhere, waitForRunningPods, type Json,
-} from '../support/faults/workloads.js';
+} from '../support/workloads.js';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually } from '../support/kubectl.js';

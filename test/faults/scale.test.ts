@@ -5,12 +5,11 @@ import { requestCounter } from '../support/faults/apiserver-metrics.js';
 import { sampleUsage } from '../support/faults/process-sampler.js';
 import { report } from '../support/faults/report.js';
 import {
-  PRIVILEGED, apply, barePod, cleanup, createNamespaces, isLabelled, items, livePods, policy, waitForRunningPods,
-} from '../support/faults/workloads.js';
-import { installCrd } from '../support/fixtures.js';
+  PRIVILEGED, apply, barePod, isLabelled, items, livePods, policy, waitForRunningPods,
+} from '../support/workloads.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 const NS = 'fault-overlap';
 const POLICIES = 100;
@@ -20,24 +19,12 @@ const names = Array.from({ length: POLICIES }, (_, i) => `fault-overlap-${i}`);
 const labelWrites = (): Promise<() => Promise<number>> => requestCounter({ resource: 'pods', subresource: '', verb: /^(PATCH|APPLY)$/ });
 
 describe('faults: many policies over the same pods', function () {
-  let operator: OperatorProcess;
-
-  before(async function () {
-    await installCrd();
-    await createNamespaces([NS]);
-    await apply(Array.from({ length: PODS }, (_, i) => barePod(NS, `pod-${i}`, PRIVILEGED)));
-    await waitForRunningPods(NS, PODS);
-    operator = await new OperatorProcess({ metrics: 'open' }).start();
-  });
-
-  after(async function () {
-    this.timeout(180_000);
-    await cleanup(names, [NS]);
-    await operator.stop();
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
+  const operator = withOperator({
+    namespaces: [NS], policies: names, operator: { metrics: 'open' },
+    beforeStart: async () => {
+      await apply(Array.from({ length: PODS }, (_, i) => barePod(NS, `pod-${i}`, PRIVILEGED)));
+      await waitForRunningPods(NS, PODS);
+    },
   });
 
   it('16: 100 overlapping policies on one namespace: one label write per pod change, each status right', async function () {

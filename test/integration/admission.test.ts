@@ -4,8 +4,7 @@
 import { expect } from 'chai';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { conditionOf } from '../support/objects.js';
-import { installCrd } from '../support/fixtures.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 type Json = Record<string, unknown>;
 
@@ -44,13 +43,10 @@ async function admissionReady(policy: string): Promise<Condition> {
 
 describe('admission: generated ValidatingAdmissionPolicies', function () {
   this.timeout(120_000);
-  let operator: OperatorProcess;
   const soon = new Date(Date.now() + 40_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  withOperator({ namespaces: ['adm-deny', 'adm-free', 'adm-warn'], policies: ['adm-deny', 'adm-warn'] });
 
   before(async function () {
-    await installCrd();
-    for (const ns of ['adm-deny', 'adm-free', 'adm-warn']) await kubectlOk(['create', 'namespace', ns]);
-    operator = await new OperatorProcess().start();
     await kubectlOk(['apply', '-f', '-'], {
       input: JSON.stringify({
         apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'adm-deny' },
@@ -74,17 +70,6 @@ describe('admission: generated ValidatingAdmissionPolicies', function () {
     });
     await admissionReady('adm-deny');
     await admissionReady('adm-warn');
-  });
-
-  after(async function () {
-    this.timeout(90_000);
-    for (const p of ['adm-deny', 'adm-warn']) await kubectl(['delete', 'imp', p, '--ignore-not-found', '--timeout=30s']);
-    await operator?.stop();
-    for (const ns of ['adm-deny', 'adm-free', 'adm-warn']) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
   it('generates a labelled, owner-referenced policy and binding', async function () {

@@ -10,11 +10,10 @@ import { Writable } from 'node:stream';
 import { Exec, KubeConfig } from '@kubernetes/client-node';
 import { eventList, execEvent, postAudit } from '../support/audit-client.js';
 import { issueCertificate } from '../support/controlplane/certs.js';
-import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { DRIFT_LABEL, deployment, driftLabelled, pod, pods, runningPods, type PodView } from '../support/drift.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 const NS = 'drift-a'; // governed by the drift policy
 const OTHER = 'drift-b'; // not matched by any policy
@@ -33,42 +32,38 @@ function driftPolicy(name: string, spec: Record<string, unknown>): string {
 
 describe('runtime drift from audit events', function () {
   this.timeout(60_000);
-  let operator: OperatorProcess | undefined;
   let shells: PodView[] = [];
   let client: { cert: Buffer; key: Buffer };
   let workDir: string;
 
   before(async function () {
-    this.timeout(120_000);
-    await installCrd();
-    for (const ns of [NS, OTHER, EVICT_NS]) await kubectlOk(['create', 'namespace', ns]);
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(NS, 'shell', 9) });
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(OTHER, 'bystander', 1) });
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'replaceable', 1) });
-    shells = await runningPods(NS, 9);
-    await runningPods(OTHER, 1);
-    await runningPods(EVICT_NS, 1);
-
     // A client certificate from the CA the operator trusts for API server clients.
     const { audit } = cluster();
     workDir = await mkdtemp(path.join(tmpdir(), 'drift-spec-'));
     const caDir = path.dirname(audit.caFile);
     const pair = await issueCertificate(workDir, { cert: audit.caFile, key: path.join(caDir, 'ca.key') }, 'spec-client', '/CN=spec-client');
     client = { cert: await readFile(pair.cert), key: await readFile(pair.key) };
+  });
 
-    operator = await new OperatorProcess({ auditWebhook: true, args: ['--audit-max-body-bytes', String(MAX_BODY)] }).start();
+  const operator = withOperator({
+    namespaces: [NS, OTHER, EVICT_NS],
+    policies: ['drift-watch', 'drift-evict'],
+    beforeStart: async () => {
+      await kubectlOk(['apply', '-f', '-'], { input: deployment(NS, 'shell', 9) });
+      await kubectlOk(['apply', '-f', '-'], { input: deployment(OTHER, 'bystander', 1) });
+      await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'replaceable', 1) });
+      shells = await runningPods(NS, 9);
+      await runningPods(OTHER, 1);
+      await runningPods(EVICT_NS, 1);
+    },
+    operator: { auditWebhook: true, args: ['--audit-max-body-bytes', String(MAX_BODY)] },
+  });
+
+  before(async function () {
     await kubectlOk(['apply', '-f', '-'], { input: driftPolicy('drift-watch', { mode: 'Audit', match: { namespaces: [NS] } }) });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && operator) console.error(await operator.logs(60));
-  });
-
   after(async function () {
-    this.timeout(60_000);
-    await operator?.stop();
-    await kubectl(['delete', 'imp', 'drift-watch', 'drift-evict', '--ignore-not-found', '--wait=false']);
-    for (const ns of [NS, OTHER, EVICT_NS]) await kubectl(['delete', 'namespace', ns, '--wait=false']);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
@@ -149,7 +144,7 @@ describe('runtime drift from audit events', function () {
     const target = shells[4]!;
     await kubectl(['-n', NS, 'exec', target.name, '--request-timeout=10s', '--', 'id'], { timeoutMs: 20_000 });
     await driftLabelled(NS, target.name, 'exec');
-    expect((await operator!.logEntries()).some((e) => e.msg === 'runtime drift observed' && e.pod === `${OTHER}/${bystander!.name}`)).to.equal(true);
+    expect((await operator.logEntries()).some((e) => e.msg === 'runtime drift observed' && e.pod === `${OTHER}/${bystander!.name}`)).to.equal(true);
     expect((await pod(OTHER, bystander!.name))?.labels[LABEL]).to.equal(undefined);
   });
 
@@ -173,7 +168,7 @@ describe('runtime drift from audit events', function () {
     expect(details.count).to.equal(1);
     expect(details.events).to.have.length(1);
     expect(details.events[0]).to.include({ id: 'replayed-audit-id-0001', who: 'replayer', command: 'id' });
-    const entries = await operator!.logEntries();
+    const entries = await operator.logEntries();
     expect(entries.filter((e) => e.msg === 'runtime drift observed' && e.auditID === 'replayed-audit-id-0001')).to.have.length(1);
     expect(entries.filter((e) => e.msg === 'malformed audit event skipped').length).to.be.at.least(3);
   });
@@ -202,8 +197,8 @@ describe('runtime drift from audit events', function () {
   });
 
   it('detects an exec from the audit log file when the operator runs with --audit-log-file only', async function () {
-    await operator?.stop();
-    operator = await new OperatorProcess({ args: ['--audit-log-file', cluster().audit.logFile] }).start();
+    await operator.stop();
+    await operator.start({ auditWebhook: false, args: ['--audit-log-file', cluster().audit.logFile] });
     const target = shells[6]!;
     expect((await pod(NS, target.name))?.labels[LABEL]).to.equal(undefined);
     await kubectl(['-n', NS, 'exec', target.name, '--request-timeout=10s', '--', 'cat', '/etc/passwd'], { timeoutMs: 20_000 });

@@ -11,9 +11,8 @@ import { freePort } from '../support/controlplane/ports.js';
 import { DRIFT_LABEL, deployment, driftLabelled, pod, pods, runningPods, type PodView } from '../support/drift.js';
 import { falcoAlert, falcosidekickAlert, hostAlert, type AlertTarget, type FalcoRuleName } from '../support/falco-alerts.js';
 import { falcoClient, falcoFlags, prepareFalcoEndpoint, type FalcoClient } from '../support/falco-endpoint.js';
-import { installCrd } from '../support/fixtures.js';
-import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { OperatorProcess } from '../support/operator.js';
+import { eventually, kubectlOk } from '../support/kubectl.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 const NS = 'falco-a'; // an Audit policy with Falco filters and an exemption
 const EVICT_NS = 'falco-e'; // an Enforce policy with evict
@@ -28,26 +27,31 @@ const line = (...alerts: Record<string, unknown>[]): string => alerts.map((a) =>
 
 describe('runtime drift from Falco alerts', function () {
   this.timeout(60_000);
-  let operator: OperatorProcess | undefined;
   let client: FalcoClient;
   let shells: PodView[] = [];
   let workDir: string;
+  let endpoint: { files: Awaited<ReturnType<typeof prepareFalcoEndpoint>>; port: number };
 
   before(async function () {
-    this.timeout(120_000);
-    await installCrd();
-    for (const ns of [NS, EVICT_NS]) await kubectlOk(['create', 'namespace', ns]);
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(NS, 'shell', 6, ['app', 'debug-sidecar']) });
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'by-token', 1) });
-    await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'by-cert', 1) });
-    shells = await runningPods(NS, 6);
-    await runningPods(EVICT_NS, 2);
-
     workDir = await mkdtemp(path.join(tmpdir(), 'falco-spec-'));
-    const files = await prepareFalcoEndpoint(workDir);
-    const port = await freePort();
-    operator = await new OperatorProcess({ args: falcoFlags(files, port) }).start();
-    client = await falcoClient(files, port);
+    endpoint = { files: await prepareFalcoEndpoint(workDir), port: await freePort() };
+  });
+
+  const operator = withOperator({
+    namespaces: [NS, EVICT_NS],
+    policies: ['falco-audit', 'falco-evict'],
+    beforeStart: async () => {
+      await kubectlOk(['apply', '-f', '-'], { input: deployment(NS, 'shell', 6, ['app', 'debug-sidecar']) });
+      await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'by-token', 1) });
+      await kubectlOk(['apply', '-f', '-'], { input: deployment(EVICT_NS, 'by-cert', 1) });
+      shells = await runningPods(NS, 6);
+      await runningPods(EVICT_NS, 2);
+    },
+    operator: () => ({ args: falcoFlags(endpoint.files, endpoint.port) }),
+  });
+
+  before(async function () {
+    client = await falcoClient(endpoint.files, endpoint.port);
     await kubectlOk(['apply', '-f', '-'], {
       input: policy('falco-audit', {
         mode: 'Audit', match: { namespaces: [NS] },
@@ -59,16 +63,8 @@ describe('runtime drift from Falco alerts', function () {
     await kubectlOk(['apply', '-f', '-'], { input: policy('falco-evict', { mode: 'Enforce', match: { namespaces: [EVICT_NS] }, remediation: { label: {}, evict: {} } }) });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && operator) console.error(await operator.logs(60));
-  });
-
   after(async function () {
-    this.timeout(60_000);
     client?.close();
-    await operator?.stop();
-    await kubectl(['delete', 'imp', 'falco-audit', 'falco-evict', '--ignore-not-found', '--wait=false']);
-    for (const ns of [NS, EVICT_NS]) await kubectl(['delete', 'namespace', ns, '--wait=false']);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
@@ -128,7 +124,7 @@ describe('runtime drift from Falco alerts', function () {
     expect((await client.post(JSON.stringify(falcoAlert('Terminal shell in container', about(shells[4]!))))).status).to.equal(200);
     await driftLabelled(NS, shells[4]!.name, 'falco');
     expect((await pod(NS, quiet.name))?.labels[DRIFT_LABEL]).to.equal(undefined);
-    const entries = await operator!.logEntries();
+    const entries = await operator.logEntries();
     expect(entries.some((e) => e.msg === 'Falco alert about an unknown pod ignored' && e.pod === `${NS}/shell-5d8f9c7b4-gone1`)).to.equal(true);
     expect(entries.some((e) => e.msg === 'Falco alert about an earlier pod of the same name ignored' && e.pod === `${NS}/${quiet.name}`)).to.equal(true);
   });

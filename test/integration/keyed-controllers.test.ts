@@ -9,22 +9,8 @@ import { freePort } from '../support/controlplane/ports.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { conditionOf } from '../support/objects.js';
-import { installCrd } from '../support/fixtures.js';
-import { OperatorProcess } from '../support/operator.js';
-
-type Json = Record<string, unknown>;
-
-interface PolicyStatus {
-  observedGeneration?: number;
-  matchedPods?: number;
-  violatingPods?: number;
-  conditions?: { type: string; status: string; reason: string; message: string }[];
-  violations?: { namespace: string; kind: string; name: string; action: string; message?: string }[];
-}
-
-async function apply(obj: Json): Promise<void> {
-  await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(obj) });
-}
+import { withOperator } from '../support/operator-fixture.js';
+import { apply, type PolicyStatus } from '../support/workloads.js';
 
 function rfc3339(ms: number): string {
   return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -35,7 +21,6 @@ describe('keyed controllers', function () {
   let http: KubeHttp;
 
   before(async function () {
-    await installCrd();
     http = new KubeHttp(await loadKubeCredentials(cluster().info.kubeconfig));
   });
 
@@ -46,18 +31,7 @@ describe('keyed controllers', function () {
 
   describe('an exemption that expires in a quiet cluster', function () {
     const ns = 'keyed-expiry';
-    let operator: OperatorProcess;
-
-    before(async function () {
-      await kubectlOk(['create', 'namespace', ns]);
-      operator = await new OperatorProcess().start();
-    });
-
-    after(async function () {
-      await kubectl(['delete', 'imp', ns, '--ignore-not-found', '--timeout=30s']);
-      await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
-      await operator?.stop();
-    });
+    withOperator({ namespaces: [ns], policies: [ns] });
 
     it('takes effect in labels and status within 10 s of its expiry, with no event to trigger it', async () => {
       await apply({
@@ -96,12 +70,20 @@ describe('keyed controllers', function () {
     const ns = 'keyed-many';
     const count = 500;
     const refused = 'a-refused'; // sorts first: status lists at most 50 workloads
-    let operator: OperatorProcess;
     let metricsPort: number;
+    const operator = withOperator({ namespaces: [ns], policies: [ns], beforeStart: seed, operator: async () => {
+      metricsPort = await freePort();
+      return { args: ['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none', '--log-level', 'info'] };
+    } });
 
-    before(async function () {
+    after(async function () {
+      await kubectl(['delete', 'validatingadmissionpolicybinding', 'keyed-refuse-one', '--ignore-not-found']);
+      await kubectl(['delete', 'validatingadmissionpolicy', 'keyed-refuse-one', '--ignore-not-found']);
+    });
+
+    /** 500 Deployments with running pods, and the admission policy that refuses one of them, before the operator starts. */
+    async function seed(this: Mocha.Context): Promise<void> {
       this.timeout(600_000);
-      await kubectlOk(['create', 'namespace', ns]);
       // The API server refuses to make this one Deployment's template read-only: an admission policy, not a fake.
       await apply({
         apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'keyed-refuse-one' },
@@ -129,25 +111,12 @@ describe('keyed controllers', function () {
           template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } },
         },
       }));
-      await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), timeoutMs: 120_000 });
+      await apply(items);
       await eventually(`${count} pods exist`, async () => {
         const out = await kubectlOk(['get', 'pods', '-n', ns, '--no-headers', '-o', 'name']);
         return out.split('\n').filter(Boolean).length >= count ? true : undefined;
       }, 240_000, 1_000);
-      metricsPort = await freePort();
-      operator = await new OperatorProcess({
-        args: ['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none', '--log-level', 'info'],
-      }).start();
-    });
-
-    after(async function () {
-      this.timeout(120_000);
-      await kubectl(['delete', 'imp', ns, '--ignore-not-found', '--timeout=60s']);
-      await kubectl(['delete', 'validatingadmissionpolicybinding', 'keyed-refuse-one', '--ignore-not-found']);
-      await kubectl(['delete', 'validatingadmissionpolicy', 'keyed-refuse-one', '--ignore-not-found']);
-      await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
-      await operator?.stop();
-    });
+    }
 
     it('writes status while patches are in flight, patches the other 499 without waiting, and retries, counts and reports the refused one', async () => {
       const readOnly = async (): Promise<Map<string, boolean>> => {

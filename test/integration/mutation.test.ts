@@ -13,8 +13,7 @@ import {
 } from '../../src/policy/index.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { installCrd } from '../support/fixtures.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 import { EVERY_SPEC_RULE, PARITY_SPECS, good, parityManifest, runCheck } from '../support/parity-manifests.js';
 
 type Json = Record<string, unknown>;
@@ -151,12 +150,9 @@ function policyObject(name: string, spec: ImmutabilityPolicySpec): string {
 
 describe('admission: generated MutatingAdmissionPolicies (spec.admission.mutate)', function () {
   this.timeout(300_000);
-  let operator: OperatorProcess;
+  withOperator({ namespaces: ['mutation', 'mutate-deny'], policies: ['mutation', 'mutate-deny'] });
 
   before(async function () {
-    await installCrd();
-    for (const ns of ['mutation', 'mutate-deny']) await kubectlOk(['create', 'namespace', ns]);
-    operator = await new OperatorProcess().start();
     await kubectlOk(['apply', '-f', '-'], { input: policyObject('mutation', PARITY_SPEC) });
     await kubectlOk(['apply', '-f', '-'], {
       input: policyObject('mutate-deny', {
@@ -167,17 +163,6 @@ describe('admission: generated MutatingAdmissionPolicies (spec.admission.mutate)
     await admissionReady('mutation', /MutatingAdmissionPolicy/);
     await admissionReady('mutate-deny', /MutatingAdmissionPolicy/);
     for (const ns of ['mutation', 'mutate-deny']) await mutationInEffect(ns);
-  });
-
-  after(async function () {
-    this.timeout(90_000);
-    for (const p of ['mutation', 'mutate-deny']) await kubectl(['delete', 'imp', p, '--ignore-not-found', '--timeout=30s']);
-    await operator?.stop();
-    for (const ns of ['mutation', 'mutate-deny']) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
   it('generates a labelled, owner-referenced MutatingAdmissionPolicy and binding', async function () {

@@ -6,8 +6,7 @@ import { expect } from 'chai';
 import { repoRoot } from '../support/controlplane/binaries.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { installCrd } from '../support/fixtures.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 type Json = Record<string, unknown>;
 const NS = 'openreports';
@@ -37,31 +36,21 @@ const cell = (r: Report, rule: string): string | undefined =>
 
 describe('OpenReports: one Report per governed workload (--reports=openreports)', function () {
   this.timeout(180_000);
-  let operator: OperatorProcess;
 
   before(async function () {
-    await installCrd();
     await kubectlOk(['apply', '--server-side', '-k', path.join(repoRoot(), 'config', 'openreports', 'crd')]);
     await kubectlOk(['wait', '--for=condition=Established', 'crd/reports.openreports.io', '--timeout=30s']);
-    await kubectlOk(['create', 'namespace', NS]);
-    operator = await new OperatorProcess({ args: ['--reports', 'openreports'] }).start();
+  });
+
+  withOperator({ namespaces: [NS], policies: ['reports'], operator: { args: ['--reports', 'openreports'] } });
+
+  before(async function () {
     await kubectlOk(['apply', '-f', '-'], {
       input: JSON.stringify({
         apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name: 'reports' },
         spec: { mode: 'Audit', match: { namespaces: [NS] }, rules: { readOnlyRootFilesystem: true, privileged: true } },
       }),
     });
-  });
-
-  after(async function () {
-    this.timeout(90_000);
-    await kubectl(['delete', 'imp', 'reports', '--ignore-not-found', '--timeout=30s']);
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', NS, '--wait=false']);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
   it('writes a failing Report owned by the Deployment, and does not rewrite it while nothing changes', async function () {

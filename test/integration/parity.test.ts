@@ -11,8 +11,7 @@ import { expect } from 'chai';
 import { RULE_TABLE } from '../../src/policy/rules.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
-import { installCrd } from '../support/fixtures.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 import { EVERY_SPEC_RULE, PARITY_SPECS, parityManifest, runCheck } from '../support/parity-manifests.js';
 
 type Json = Record<string, unknown>;
@@ -47,24 +46,14 @@ const sorted = (rules: Iterable<string>): string[] => [...new Set(rules)].sort()
 
 describe('parity: check, admission and the operator agree on every manifest and rule', function () {
   this.timeout(300_000);
-  let operator: OperatorProcess;
+  withOperator({ namespaces: [NS], policies: [POLICY] });
 
   before(async function () {
-    await installCrd();
-    await kubectlOk(['create', 'namespace', NS]);
-    operator = await new OperatorProcess().start();
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(policy) });
     await eventually('AdmissionReady', async () => {
       const out = await kubectlOk(['get', 'imp', POLICY, '-o', 'jsonpath={.status.conditions[?(@.type=="AdmissionReady")].status}']);
       return out === 'True' ? true : undefined;
     }, 30_000);
-  });
-
-  after(async function () {
-    this.timeout(90_000);
-    await kubectl(['delete', 'imp', POLICY, '--ignore-not-found', '--timeout=30s']);
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', NS, '--wait=false']);
   });
 
   it(`judges ${MANIFESTS.length} manifests the same three ways`, async function () {

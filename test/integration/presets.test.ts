@@ -4,9 +4,8 @@
 // (and nothing is written to the Deployment). With presets on, the planned patch mounts the path and says
 // nothing.
 import { expect } from 'chai';
-import { installCrd } from '../support/fixtures.js';
-import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { OperatorProcess } from '../support/operator.js';
+import { eventually, kubectlOk } from '../support/kubectl.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 type Json = Record<string, unknown>;
 const NS = 'presets';
@@ -35,24 +34,7 @@ async function warningEvents(namespace: string): Promise<Event[]> {
 
 describe('image presets in Audit mode (patchOwner.presets)', function () {
   this.timeout(180_000);
-  let operator: OperatorProcess;
-
-  before(async function () {
-    await installCrd();
-    await kubectlOk(['create', 'namespace', NS]);
-    operator = await new OperatorProcess().start();
-  });
-
-  after(async function () {
-    this.timeout(90_000);
-    await kubectl(['delete', 'imp', POLICY, '--ignore-not-found', '--timeout=30s']);
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', NS, '--wait=false']);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
-  });
+  withOperator({ namespaces: [NS], policies: [POLICY] });
 
   it('with presets off, says in the status and a Warning Event on the Deployment and the policy which path the patch leaves unmounted', async function () {
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(policy(false)) });

@@ -4,21 +4,13 @@
 // finalizer, all without a single 403; then `kubectl auth can-i` shows what it still may not do.
 import { expect } from 'chai';
 import { freePort } from '../support/controlplane/ports.js';
-import { installCrd } from '../support/fixtures.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { at, conditionOf as condition } from '../support/objects.js';
-import { OperatorProcess } from '../support/operator.js';
+import { at } from '../support/objects.js';
+import { withOperator } from '../support/operator-fixture.js';
 import {
   OPERATOR_NAMESPACE, OPERATOR_USER, serviceAccountKubeconfig, uninstallOperatorRbac,
 } from '../support/service-account.js';
-
-type Json = Record<string, unknown>;
-
-interface PolicyStatus {
-  conditions?: { type: string; status: string; reason: string; message: string }[];
-  actions?: { patched: number; evicted: number; rolledBack: number; labeled: number };
-  violations?: { namespace: string; kind: string; name: string; action: string }[];
-}
+import { apply, condition, getJson, livePods, policyStatus, waitForRunningPods, type Json } from '../support/workloads.js';
 
 const NS = 'rbac-sa';
 const POLICY = 'rbac-sa';
@@ -26,23 +18,6 @@ const POLICY = 'rbac-sa';
 const SCRAPER = 'rbac-scraper';
 const SCRAPER_BINDING = 'rbac-scraper-metrics';
 const REPORTING_CONTROLLER = 'immutability.dev/operator';
-
-async function apply(obj: Json): Promise<void> {
-  await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(obj) });
-}
-
-async function getJson(args: string[]): Promise<Json> {
-  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'])) as Json;
-}
-
-async function policyStatus(): Promise<PolicyStatus> {
-  return (await getJson(['imp', POLICY]))['status'] ?? {};
-}
-
-async function livePods(selector: string): Promise<Json[]> {
-  const list = await getJson(['-n', NS, 'pods', '-l', selector]);
-  return ((list['items'] ?? []) as Json[]).filter((p) => at(p, 'metadata', 'deletionTimestamp') === undefined);
-}
 
 const readOnlyRoot = (obj: unknown, ...template: string[]): unknown =>
   at(obj, ...template, 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem');
@@ -96,38 +71,27 @@ async function scrape(port: number, token: string): Promise<number> {
 
 describe('RBAC: the operator under its shipped ServiceAccount', function () {
   this.timeout(120_000);
-  let operator: OperatorProcess | undefined;
   let metricsPort = 0;
+  const operator = withOperator({
+    namespaces: [NS], policies: [POLICY],
+    beforeStart: () => apply(workloads()),
+    operator: async () => {
+      metricsPort = await freePort();
+      return {
+        kubeconfig: await serviceAccountKubeconfig(),
+        // The Lease Role exists only in the operator's namespace; metrics on, with the default (kube) auth.
+        args: ['--leader-elect', '--leader-election-namespace', OPERATOR_NAMESPACE, '--metrics-bind-address', `127.0.0.1:${metricsPort}`],
+      };
+    },
+  });
 
   before(async function () {
-    this.timeout(90_000);
-    await installCrd();
-    await kubectlOk(['create', 'namespace', NS]);
-    for (const obj of workloads()) await apply(obj);
-    const kubeconfig = await serviceAccountKubeconfig();
-    metricsPort = await freePort();
-    operator = await new OperatorProcess({
-      kubeconfig,
-      // The Lease Role exists only in the operator's namespace; metrics on, with the default (kube) auth.
-      args: ['--leader-elect', '--leader-election-namespace', OPERATOR_NAMESPACE, '--metrics-bind-address', `127.0.0.1:${metricsPort}`],
-    }).start();
-    await eventually('4 Running pods', async () => {
-      const pods = await livePods('app in (web,ledger,priv)');
-      return pods.length === 4 && pods.every((p) => at(p, 'status', 'phase') === 'Running') ? true : undefined;
-    }, 60_000);
+    await waitForRunningPods(NS, 4, 'app in (web,ledger,priv)', 60_000);
   });
 
   after(async function () {
-    this.timeout(90_000);
-    await kubectl(['delete', 'imp', POLICY, '--ignore-not-found', '--timeout=30s']);
-    await operator?.stop();
     await kubectl(['delete', 'clusterrolebinding', SCRAPER_BINDING, '--ignore-not-found']);
-    await kubectl(['delete', 'namespace', NS, '--wait=false', '--ignore-not-found']);
     await uninstallOperatorRbac();
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && operator) process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
   });
 
   it('takes the leader Lease in its own namespace', async function () {
@@ -135,7 +99,7 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
       const h = await kubectlOk(['-n', OPERATOR_NAMESPACE, 'get', 'lease', 'immutability-operator', '-o', 'jsonpath={.spec.holderIdentity}']);
       return h || undefined;
     }, 20_000);
-    const entries = await operator!.logEntries();
+    const entries = await operator.logEntries();
     expect(entries.some((e) => e['msg'] === 'became leader' && e['identity'] === holder)).to.equal(true);
   });
 
@@ -163,7 +127,7 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
 
     // patch deployments (server-side apply): the Deployment controller rolls out compliant pods.
     await eventually('web rolled out read-only', async () => {
-      const pods = await livePods('app=web');
+      const pods = await livePods(NS, 'app=web');
       return pods.length === 2 && pods.every((p) => readOnlyRoot(p) === true && at(p, 'status', 'phase') === 'Running') ? true : undefined;
     }, 60_000);
     const web = await getJson(['-n', NS, 'deployment', 'web']);
@@ -173,7 +137,7 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
 
     // patch statefulsets, then create pods/eviction: the stale OnDelete replica is replaced.
     await eventually('ledger replica replaced read-only', async () => {
-      const pods = await livePods('app=ledger');
+      const pods = await livePods(NS, 'app=ledger');
       return pods.length === 1 && readOnlyRoot(pods[0]) === true ? true : undefined;
     }, 60_000);
 
@@ -184,7 +148,7 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
 
     // update immutabilitypolicies/status.
     const status = await eventually('status: two patches, one eviction, the bare pod labelled', async () => {
-      const s = await policyStatus();
+      const s = await policyStatus(POLICY);
       return (s.actions?.patched ?? 0) >= 2 && (s.actions?.evicted ?? 0) >= 1 && (s.actions?.labeled ?? 0) >= 1 &&
         s.violations?.some((v) => v.kind === 'Pod' && v.name === 'priv') ? s : undefined;
     }, 30_000);
@@ -200,7 +164,7 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
     }, 30_000);
     expect(events.onPolicy).to.include(`ImmutabilityPolicy/${POLICY} Patched`);
 
-    expect(refusals(await operator!.logEntries())).to.deep.equal([]);
+    expect(refusals(await operator.logEntries())).to.deep.equal([]);
   });
 
   it('authenticates and authorizes /metrics scrapes with TokenReview and SubjectAccessReview', async function () {
@@ -258,7 +222,7 @@ describe('RBAC: the operator under its shipped ServiceAccount', function () {
     30_000);
     await eventually('a Finalized Event on the policy', async () =>
       (await operatorEvents('default')).includes(`ImmutabilityPolicy/${POLICY} Finalized`) ? true : undefined, 15_000);
-    expect(await operator!.stop()).to.equal(0);
-    expect(refusals(await operator!.logEntries())).to.deep.equal([]);
+    expect(await operator.stop()).to.equal(0);
+    expect(refusals(await operator.logEntries())).to.deep.equal([]);
   });
 });

@@ -3,73 +3,24 @@
 // reverted, evictions respect PodDisruptionBudgets, Audit mode changes nothing, and a crash right after a
 // patch does not lead to a second one.
 import { expect } from 'chai';
-import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { at, conditionOf as condition } from '../support/objects.js';
-import { installCrd } from '../support/fixtures.js';
-import { OperatorProcess } from '../support/operator.js';
+import type { WorkloadViolation } from '../../src/api/types.js';
 import { templateHash } from '../../src/remediation/workload-record.js';
+import { installCrd } from '../support/fixtures.js';
+import { eventually, kubectlOk } from '../support/kubectl.js';
+import { at } from '../support/objects.js';
+import { withOperator } from '../support/operator-fixture.js';
+import { OperatorProcess } from '../support/operator.js';
+import {
+  apply, cleanup, condition, deployment, getJson, livePods, policy, policyStatus, PRIVILEGED, type Json, type PolicyStatus,
+} from '../support/workloads.js';
 
-type Json = Record<string, unknown>;
-
-interface Violation {
-  namespace: string;
-  kind: string;
-  name: string;
-  action: string;
-  message?: string;
-  patch?: string;
-}
-
-interface PolicyStatus {
-  conditions?: { type: string; status: string; reason: string; message: string }[];
-  actions?: { patched: number; evicted: number; rolledBack: number; labeled: number };
-  violations?: Violation[];
-}
-
-async function apply(obj: Json, extra: string[] = []): Promise<void> {
-  await kubectlOk(['apply', ...extra, '-f', '-'], { input: JSON.stringify(obj) });
-}
-
-async function getJson(args: string[]): Promise<Json> {
-  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'])) as Json;
-}
-
-async function policyStatus(name: string): Promise<PolicyStatus> {
-  const p = await getJson(['imp', name]);
-  return (p['status'] ?? {});
-}
-
-function violationOf(status: PolicyStatus, kind: string, name: string): Violation | undefined {
+function violationOf(status: PolicyStatus, kind: string, name: string): WorkloadViolation | undefined {
   return status.violations?.find((v) => v.kind === kind && v.name === name);
-}
-
-function policy(name: string, namespace: string, spec: Json): Json {
-  return {
-    apiVersion: 'immutability.dev/v1alpha1', kind: 'ImmutabilityPolicy', metadata: { name },
-    spec: { ...spec, match: { namespaces: [namespace] } },
-  };
 }
 
 function container(name: string, securityContext?: Json): Json {
   return { name, image: 'nginx:1.27', ...(securityContext ? { securityContext } : {}) };
 }
-
-function deployment(namespace: string, name: string, opts: { replicas?: number; securityContext?: Json; labels?: Json; progressDeadlineSeconds?: number } = {}): Json {
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },
-    spec: {
-      replicas: opts.replicas ?? 1,
-      ...(opts.progressDeadlineSeconds ? { progressDeadlineSeconds: opts.progressDeadlineSeconds } : {}),
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name, ...opts.labels } },
-        spec: { containers: [container('nginx', opts.securityContext)] },
-      },
-    },
-  };
-}
-
-const PRIVILEGED = { privileged: true, readOnlyRootFilesystem: true };
 
 async function managers(args: string[]): Promise<string[]> {
   const obj = JSON.parse(await kubectlOk(['get', ...args, '--show-managed-fields', '-o', 'json'])) as Json;
@@ -77,53 +28,23 @@ async function managers(args: string[]): Promise<string[]> {
   return fields.map((f) => f.manager);
 }
 
-async function podsOf(namespace: string, selector: string): Promise<Json[]> {
-  const list = await getJson(['-n', namespace, 'pods', '-l', selector]);
-  return ((list['items'] ?? []) as Json[]).filter((p) => at(p, 'metadata', 'deletionTimestamp') === undefined);
-}
-
 async function generation(args: string[]): Promise<number> {
   return Number(await kubectlOk(['get', ...args, '-o', 'jsonpath={.metadata.generation}']));
-}
-
-async function cleanup(policies: string[], namespaces: string[]): Promise<void> {
-  // Policies carry a finalizer that the running operator removes; delete them before stopping it.
-  for (const p of policies) await kubectl(['delete', 'imp', p, '--ignore-not-found', '--timeout=30s']);
-  for (const ns of namespaces) await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
 }
 
 describe('remediation', function () {
   this.timeout(120_000);
 
-  before(async function () {
-    await installCrd();
-  });
-
   describe('with one operator', function () {
-    let operator: OperatorProcess;
-    const namespaces = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit', 'rem-caps'];
-    const policies = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit', 'rem-caps'];
-
-    before(async function () {
-      for (const ns of namespaces) await kubectlOk(['create', 'namespace', ns]);
-      operator = await new OperatorProcess().start();
-    });
-
-    after(async function () {
-      this.timeout(90_000);
-      await cleanup(policies, namespaces);
-      await operator?.stop();
-    });
-
-    afterEach(async function () {
-      if (this.currentTest?.state === 'failed') process.stderr.write(`operator log tail:\n${await operator.logs(40)}\n`);
-    });
+    // Each test has its namespace and its policy, of the same name.
+    const scenarios = ['rem-nginx', 'rem-levels', 'rem-gitops', 'rem-pdb', 'rem-bare', 'rem-rollback', 'rem-audit', 'rem-caps'];
+    withOperator({ namespaces: scenarios, policies: scenarios });
 
     it('patches an nginx Deployment with a writable root: a new ReplicaSet rolls out compliant, unlabelled pods', async function () {
       const ns = 'rem-nginx';
       await apply(deployment(ns, 'web', { replicas: 2 }));
-      await eventually('2 Running web pods', async () => ((await podsOf(ns, 'app=web')).length === 2 ? true : undefined), 60_000);
-      await apply(policy('rem-nginx', ns, {
+      await eventually('2 Running web pods', async () => ((await livePods(ns, 'app=web')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-nginx', [ns], {
         mode: 'Enforce',
         remediation: { label: {}, patchOwner: { writablePaths: ['/var/run', '/var/cache/nginx'], emptyDirSizeLimit: '64Mi' } },
       }));
@@ -142,7 +63,7 @@ describe('remediation', function () {
       expect(await managers(['-n', ns, 'deployment', 'web'])).to.include('immutability-operator');
 
       await eventually('2 new compliant pods without the violation label', async () => {
-        const pods = await podsOf(ns, 'app=web');
+        const pods = await livePods(ns, 'app=web');
         const ok = pods.length === 2 && pods.every((p) =>
           at(p, 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem') === true &&
           at(p, 'status', 'phase') === 'Running' &&
@@ -178,12 +99,12 @@ describe('remediation', function () {
       });
       await kubectlOk(['-n', ns, 'create', 'job', 'nightly-manual', '--from=cronjob/nightly']);
       await eventually('pods of all three workloads', async () => {
-        const pods = await podsOf(ns, 'app in (db,agent,nightly)');
+        const pods = await livePods(ns, 'app in (db,agent,nightly)');
         const apps = new Set(pods.map((p) => at(p, 'metadata', 'labels', 'app')));
         return apps.size === 3 ? true : undefined;
       }, 60_000);
 
-      await apply(policy('rem-levels', ns, {
+      await apply(policy('rem-levels', [ns], {
         mode: 'Enforce', rules: { readOnlyRootFilesystem: false, privileged: true }, remediation: { patchOwner: {} },
       }));
       const privileged = (obj: Json, ...path: string[]): unknown =>
@@ -206,7 +127,7 @@ describe('remediation', function () {
       expect(violationOf(status, 'CronJob', 'nightly')?.patch).to.contain('/spec/jobTemplate/spec/template/spec/containers/0/securityContext/privileged');
       // The rolling StatefulSet and DaemonSet replace their pods with unprivileged ones.
       await eventually('StatefulSet and DaemonSet pods replaced', async () => {
-        const pods = await podsOf(ns, 'app in (db,agent)');
+        const pods = await livePods(ns, 'app in (db,agent)');
         return pods.length >= 3 && pods.every((p) => privileged(p) === false) ? true : undefined;
       }, 60_000);
     });
@@ -214,7 +135,7 @@ describe('remediation', function () {
     it('does not patch a Deployment whose spec a GitOps tool manages, and reports the patch', async function () {
       const ns = 'rem-gitops';
       await apply(deployment(ns, 'shop'), ['--server-side', '--field-manager=kustomize-controller']);
-      await apply(policy('rem-gitops', ns, { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
+      await apply(policy('rem-gitops', [ns], { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
       const status = await eventually('GitOpsManaged in status', async () => {
         const s = await policyStatus('rem-gitops');
         return violationOf(s, 'Deployment', 'shop')?.action === 'Blocked' ? s : undefined;
@@ -241,14 +162,14 @@ describe('remediation', function () {
       });
       await kubectlOk(['-n', ns, 'create', 'pdb', 'ledger', '--selector=app=ledger', '--min-available=1']);
       const oldUid = await eventually('a Running ledger pod', async () => {
-        const pods = await podsOf(ns, 'app=ledger');
+        const pods = await livePods(ns, 'app=ledger');
         const pod = pods[0];
         return pods.length === 1 && at(pod, 'status', 'phase') === 'Running' ? String(at(pod, 'metadata', 'uid')) : undefined;
       }, 60_000);
       await eventually('PDB status observed', async () =>
         (await kubectlOk(['-n', ns, 'get', 'pdb', 'ledger', '-o', 'jsonpath={.status.currentHealthy}'])) === '1' ? true : undefined, 30_000);
 
-      await apply(policy('rem-pdb', ns, {
+      await apply(policy('rem-pdb', [ns], {
         mode: 'Enforce', rules: { readOnlyRootFilesystem: false, privileged: true },
         remediation: { patchOwner: {}, evict: { maxPerMinute: 10 } },
       }));
@@ -259,12 +180,12 @@ describe('remediation', function () {
       expect(violationOf(blocked, 'StatefulSet', 'ledger')?.action).to.equal('Blocked');
       const sts = await getJson(['-n', ns, 'statefulset', 'ledger']);
       expect(at(sts, 'spec', 'template', 'spec', 'containers', 0, 'securityContext', 'privileged')).to.equal(false);
-      const pod = (await podsOf(ns, 'app=ledger'))[0];
+      const pod = (await livePods(ns, 'app=ledger'))[0];
       expect(at(pod, 'metadata', 'uid')).to.equal(oldUid);
 
       await kubectlOk(['-n', ns, 'patch', 'pdb', 'ledger', '--type=merge', '-p', '{"spec":{"minAvailable":0}}']);
       await eventually('the stale replica replaced by a compliant pod', async () => {
-        const pods = await podsOf(ns, 'app=ledger');
+        const pods = await livePods(ns, 'app=ledger');
         const p = pods[0];
         return pods.length === 1 && at(p, 'metadata', 'uid') !== oldUid &&
           at(p, 'spec', 'containers', 0, 'securityContext', 'privileged') === false ? true : undefined;
@@ -280,7 +201,7 @@ describe('remediation', function () {
       const ns = 'rem-bare';
       await apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'loner', namespace: ns }, spec: { containers: [container('app', PRIVILEGED)] } });
       const uid = await kubectlOk(['-n', ns, 'get', 'pod', 'loner', '-o', 'jsonpath={.metadata.uid}']);
-      await apply(policy('rem-bare', ns, {
+      await apply(policy('rem-bare', [ns], {
         mode: 'Enforce', rules: { readOnlyRootFilesystem: false, privileged: true },
         remediation: { label: {}, patchOwner: {}, evict: {} },
       }));
@@ -301,8 +222,8 @@ describe('remediation', function () {
     it('rolls back a patch whose new pods never become ready, and does not apply it again', async function () {
       const ns = 'rem-rollback';
       await apply(deployment(ns, 'fragile', { labels: { 'kwok.immutability.dev/never-ready': 'true' }, progressDeadlineSeconds: 15 }));
-      await eventually('a fragile pod', async () => ((await podsOf(ns, 'app=fragile')).length === 1 ? true : undefined), 60_000);
-      await apply(policy('rem-rollback', ns, { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'], rollback: true } } }));
+      await eventually('a fragile pod', async () => ((await livePods(ns, 'app=fragile')).length === 1 ? true : undefined), 60_000);
+      await apply(policy('rem-rollback', [ns], { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'], rollback: true } } }));
 
       const status = await eventually('RolloutFailed reported', async () => {
         const s = await policyStatus('rem-rollback');
@@ -335,8 +256,8 @@ describe('remediation', function () {
       }));
       await apply(deployment(ns, 'keeps-caps', { securityContext: base }));
       await eventually('pods of both Deployments', async () =>
-        ((await podsOf(ns, 'app in (sysadmin,keeps-caps)')).length === 2 ? true : undefined), 60_000);
-      await apply(policy('rem-caps', ns, {
+        ((await livePods(ns, 'app in (sysadmin,keeps-caps)')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-caps', [ns], {
         mode: 'Enforce',
         rules: { capabilities: true, dropAllCapabilities: true },
         remediation: { label: {}, patchOwner: {} },
@@ -348,7 +269,7 @@ describe('remediation', function () {
         return JSON.stringify(caps) === JSON.stringify({ add: ['NET_BIND_SERVICE'], drop: ['ALL'] }) ? true : undefined;
       }, 30_000);
       await eventually('the new pod runs without SYS_ADMIN and without the violation label', async () => {
-        const pods = await podsOf(ns, 'app=sysadmin');
+        const pods = await livePods(ns, 'app=sysadmin');
         const ok = pods.length === 1 && pods.every((p) =>
           JSON.stringify(at(p, 'spec', 'containers', 0, 'securityContext', 'capabilities', 'add')) === '["NET_BIND_SERVICE"]' &&
           at(p, 'status', 'phase') === 'Running' && at(p, 'metadata', 'labels', 'immutability.dev/violation') === undefined);
@@ -360,7 +281,7 @@ describe('remediation', function () {
         return v?.message?.includes('must drop ALL capabilities') ? v : undefined;
       }, 30_000);
       expect(reported.action).to.not.equal('Patched');
-      const pods = await podsOf(ns, 'app=keeps-caps');
+      const pods = await livePods(ns, 'app=keeps-caps');
       expect(pods.map((p) => at(p, 'metadata', 'labels', 'immutability.dev/violation'))).to.deep.equal(['true']);
       expect(pods.map((p) => at(p, 'metadata', 'annotations', 'immutability.dev/violations'))[0]).to.include('nginx:dropAllCapabilities');
       expect(await generation(['-n', ns, 'deployment', 'keeps-caps'])).to.equal(1);
@@ -377,8 +298,8 @@ describe('remediation', function () {
           template: { metadata: { labels: { app: 'cache' } }, spec: { containers: [container('app', { readOnlyRootFilesystem: true, privileged: true })] } },
         },
       });
-      await eventually('pods of both', async () => ((await podsOf(ns, 'app in (preview,cache)')).length === 2 ? true : undefined), 60_000);
-      await apply(policy('rem-audit', ns, {
+      await eventually('pods of both', async () => ((await livePods(ns, 'app in (preview,cache)')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-audit', [ns], {
         mode: 'Audit', remediation: { label: {}, patchOwner: { writablePaths: ['/tmp'] }, evict: {} },
       }));
       // The status is written at once; each workload's plan joins it as the workload controller works it out.
@@ -399,7 +320,7 @@ describe('remediation', function () {
       expect(await generation(['-n', ns, 'deployment', 'preview'])).to.equal(1);
       expect(await generation(['-n', ns, 'statefulset', 'cache'])).to.equal(1);
       expect(await managers(['-n', ns, 'deployment', 'preview'])).to.not.include('immutability-operator');
-      const pods = await podsOf(ns, 'app in (preview,cache)');
+      const pods = await livePods(ns, 'app in (preview,cache)');
       expect(pods.every((p) => at(p, 'metadata', 'labels', 'immutability.dev/violation') === undefined)).to.equal(true);
     });
   });
@@ -408,6 +329,10 @@ describe('remediation', function () {
     const ns = 'rem-crash';
     let operator: OperatorProcess | undefined;
     let first: OperatorProcess | undefined;
+
+    before(async function () {
+      await installCrd();
+    });
 
     after(async function () {
       this.timeout(90_000);
@@ -420,8 +345,8 @@ describe('remediation', function () {
     it('patches exactly once when the operator is killed after patching and restarted', async function () {
       await kubectlOk(['create', 'namespace', ns]);
       await apply(deployment(ns, 'api', { replicas: 2 }));
-      await eventually('2 api pods', async () => ((await podsOf(ns, 'app=api')).length === 2 ? true : undefined), 60_000);
-      await apply(policy('rem-crash', ns, { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
+      await eventually('2 api pods', async () => ((await livePods(ns, 'app=api')).length === 2 ? true : undefined), 60_000);
+      await apply(policy('rem-crash', [ns], { mode: 'Enforce', remediation: { patchOwner: { writablePaths: ['/tmp'] } } }));
 
       first = await new OperatorProcess().start();
       await eventually('the patch', async () => ((await generation(['-n', ns, 'deployment', 'api'])) === 2 ? true : undefined), 30_000, 50);
@@ -434,7 +359,7 @@ describe('remediation', function () {
         return v?.action === 'Patched' || condition(s, 'Compliant')?.status === 'True' ? s : undefined;
       }, 30_000);
       await eventually('rollout done', async () => {
-        const pods = await podsOf(ns, 'app=api');
+        const pods = await livePods(ns, 'app=api');
         return pods.length === 2 && pods.every((p) => at(p, 'spec', 'containers', 0, 'securityContext', 'readOnlyRootFilesystem') === true)
           ? true : undefined;
       }, 60_000);

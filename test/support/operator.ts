@@ -46,11 +46,13 @@ export class OperatorProcess {
   healthPort = 0;
   metricsPort = 0;
 
-  constructor(private readonly opts: OperatorOptions = {}) {
+  constructor(private opts: OperatorOptions = {}) {
     this.logFile = path.join(tmpdir(), `immutability-operator-${process.pid}-${++counter}.log`);
   }
 
-  async start(): Promise<this> {
+  /** `late` adds options known only once the suite has set up (a proxy's kubeconfig, a ServiceAccount token). */
+  async start(late: OperatorOptions = {}): Promise<this> {
+    this.opts = { ...this.opts, ...late };
     const { info, audit } = cluster();
     this.healthPort = await freePort();
     const args = [

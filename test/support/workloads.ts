@@ -1,27 +1,12 @@
-// Objects and reads the fault scenarios share: policies, Deployments and pods as kubectl sees them.
-import { eventually, kubectl, kubectlOk } from '../kubectl.js';
-import { at, conditionOf } from '../objects.js';
+// Objects and reads the integration and fault specs share: policies, Deployments and pods as kubectl sees them.
+import type { Condition, ImmutabilityPolicyStatus } from '../../src/api/types.js';
+import { eventually, kubectl, kubectlOk } from './kubectl.js';
+import { at, conditionOf } from './objects.js';
 
 export type Json = Record<string, unknown>;
 
-export interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  lastTransitionTime?: string;
-}
-
-export interface PolicyStatus {
-  observedGeneration?: number;
-  conditions?: Condition[];
-  matchedPods?: number;
-  violatingPods?: number;
-  driftedPods?: number;
-  violatingWorkloads?: number;
-  actions?: { patched: number; evicted: number; rolledBack: number; labeled: number };
-  violations?: { namespace: string; kind: string; name: string; action: string; message?: string; patch?: string }[];
-}
+/** A policy's status as kubectl reads it: the API's own type, so specs cannot drift from the CRD. */
+export type PolicyStatus = ImmutabilityPolicyStatus;
 
 export const VIOLATION_LABEL = 'immutability.dev/violation';
 /** The field manager the operator writes with (docs/api.md). */
@@ -135,7 +120,7 @@ export async function createNamespaces(names: string[], labels: Record<string, s
 
 /** Deletes policies (their finalizer needs a running operator) and then namespaces, without waiting for those. */
 export async function cleanup(policies: string[], namespaces: string[]): Promise<void> {
-  for (const p of policies) await kubectl(['delete', 'imp', p, '--ignore-not-found', '--timeout=30s']);
+  for (const p of policies) await kubectl(['delete', 'imp', p, '--ignore-not-found', '--timeout=60s']);
   if (namespaces.length > 0) await kubectl(['delete', 'namespace', ...namespaces, '--wait=false', '--ignore-not-found']);
 }
 

@@ -3,8 +3,8 @@
 // (or warned) exactly where the policy says, with a message naming the policy, the container and the rule.
 import { expect } from 'chai';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { conditionOf } from '../support/objects.js';
 import { withOperator } from '../support/operator-fixture.js';
+import { admissionReady } from '../support/workloads.js';
 
 type Json = Record<string, unknown>;
 
@@ -29,16 +29,6 @@ function deployment(namespace: string, name: string, securityContext: Json, cont
 
 async function applyResult(obj: Json, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return kubectl(['apply', ...extra, '-f', '-'], { input: JSON.stringify(obj) });
-}
-
-interface Condition { type: string; status: string; reason: string; message: string }
-
-async function admissionReady(policy: string): Promise<Condition> {
-  return eventually(`AdmissionReady True on ${policy}`, async () => {
-    const p = JSON.parse(await kubectlOk(['get', 'imp', policy, '-o', 'json'])) as { status?: { conditions?: Condition[] } };
-    const c = conditionOf(p.status, 'AdmissionReady');
-    return c?.status === 'True' ? c : undefined;
-  }, 30_000);
 }
 
 describe('admission: generated ValidatingAdmissionPolicies', function () {

@@ -15,6 +15,7 @@ import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
 import { withOperator } from '../support/operator-fixture.js';
 import { EVERY_SPEC_RULE, PARITY_SPECS, good, parityManifest, runCheck } from '../support/parity-manifests.js';
+import { admissionReady } from '../support/workloads.js';
 
 type Json = Record<string, unknown>;
 
@@ -102,15 +103,6 @@ function fixedShape(obj: Json): Json {
   const volumes = [...((podSpec['volumes'] as Json[] | undefined) ?? [])].sort(byKey('name'))
     .map((v) => ({ name: v['name'], emptyDir: v['emptyDir'] ?? null }));
   return { containers: containers('containers'), initContainers: containers('initContainers'), volumes };
-}
-
-async function admissionReady(policy: string, message?: RegExp): Promise<void> {
-  await eventually(`AdmissionReady True on ${policy}`, async () => {
-    const out = await kubectlOk(['get', 'imp', policy, '-o', 'jsonpath={.status.conditions[?(@.type=="AdmissionReady")]}']);
-    if (out === '') return undefined;
-    const c = JSON.parse(out) as { status: string; message: string };
-    return c.status === 'True' && (message === undefined || message.test(c.message)) ? true : undefined;
-  }, 30_000);
 }
 
 /**

@@ -13,6 +13,7 @@ import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { at } from '../support/objects.js';
 import { withOperator } from '../support/operator-fixture.js';
 import { EVERY_SPEC_RULE, PARITY_SPECS, parityManifest, runCheck } from '../support/parity-manifests.js';
+import { admissionReady } from '../support/workloads.js';
 
 type Json = Record<string, unknown>;
 const NS = 'parity';
@@ -50,10 +51,7 @@ describe('parity: check, admission and the operator agree on every manifest and 
 
   before(async function () {
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(policy) });
-    await eventually('AdmissionReady', async () => {
-      const out = await kubectlOk(['get', 'imp', POLICY, '-o', 'jsonpath={.status.conditions[?(@.type=="AdmissionReady")].status}']);
-      return out === 'True' ? true : undefined;
-    }, 30_000);
+    await admissionReady(POLICY);
   });
 
   it(`judges ${MANIFESTS.length} manifests the same three ways`, async function () {

@@ -48,6 +48,15 @@ export function statusWhere(name: string, what: string, check: (s: PolicyStatus)
   }, timeoutMs, 300);
 }
 
+/** Waits until the policy's generated admission objects are in place: AdmissionReady=True, with a message matching `message` if given. */
+export async function admissionReady(name: string, message?: RegExp): Promise<Condition> {
+  const ready = (s: PolicyStatus): Condition | undefined => {
+    const c = condition(s, 'AdmissionReady');
+    return c?.status === 'True' && (message === undefined || message.test(c.message)) ? c : undefined;
+  };
+  return ready(await statusWhere(name, `AdmissionReady True on ${name}`, (s) => ready(s) !== undefined, 30_000))!;
+}
+
 export function deployment(namespace: string, name: string, opts: { replicas?: number; securityContext?: Json; labels?: Json; progressDeadlineSeconds?: number } = {}): Json {
   return {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace },

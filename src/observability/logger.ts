@@ -93,15 +93,6 @@ class WinstonLogger implements Logger {
   }
 }
 
-/** A logger that drops everything; for tests and for library callers that do not care. */
-export const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};
-
 function renderJson(timestamp: string, level: string, msg: string, fields: LogFields): string {
   return JSON.stringify({ timestamp, level, msg, ...fields });
 }

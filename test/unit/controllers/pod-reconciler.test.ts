@@ -7,7 +7,7 @@ import { noDrift, type DriftSource } from '../../../src/controllers/drift-source
 import { desiredPodMetadata, OWN_WRITE_EXPECTATION_MS, OWNED_POD_KEYS, PodReconciler } from '../../../src/controllers/pod-reconciler.js';
 import type { KubeApi, PodMetadataIntent } from '../../../src/k8s/api.js';
 import type { EventRecorder } from '../../../src/observability/events.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { Registry } from 'prom-client';
 import { StatusError } from '../../../src/runtime/errors.js';
@@ -164,7 +164,7 @@ describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
       } } as unknown as KubeApi,
       events: { record: (_r: unknown, _t: string, reason: string, _a: string, note: string) => events.push(`${reason}: ${note}`) } as unknown as EventRecorder,
       metrics: createMetrics(new Registry(), { defaultMetrics: false }),
-      logger: silentLogger,
+      logger: noopLogger,
     });
     const events: string[] = [];
     return { reconciler, writes, caches, clock, target, events };

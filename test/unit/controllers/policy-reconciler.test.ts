@@ -6,7 +6,7 @@ import { EVALUATION_SLICE, PolicyReconciler } from '../../../src/controllers/pol
 import { PolicySet } from '../../../src/controllers/policy-set.js';
 import type { KubeApi } from '../../../src/k8s/api.js';
 import type { EventRecorder } from '../../../src/observability/events.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { compliant, policy, pod, testCaches, writable } from './helpers.js';
 
@@ -38,7 +38,7 @@ describe('controllers/policy-reconciler PolicyReconciler: a large cluster', () =
       remediation: { report: () => ({ outcomes: new Map(), actions: { patched: 0, evicted: 0, rolledBack: 0 } }), resultOf: () => undefined, forget: () => undefined },
       events: { record: () => undefined } as unknown as EventRecorder,
       metrics: createMetrics(new Registry(), { defaultMetrics: false }),
-      logger: silentLogger, enqueuePods: () => undefined, statusIntervalMs: 1_000,
+      logger: noopLogger, enqueuePods: () => undefined, statusIntervalMs: 1_000,
     });
     setImmediate(turn);
     await reconciler.reconcile('prod');

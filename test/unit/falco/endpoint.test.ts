@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { FalcoAlert } from '../../../src/falco/alert.js';
 import { startFalcoEndpoint } from '../../../src/falco/endpoint.js';
 import type { RunningIngestServer } from '../../../src/audit/ingest-server.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { createCertificateAuthority, issueCertificate } from '../../support/controlplane/certs.js';
 import { falcoAlert, falcosidekickAlert } from '../../support/falco-alerts.js';
 
@@ -60,7 +60,7 @@ describe('Falco endpoint', function () {
     full = false;
     refused = 0;
     server = await startFalcoEndpoint({
-      host: '127.0.0.1', port: 0, cert: pem.cert, key: pem.key, clientCa: pem.ca, token: 'falco-token', logger: silentLogger,
+      host: '127.0.0.1', port: 0, cert: pem.cert, key: pem.key, clientCa: pem.ca, token: 'falco-token', logger: noopLogger,
       ingest: { offer: (alerts) => (full ? false : (queued.push(...alerts), true)) },
       onRefused: () => refused++,
       maxRequestBytes: 1024 * 1024,

@@ -5,7 +5,7 @@ import type { DriftRecord, PodRef } from '../../../src/audit/classify.js';
 import { parseFalcoAlert, type FalcoAlert } from '../../../src/falco/alert.js';
 import { FalcoIngest, MAX_OUTPUT_CHARS, driftRecordOf } from '../../../src/falco/ingest.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { falcoAlert, hostAlert, type AlertTarget } from '../../support/falco-alerts.js';
 import { pod } from '../audit/helpers.js';
 
@@ -29,7 +29,7 @@ function setup(capacity = 10) {
       recorded.push({ pod: p, record: r });
       return true;
     },
-    metrics, logger: silentLogger, capacity, slice: 2, schedule: (fn) => tasks.push(fn),
+    metrics, logger: noopLogger, capacity, slice: 2, schedule: (fn) => tasks.push(fn),
   });
   const run = (): void => {
     while (tasks.length > 0) tasks.shift()!();

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startHealthServer } from '../../../src/observability/health-server.js';
 import type { HealthCheck } from '../../../src/observability/health-server.js';
 import type { RunningServer } from '../../../src/observability/http-server.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { httpRequest } from './helpers.js';
 
 describe('observability/health-server', () => {
@@ -13,7 +13,7 @@ describe('observability/health-server', () => {
   });
 
   async function start(readiness: HealthCheck[], liveness: HealthCheck[] = []): Promise<string> {
-    server = await startHealthServer({ host: '127.0.0.1', port: 0, readiness, liveness, checkTimeoutMs: 100, logger: silentLogger });
+    server = await startHealthServer({ host: '127.0.0.1', port: 0, readiness, liveness, checkTimeoutMs: 100, logger: noopLogger });
     expect(server.port).to.be.greaterThan(0);
     return `http://127.0.0.1:${server.port}`;
   }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseBindAddress, startHttpServer } from '../../../src/observability/http-server.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { RecordingLogger, httpRequest } from './helpers.js';
 
 describe('observability/http-server', () => {
@@ -43,11 +43,11 @@ describe('observability/http-server', () => {
   });
 
   it('reports a port already in use instead of hanging', async () => {
-    const first = await startHttpServer({ host: '127.0.0.1', port: 0, logger: silentLogger, routes: {} });
+    const first = await startHttpServer({ host: '127.0.0.1', port: 0, logger: noopLogger, routes: {} });
     try {
       let error: unknown;
       try {
-        await startHttpServer({ host: '127.0.0.1', port: first.port, logger: silentLogger, routes: {} });
+        await startHttpServer({ host: '127.0.0.1', port: first.port, logger: noopLogger, routes: {} });
       } catch (err) {
         error = err;
       }
@@ -63,7 +63,7 @@ describe('observability/http-server', () => {
     const server = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      logger: silentLogger,
+      logger: noopLogger,
       routes: { '/hang': () => arrived() },
     });
     const pending = httpRequest(`http://127.0.0.1:${server.port}/hang`).catch((err: unknown) => err);

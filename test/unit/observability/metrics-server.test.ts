@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import type { RunningServer } from '../../../src/observability/http-server.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { bearerToken, startMetricsServer } from '../../../src/observability/metrics-server.js';
 import type { AuthorizationDecision, RequestAuthorizer } from '../../../src/observability/metrics-server.js';
@@ -40,7 +40,7 @@ describe('observability/metrics-server', () => {
     let base: string;
     beforeEach(async () => {
       authorizer = new FakeAuthorizer();
-      server = await startMetricsServer({ host: '127.0.0.1', port: 0, registry: registryWithData(), auth: authorizer, logger: silentLogger });
+      server = await startMetricsServer({ host: '127.0.0.1', port: 0, registry: registryWithData(), auth: authorizer, logger: noopLogger });
       base = `http://127.0.0.1:${server.port}`;
     });
 
@@ -75,7 +75,7 @@ describe('observability/metrics-server', () => {
     it('500 without detail when the authorizer cannot decide', async () => {
       await server!.close();
       const failing: RequestAuthorizer = { authorize: () => Promise.reject(new Error('apiserver down')) };
-      server = await startMetricsServer({ host: '127.0.0.1', port: 0, registry: registryWithData(), auth: failing, logger: silentLogger });
+      server = await startMetricsServer({ host: '127.0.0.1', port: 0, registry: registryWithData(), auth: failing, logger: noopLogger });
       const res = await httpRequest(`http://127.0.0.1:${server.port}/metrics`, { headers: { Authorization: 'Bearer t' } });
       expect(res.status).to.equal(500);
       expect(res.body).not.to.contain('apiserver');
@@ -88,7 +88,7 @@ describe('observability/metrics-server', () => {
   });
 
   it("serves without credentials only when auth is explicitly 'none'", async () => {
-    server = await startMetricsServer({ host: '127.0.0.1', port: 0, registry: registryWithData(), auth: 'none', logger: silentLogger });
+    server = await startMetricsServer({ host: '127.0.0.1', port: 0, registry: registryWithData(), auth: 'none', logger: noopLogger });
     const res = await httpRequest(`http://127.0.0.1:${server.port}/metrics`);
     expect(res.status).to.equal(200);
     expect(res.body).to.contain('immutability_operator_leader 0');
@@ -113,7 +113,7 @@ describe('observability/metrics-server', () => {
         registry: registryWithData(),
         auth: new FakeAuthorizer(),
         tls: { certFile: serving.cert, keyFile: serving.key },
-        logger: silentLogger,
+        logger: noopLogger,
       });
       const caPem = await readFile(ca.cert);
       const url = `https://127.0.0.1:${server.port}/metrics`;

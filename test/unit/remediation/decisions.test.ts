@@ -31,7 +31,7 @@ import {
 } from '../../../src/remediation/workload-record.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
 import { StatusError } from '../../../src/runtime/errors.js';
-import { FakeApi, FakeEvents, silentLogger } from './fake-api.js';
+import { FakeApi, FakeEvents, noopLogger } from './fake-api.js';
 
 type Obj = Record<string, unknown>;
 
@@ -285,7 +285,7 @@ describe('remediation/decisions', () => {
       const clock = new FakeClock(NOW.getTime());
       const ctx: RemediationContext = { active, policy, state: new PolicyState(1, new Map(), 0, clock), enforce, now: NOW };
       const reporter = new ActionReporter(new FakeEvents(), createMetrics(new Registry(), { defaultMetrics: false }));
-      const patcher = new OwnerPatcher({ api, reporter, logger: silentLogger, gitOpsManagers: GITOPS_MANAGERS, maxPatchAttempts: 3 });
+      const patcher = new OwnerPatcher({ api, reporter, logger: noopLogger, gitOpsManagers: GITOPS_MANAGERS, maxPatchAttempts: 3 });
       const draft = new WorkloadDraft();
       const out = await patcher.patch(ctx, 'ns/Deployment/web', ref, target, live, workloadOf(live), planOf(live), draft);
       return { api, draft, templateChanged: out !== undefined };
@@ -499,7 +499,7 @@ describe('remediation/decisions', () => {
         };
         const state = new PolicyState(1, new Map(), 0, clock);
         const reporter = new ActionReporter(new FakeEvents(), createMetrics(new Registry(), { defaultMetrics: false }));
-        const evictor = new Evictor({ api, reporter, logger: silentLogger, clock, backoff: { initialMs: 5_000, maxMs: 20_000 } });
+        const evictor = new Evictor({ api, reporter, logger: noopLogger, clock, backoff: { initialMs: 5_000, maxMs: 20_000 } });
         return { api, clock, evictor, ctx: () => ({ active, policy, state, enforce, now: new Date(clock.now()) }) };
       }
 

@@ -146,4 +146,4 @@ export class FakeEvents {
   }
 }
 
-export { silentLogger } from '../../../src/observability/logger.js';
+export { noopLogger } from '../../../src/runtime/logger.js';

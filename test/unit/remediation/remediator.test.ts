@@ -10,7 +10,7 @@ import { WorkloadRemediator, type RemediationReport, type WorkloadFindings } fro
 import { workloadOutcomeKey } from '../../../src/policy/status.js';
 import { templateHash } from '../../../src/remediation/workload-record.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
-import { FakeApi, FakeEvents, silentLogger } from './fake-api.js';
+import { FakeApi, FakeEvents, noopLogger } from './fake-api.js';
 
 type Obj = Record<string, unknown>;
 
@@ -73,7 +73,7 @@ function harness(): Harness {
   const events = new FakeEvents();
   const clock = new FakeClock(NOW.getTime());
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
-  const remediator = new WorkloadRemediator({ api, events, metrics, logger: silentLogger, clock });
+  const remediator = new WorkloadRemediator({ api, events, metrics, logger: noopLogger, clock });
   return { api, events, clock, metrics, remediator };
 }
 
@@ -194,7 +194,7 @@ describe('remediation/remediator', () => {
       expect(second.actions.patched).to.equal(1);
 
       // A fresh replica (after a crash) reads the record on the workload and does not patch again either.
-      const restarted = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: silentLogger, clock: h.clock });
+      const restarted = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: noopLogger, clock: h.clock });
       const third = await remediateAll(restarted, policy, [wf]);
       expect(h.api.callsOf('apply')).to.have.length(1);
       expect(third.outcomes.get('ns/Deployment/web')?.action).to.equal('Patched');
@@ -437,7 +437,7 @@ describe('remediation/remediator', () => {
   describe('action counts', () => {
     /** A new process (a restart, another leader) over the same cluster: it reads the records before acting. */
     async function restarted(h: Harness): Promise<WorkloadRemediator> {
-      const next = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: silentLogger, clock: h.clock });
+      const next = new WorkloadRemediator({ api: h.api, events: h.events, metrics: h.metrics, logger: noopLogger, clock: h.clock });
       await next.loadRecordedActions();
       return next;
     }

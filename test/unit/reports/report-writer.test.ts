@@ -1,7 +1,7 @@
 // The Report writer: one write per change, deletes once, and no crash or retry storm without the CRD.
 import { expect } from 'chai';
 import { StatusError } from '../../../src/k8s/errors.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { noopLogger } from '../../../src/runtime/logger.js';
 import type { OpenReport } from '../../../src/reports/openreport.js';
 import { ReportWriter } from '../../../src/reports/report-writer.js';
 
@@ -20,7 +20,7 @@ describe('reports/report-writer', () => {
     const writer = new ReportWriter({
       applyReport: (r) => { calls.push(`apply ${(r['summary'] as { fail: number }).fail}`); return Promise.resolve(); },
       deleteReport: (ns, name) => { calls.push(`delete ${ns}/${name}`); return Promise.resolve(); },
-    }, silentLogger, () => new Date(0));
+    }, noopLogger, () => new Date(0));
     await writer.sync('shop', 'immutability-deployment-web', report(1));
     await writer.sync('shop', 'immutability-deployment-web', report(1));
     await writer.sync('shop', 'immutability-deployment-web', report(0));
@@ -39,7 +39,7 @@ describe('reports/report-writer', () => {
         return Promise.resolve();
       },
       deleteReport: () => Promise.reject(new StatusError(500, 'etcd is down')),
-    }, silentLogger, () => new Date(0));
+    }, noopLogger, () => new Date(0));
     await writer.sync('shop', 'r', report(1));
     crd = true;
     await writer.sync('shop', 'r', report(1));

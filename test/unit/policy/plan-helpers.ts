@@ -1,5 +1,6 @@
 // Shared assertions for plan and scenario tests.
 import { expect } from 'chai';
+import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
 import {
   applyJsonPatch,
   evaluateWorkload,
@@ -14,6 +15,16 @@ export interface ExpectedPlan {
   patch: unknown[];
   message: string;
   unpatchable: string[];
+}
+
+/** One case of test/unit/policy/fixtures/plan.yaml. */
+export interface PlanCase {
+  name: string;
+  now?: string;
+  policy: ImmutabilityPolicySpec;
+  object: unknown;
+  findings?: Finding[];
+  plan: ExpectedPlan;
 }
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

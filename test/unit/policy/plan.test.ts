@@ -1,19 +1,9 @@
-import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
 import { expect } from 'chai';
 import { planRemediation, resolvePolicy } from '../../../src/policy/index.js';
 import type { Finding, Workload } from '../../../src/policy/index.js';
 import { loadCases } from './fixtures.js';
 import { expectPatchConverges, expectPlan, findingsOf, workloadOf } from './plan-helpers.js';
-import type { ExpectedPlan } from './plan-helpers.js';
-
-interface PlanCase {
-  name: string;
-  now?: string;
-  policy: ImmutabilityPolicySpec;
-  object: unknown;
-  findings?: Finding[];
-  plan: ExpectedPlan;
-}
+import type { PlanCase } from './plan-helpers.js';
 
 describe('policy/plan', () => {
   const { defaults, cases } = loadCases<PlanCase>('plan.yaml');

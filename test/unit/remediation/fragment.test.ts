@@ -1,22 +1,13 @@
 import { expect } from 'chai';
-import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
-import {
-  applyJsonPatch, evaluateWorkload, planRemediation, resolvePolicy, workloadFromObject,
-  type Finding, type Workload,
-} from '../../../src/policy/index.js';
+import { applyJsonPatch, planRemediation, resolvePolicy, type Finding } from '../../../src/policy/index.js';
 import {
   applyBody, isEmptyFragment, mergeFragments, subtractFragment, type TemplateFragment,
 } from '../../../src/remediation/fragment.js';
 import { canonicalJson } from '../../../src/remediation/workload-record.js';
 import { loadCases } from '../policy/fixtures.js';
+import { findingsOf, workloadOf, type PlanCase } from '../policy/plan-helpers.js';
 
 type Obj = Record<string, unknown>;
-
-function workloadOf(object: unknown): Workload {
-  const w = workloadFromObject(object);
-  if ('error' in w) throw new Error(w.error);
-  return w;
-}
 
 /** What the API server's merge of an apply configuration does to these keyed lists (an independent model). */
 function mergeInto(podSpec: Obj, fragment: TemplateFragment): Obj {
@@ -45,14 +36,6 @@ function mergeInto(podSpec: Obj, fragment: TemplateFragment): Obj {
   return out;
 }
 
-interface PlanCase {
-  name: string;
-  now?: string;
-  policy: ImmutabilityPolicySpec;
-  object: unknown;
-  findings?: Finding[];
-}
-
 describe('remediation/fragment', () => {
   describe('the plan\'s apply configuration over every plan fixture', () => {
     const { defaults, cases } = loadCases<PlanCase>('plan.yaml');
@@ -61,8 +44,7 @@ describe('remediation/fragment', () => {
         const policy = resolvePolicy('p', c.policy);
         const workload = workloadOf(c.object);
         const now = new Date(c.now ?? defaults.now ?? '');
-        const evaluation = evaluateWorkload(policy, workload, now);
-        const findings = c.findings ?? (evaluation.outcome === 'evaluated' ? evaluation.findings : []);
+        const findings = c.findings ?? findingsOf(policy, workload, now);
         const plan = planRemediation(policy, workload, findings);
         const patched = workloadOf(applyJsonPatch(c.object, plan.patch)).podSpec;
         expect(canonicalJson(mergeInto(workload.podSpec as unknown as Obj, plan.fragment))).to.equal(canonicalJson(patched));

@@ -9,6 +9,7 @@ import type { ContainerRuntimeClient } from 'testcontainers';
 import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import type { PolicyStatus } from '../support/workloads.js';
 import { buildImage, containerRuntime, E2E_IMAGE, KUBECONFIG_IN_CONTAINER, OperatorContainer } from './operator-container.js';
 
 const NS = 'e2e-image';
@@ -18,11 +19,6 @@ const NONROOT = '65532';
 const RUNTIME_DEFAULT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'];
 
 interface PodView { name: string; labels: Record<string, string>; annotations: Record<string, string> }
-interface PolicyStatusView {
-  matchedPods?: number; violatingPods?: number;
-  conditions?: { type: string; status: string; reason: string }[];
-  violations?: { namespace: string; kind: string; name: string; findings: string[]; action: string; pods: number }[];
-}
 
 async function pods(): Promise<PodView[]> {
   const out = JSON.parse(await kubectlOk(['-n', NS, 'get', 'pods', '-o', 'json'])) as {
@@ -31,8 +27,8 @@ async function pods(): Promise<PodView[]> {
   return out.items.map((p) => ({ name: p.metadata.name, labels: p.metadata.labels ?? {}, annotations: p.metadata.annotations ?? {} }));
 }
 
-async function policyStatus(): Promise<PolicyStatusView> {
-  const out = JSON.parse(await kubectlOk(['get', 'imp', POLICY, '-o', 'json'])) as { status?: PolicyStatusView };
+async function policyStatus(): Promise<PolicyStatus> {
+  const out = JSON.parse(await kubectlOk(['get', 'imp', POLICY, '-o', 'json'])) as { status?: PolicyStatus };
   return out.status ?? {};
 }
 

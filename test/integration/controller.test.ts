@@ -8,16 +8,12 @@ import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { conditionOf as condition } from '../support/objects.js';
 import { OperatorProcess } from '../support/operator.js';
+import type { PolicyStatus } from '../support/workloads.js';
 
 const samples = path.join(repoRoot(), 'config', 'samples');
 const NS = 'ctl-demo';
 
 interface PodView { name: string; labels: Record<string, string>; annotations: Record<string, string>; resourceVersion: string; app: string }
-interface PolicyStatusView {
-  matchedPods?: number; violatingPods?: number; violatingWorkloads?: number;
-  conditions?: { type: string; status: string; reason: string; lastTransitionTime: string }[];
-  violations?: { kind: string; name: string; findings: string[]; action: string; pods: number }[];
-}
 
 async function pods(ns: string): Promise<PodView[]> {
   const out = JSON.parse(await kubectlOk(['-n', ns, 'get', 'pods', '-o', 'json'])) as {
@@ -32,8 +28,8 @@ async function pods(ns: string): Promise<PodView[]> {
   }));
 }
 
-async function policy(name: string): Promise<{ resourceVersion: string; status: PolicyStatusView }> {
-  const out = JSON.parse(await kubectlOk(['get', 'imp', name, '-o', 'json'])) as { metadata: { resourceVersion: string }; status?: PolicyStatusView };
+async function policy(name: string): Promise<{ resourceVersion: string; status: PolicyStatus }> {
+  const out = JSON.parse(await kubectlOk(['get', 'imp', name, '-o', 'json'])) as { metadata: { resourceVersion: string }; status?: PolicyStatus };
   return { resourceVersion: out.metadata.resourceVersion, status: out.status ?? {} };
 }
 

@@ -44,6 +44,30 @@ export interface DriftChange {
 interface Remembered {
   uid?: string;
   records: DriftRecord[];
+  /** Bumped on every record added, so that a state computed from `records` knows when it is stale. */
+  version: number;
+}
+
+/** Everything known about one pod's drift: annotation, label and spec merged with the records in memory. */
+interface DriftState {
+  evidence: Evidence[];
+  records: DriftRecord[];
+  count: number;
+  ephemeralContainers: string[];
+  persistedLabel?: DriftLabel;
+}
+
+/** A pod's state and what it was computed from: reused while none of these changed. */
+interface MemoizedState {
+  annotation: string | undefined;
+  labelValue: string | undefined;
+  ephemeral: readonly unknown[] | undefined;
+  ephemeralCount: number;
+  containers: readonly unknown[];
+  uid: string | undefined;
+  remembered: Remembered | undefined;
+  version: number;
+  state: DriftState;
 }
 
 /** One piece of evidence, with the rule it falls under and the container it concerns ('*' when unknown). */
@@ -79,6 +103,13 @@ export function insertRecord(records: DriftRecord[], record: DriftRecord, max: n
 
 export class DriftRegistry implements DriftSource {
   private readonly memory: LRUCache<string, Remembered>;
+  /**
+   * The last state computed for each cached pod object. Every policy status pass asks about every pod, and
+   * decoding a drifted pod's annotation and merging its records each time was most of a pass (at 3,000
+   * drifted pods, 25 ms slices every second that held up the next exec's label). Keyed weakly by the
+   * cache's object, which the watch replaces on every change, so entries go with the objects.
+   */
+  private readonly states = new WeakMap<Pod, MemoizedState>();
   private readonly changes = new Subject<DriftChange>();
   /** Emits after every new record (not for duplicates). */
   readonly changes$: Observable<DriftChange> = this.changes.asObservable();
@@ -93,12 +124,14 @@ export class DriftRegistry implements DriftSource {
     const uid = this.opts.podUid(key);
     let entry = this.memory.get(key);
     if (!entry || (uid !== undefined && entry.uid !== undefined && entry.uid !== uid)) {
-      entry = uid === undefined ? { records: [] } : { uid, records: [] };
+      entry = uid === undefined ? { records: [], version: 0 } : { uid, records: [], version: 0 };
     } else if (entry.uid === undefined && uid !== undefined) {
       entry.uid = uid;
+      entry.version++;
     }
     if (entry.records.some((r) => r.id === record.id)) return false;
     insertRecord(entry.records, record, this.opts.maxRecordsPerPod ?? 32);
+    entry.version++;
     this.memory.set(key, entry);
     this.changes.next({ key, record });
     return true;
@@ -181,18 +214,32 @@ export class DriftRegistry implements DriftSource {
     return evidence;
   }
 
-  /** Everything known about the pod's drift, or undefined on the fast path (the common case: none). */
-  private state(pod: Pod): {
-    evidence: Evidence[]; records: DriftRecord[]; count: number; ephemeralContainers: string[]; persistedLabel?: DriftLabel;
-  } | undefined {
-    const key = objectKey(pod.metadata);
-    const remembered = this.memory.peek(key);
+  /**
+   * Everything known about the pod's drift, or undefined on the fast path (the common case: none). Computed
+   * again only when the pod's drift metadata, its ephemeral containers or its records in memory changed.
+   */
+  private state(pod: Pod): DriftState | undefined {
+    const remembered = this.memory.peek(objectKey(pod.metadata));
     const memory = remembered && (remembered.uid === undefined || remembered.uid === pod.metadata.uid) ? remembered.records : [];
     const annotation = pod.metadata.annotations?.[ANNOTATION_DRIFT];
     const labelValue = pod.metadata.labels?.[LABEL_DRIFT];
-    const ephemeralContainers = (pod.spec.ephemeralContainers ?? []).map((c) => c.name);
-    if (memory.length === 0 && annotation === undefined && labelValue === undefined && ephemeralContainers.length === 0) return undefined;
+    const { ephemeralContainers: ephemeral, containers } = pod.spec;
+    const ephemeralCount = ephemeral?.length ?? 0;
+    // Nothing to remember for the pods that never drifted: no memo either (100k pods would pay for one each).
+    if (memory.length === 0 && annotation === undefined && labelValue === undefined && ephemeralCount === 0) return undefined;
+    const { uid } = pod.metadata;
+    const version = remembered?.version ?? 0;
+    const memo = this.states.get(pod);
+    if (memo && memo.annotation === annotation && memo.labelValue === labelValue && memo.ephemeral === ephemeral &&
+      memo.ephemeralCount === ephemeralCount && memo.containers === containers && memo.uid === uid &&
+      memo.remembered === remembered && memo.version === version) return memo.state;
+    const state = this.computeState(pod, memory, annotation, labelValue);
+    this.states.set(pod, { annotation, labelValue, ephemeral, ephemeralCount, containers, uid, remembered, version, state });
+    return state;
+  }
 
+  private computeState(pod: Pod, memory: readonly DriftRecord[], annotation: string | undefined, labelValue: string | undefined): DriftState {
+    const ephemeralContainers = (pod.spec.ephemeralContainers ?? []).map((c) => c.name);
     const { count, records } = mergeDriftRecords(decodeDriftDetails(annotation), memory);
     const evidence = records.map((r, i) => this.recordEvidence(pod, r, i));
     const late = records.length;

@@ -53,6 +53,8 @@ export interface PolicyReconcilerDeps {
   now: () => Date;
   /** Minimum spacing of status writes per policy. */
   statusIntervalMs: number;
+  /** A monotonic clock in milliseconds that bounds evaluation slices (default performance.now; tests pass their own). */
+  elapsedMs?: () => number;
 }
 
 /**
@@ -64,10 +66,18 @@ export interface PolicyReconcilerDeps {
 export const STATUS_EVALUATION_SHARE = 10;
 
 /**
- * Pods evaluated between two turns of the event loop (a few milliseconds of work). One pass over 100k pods in
- * one go held the loop for seconds on a busy node: Lease renewals, watch events and label answers waited.
+ * Pods evaluated between two turns of the event loop, at most (a few milliseconds of work). One pass over
+ * 100k pods in one go held the loop for seconds on a busy node: Lease renewals, watch events and label
+ * answers waited.
  */
 export const EVALUATION_SLICE = 1_000;
+
+/**
+ * ...and at most this long: what a pod costs varies (drifted pods, exemptions, a cold JIT, a node whose CPU
+ * another process has), so a count alone made slices of 25 ms at 3,000 pods while execs were labelled at
+ * 100/s, and every exec that arrived during one waited for it (audit-latency-100's p99, docs/benchmarks.md).
+ */
+export const EVALUATION_SLICE_MS = 4;
 
 /** Milliseconds until a policy's status may be computed again (0: now). */
 export function statusWait(nowMs: number, intervalMs: number, lastWriteAtMs: number | undefined,
@@ -118,6 +128,8 @@ export class PolicyReconciler {
     if (wait > 0) return { requeueAfterMs: wait };
 
     const { assessments, compliant, labeled, costMs } = await this.evaluate(active, now, signal);
+    // Summing up thousands of assessments is a slice of its own: the last evaluation slice just ran.
+    await yieldToEventLoop();
     if (signal?.aborted) return;
     this.lastEvaluation.set(name, { atMs: now.getTime(), costMs: Math.max(0, costMs) });
     const previous = this.previousStatus(active);
@@ -142,9 +154,10 @@ export class PolicyReconciler {
   }
 
   /**
-   * Every cached pod under `active`, EVALUATION_SLICE pods at a time with a turn of the event loop between
-   * slices. `costMs` is the whole time the pass took, turns included: while it runs, every label write's
-   * answer waits for a slice to end before its worker sends the next one, so a pass slows the writes for as
+   * Every cached pod under `active`, in slices (EVALUATION_SLICE pods or EVALUATION_SLICE_MS, whichever comes
+   * first) with a turn of the event loop between them. `costMs` is the whole time the pass took, turns
+   * included: while it runs, every label write's answer waits for a slice to end before its worker sends the
+   * next one, so a pass slows the writes for as
    * long as it lasts, not only for the time spent evaluating. Counting only the latter, passes at 50k pods
    * ran most of the time during a backlog and halved the label rate (owned-50000: 309 labels/s; 620/s with
    * status writes 10 s apart, docs/benchmarks.md). Matched pods that break nothing are only counted: at
@@ -155,9 +168,18 @@ export class PolicyReconciler {
     const labels = active.resolved.mode === 'Enforce' && active.resolved.remediation.label !== undefined;
     const pods = this.deps.caches.pods.list();
     const started = this.deps.now().getTime();
-    for (let start = 0; start < pods.length && !signal?.aborted; start += EVALUATION_SLICE) {
-      if (start > 0) await yieldToEventLoop();
-      for (let i = start; i < Math.min(pods.length, start + EVALUATION_SLICE); i++) this.assess(pods[i]!, active, now, labels, evaluation);
+    const elapsedMs = this.deps.elapsedMs ?? ((): number => performance.now());
+    let sliceStart = elapsedMs();
+    let inSlice = 0;
+    for (const pod of pods) {
+      if (inSlice >= EVALUATION_SLICE || elapsedMs() - sliceStart >= EVALUATION_SLICE_MS) {
+        await yieldToEventLoop();
+        if (signal?.aborted) break;
+        sliceStart = elapsedMs();
+        inSlice = 0;
+      }
+      this.assess(pod, active, now, labels, evaluation);
+      inSlice++;
     }
     evaluation.costMs = this.deps.now().getTime() - started;
     return evaluation;

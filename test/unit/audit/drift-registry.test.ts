@@ -119,6 +119,33 @@ describe('drift registry', function () {
     expect(r.size).to.equal(0);
   });
 
+  it('answers again for the same pod object only while nothing its answer came from changed', function () {
+    // Every status pass asks about every cached pod object, so the registry remembers its last answer per
+    // object: a record, an annotation, a label or a debug container added since must each still count.
+    const r = registry({ 'shop/web-1': 'uid-web-1' });
+    const p = pod('web-1');
+    r.record({ namespace: 'shop', name: 'web-1' }, rec('a1'));
+    expect(r.driftFindings(p, execPolicy)).to.deep.equal(['app:exec']);
+    r.record({ namespace: 'shop', name: 'web-1' }, rec('b22', { what: 'attach', container: 'sidecar' }));
+    expect(r.driftFindings(p, execPolicy)).to.deep.equal(['app:exec', 'sidecar:exec']);
+    expect(JSON.parse(r.podMetadata(p, [execPolicy], {}).annotations[ANNOTATION_DRIFT]!)).to.include({ count: 2 });
+
+    r.forgetPod('shop/web-1');
+    expect(r.driftFindings(p, execPolicy)).to.deep.equal([]);
+    const written = { count: 1, events: [{ id: 'c333', what: 'exec', who: 'bob', when: '2026-01-01T10:00:03.000Z', container: 'init' }] };
+    p.metadata.annotations = { [ANNOTATION_DRIFT]: JSON.stringify(written) };
+    expect(r.driftFindings(p, execPolicy)).to.deep.equal(['init:exec']);
+    expect(r.podMetadata(p, [execPolicy], {}).labels).to.deep.equal({ [LABEL_DRIFT]: 'exec' });
+    p.metadata.labels = { ...p.metadata.labels, [LABEL_DRIFT]: 'attach' }; // a label once written stays
+    expect(r.podMetadata(p, [execPolicy], {}).labels).to.deep.equal({ [LABEL_DRIFT]: 'attach' });
+
+    expect(r.driftFindings(p, ephemeralPolicy)).to.deep.equal([]);
+    p.spec.ephemeralContainers = [{ name: 'debugger-1', image: 'busybox' }];
+    expect(r.driftFindings(p, ephemeralPolicy)).to.deep.equal(['debugger-1:ephemeralContainers']);
+    p.spec.ephemeralContainers.push({ name: 'debugger-2', image: 'busybox' });
+    expect(r.driftFindings(p, ephemeralPolicy)).to.deep.equal(['debugger-1:ephemeralContainers', 'debugger-2:ephemeralContainers']);
+  });
+
   it('announces each new record once and stays bounded', function () {
     const r = new DriftRegistry({ podUid: () => undefined, now: () => NOW, capacity: 2 });
     const seen: DriftChange[] = [];

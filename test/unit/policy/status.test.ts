@@ -343,6 +343,8 @@ describe('policy/status statusChanged', () => {
       v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v)) as ImmutabilityPolicyStatus;
     expect(Object.keys(reordered)).to.not.deep.equal(Object.keys(s));
     expect(statusChanged(s, reordered)).to.equal(false);
+    reordered.violations![0]!.pods = 5;
+    expect(statusChanged(s, reordered)).to.equal(true);
   });
 
   it('treats an undefined field like an absent one', () => {

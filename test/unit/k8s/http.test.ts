@@ -1,7 +1,16 @@
 import { expect } from 'chai';
-import { KubeHttp } from '../../../src/k8s/http.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent as HttpAgent } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { ApiServerAgent, KubeHttp } from '../../../src/k8s/http.js';
 import { leaseClient } from '../../../src/k8s/lease.js';
 import { StatusError } from '../../../src/runtime/errors.js';
+import { createCertificateAuthority, issueCertificate } from '../../support/controlplane/certs.js';
 import { withServer } from './loopback-server.js';
 
 describe('KubeHttp', () => {
@@ -45,6 +54,51 @@ describe('KubeHttp', () => {
       expect(calls).to.equal(2);
       http.close();
     });
+  });
+
+  it('over mutual TLS, presents the client certificate and keeps one connection for a run of requests', async function () {
+    this.timeout(20_000); // openssl makes the certificates
+    const dir = await mkdtemp(path.join(tmpdir(), 'kube-http-'));
+    const ca = await createCertificateAuthority(dir, 'ca', 'test-ca');
+    const serving = await issueCertificate(dir, ca, 'server', '/CN=kube-apiserver', { sans: ['IP:127.0.0.1'] });
+    const client = await issueCertificate(dir, ca, 'client', '/CN=immutability-operator');
+    let connections = 0;
+    const subjects: string[] = [];
+    const server = createHttpsServer({
+      cert: await readFile(serving.cert), key: await readFile(serving.key), ca: await readFile(ca.cert), requestCert: true, rejectUnauthorized: true,
+    }, (req, res) => {
+      subjects.push((req.socket as TLSSocket).getPeerX509Certificate()?.subject ?? 'none');
+      req.resume();
+      req.on('end', () => res.end('{}'));
+    });
+    server.on('secureConnection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, caFile: ca.cert }],
+      users: [{ name: 'u', certFile: client.cert, keyFile: client.key }],
+      contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }], currentContext: 'ctx',
+    });
+    const http = new KubeHttp(kc);
+    try {
+      for (let i = 0; i < 20; i++) await http.write('PATCH', `/api/v1/namespaces/shop/pods/web-${i}`, { body: {} });
+      expect(subjects).to.have.length(20);
+      expect(new Set(subjects)).to.deep.equal(new Set(['CN=immutability-operator']));
+      expect(connections).to.equal(1);
+    } finally {
+      http.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('pools connections by host and port, without spelling the certificates into the pool key on every request', () => {
+    const pem = Buffer.from(`-----BEGIN CERTIFICATE-----\n${'A'.repeat(1500)}\n-----END CERTIFICATE-----\n`);
+    const options = { host: '10.0.0.1', port: 6443, ca: pem, cert: pem, key: pem, rejectUnauthorized: true };
+    const agent = new ApiServerAgent({ keepAlive: true, ...options });
+    expect(agent.getName(options)).to.equal(new HttpAgent().getName(options)).and.to.have.length.below(64);
+    agent.destroy();
   });
 
   it('reads the credentials once for a burst of requests, and again after a 401', async () => {

@@ -5,7 +5,6 @@
 import { expect } from 'chai';
 import { loadKubeCredentials } from '../../src/k8s/kubeconfig.js';
 import { KubeHttp } from '../../src/k8s/http.js';
-import { freePort } from '../support/controlplane/ports.js';
 import { cluster } from '../support/integration-hooks.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { conditionOf } from '../support/objects.js';
@@ -70,11 +69,7 @@ describe('keyed controllers', function () {
     const ns = 'keyed-many';
     const count = 500;
     const refused = 'a-refused'; // sorts first: status lists at most 50 workloads
-    let metricsPort: number;
-    const operator = withOperator({ namespaces: [ns], policies: [ns], beforeStart: seed, operator: async () => {
-      metricsPort = await freePort();
-      return { args: ['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--metrics-auth', 'none', '--log-level', 'info'] };
-    } });
+    const operator = withOperator({ namespaces: [ns], policies: [ns], beforeStart: seed, operator: { metrics: 'open', args: ['--log-level', 'info'] } });
 
     after(async function () {
       await kubectl(['delete', 'validatingadmissionpolicybinding', 'keyed-refuse-one', '--ignore-not-found']);
@@ -167,7 +162,7 @@ describe('keyed controllers', function () {
       expect((await operator.logEntries()).filter((l) => l['msg'] === 'reconcile failed' && l['key'] !== `${ns}/Deployment/${refused}`)).to.deep.equal([]);
 
       // Counted as an error of the workload controller, and as a failed patch of this policy.
-      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
       const value = (pattern: RegExp): number => Number(pattern.exec(metrics)?.[1] ?? 0);
       expect(value(/immutability_operator_reconcile_total\{controller="workload",result="error"\} (\d+)/)).to.be.at.least(3);
       expect(value(new RegExp(`immutability_operator_actions_total\\{policy="${ns}",action="patch",result="failure"\\} (\\d+)`))).to.be.at.least(3);

@@ -11,10 +11,8 @@ import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { ACTION_RESULTS, FALCO_ALERT_OUTCOMES, REMEDIATION_ACTIONS, WATCH_RESTART_REASONS, createMetrics } from '../../src/observability/metrics.js';
 import { repoRoot } from '../support/controlplane/binaries.js';
-import { freePort } from '../support/controlplane/ports.js';
-import { installCrd } from '../support/fixtures.js';
 import { cluster } from '../support/integration-hooks.js';
-import { OperatorProcess } from '../support/operator.js';
+import { withOperator } from '../support/operator-fixture.js';
 
 const run = promisify(execFile);
 const MONITORING = path.join(repoRoot(), 'config', 'monitoring');
@@ -121,20 +119,13 @@ function labelProblems(expr: Parsed, declared: Map<string, Set<string>>): string
 }
 
 describe('monitoring (config/monitoring)', function () {
-  let operator: OperatorProcess | undefined;
+  const operator = withOperator({ operator: { metrics: 'open' } });
   let exposition = '';
 
   before(async function () {
-    await installCrd();
-    const port = await freePort();
-    operator = await new OperatorProcess({ args: ['--metrics-bind-address', `127.0.0.1:${port}`, '--metrics-auth', 'none'] }).start();
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`);
     expect(res.status).to.equal(200);
     exposition = await res.text();
-  });
-
-  after(async function () {
-    await operator?.stop();
   });
 
   it('the Grafana dashboard names only exported metrics, and shows what the issue asks for', async function () {

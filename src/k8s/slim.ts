@@ -125,6 +125,7 @@ export interface SlimNamespace {
 
 export function slimNamespace(raw: unknown): SlimNamespace | undefined {
   if (!isRecord(raw) || !isRecord(raw.metadata) || typeof raw.metadata.name !== 'string') return undefined;
-  const labels = isRecord(raw.metadata.labels) ? (raw.metadata.labels as Record<string, string>) : undefined;
+  // Frozen like every cached object: verdicts are remembered by the identity of these labels (controllers/assess.ts).
+  const labels = isRecord(raw.metadata.labels) ? deepFreeze(raw.metadata.labels as Record<string, string>) : undefined;
   return { metadata: labels ? { name: raw.metadata.name, labels } : { name: raw.metadata.name } };
 }

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type { Pod } from '../../../src/api/kube.js';
 import type { ImmutabilityPolicySpec } from '../../../src/api/types.js';
-import { assessPod, findingKeys, type PodVerdict } from '../../../src/controllers/assess.js';
+import { assessPod, findingKeys, VerdictMemo, type PodVerdict } from '../../../src/controllers/assess.js';
 import { PolicySet, type ActivePolicy } from '../../../src/controllers/policy-set.js';
+import { deepFreeze } from '../../../src/k8s/intern.js';
 import type { Finding } from '../../../src/policy/index.js';
 import { Store } from '../../../src/runtime/store.js';
 import { compliant, policy, pod, writable } from './helpers.js';
@@ -160,5 +161,111 @@ describe('controllers/assess findingKeys', () => {
 
   it('is empty for no findings', () => {
     expect(findingKeys([])).to.deep.equal([]);
+  });
+});
+
+describe('controllers/assess VerdictMemo: remembered verdicts are the engine\'s verdicts now', () => {
+  /** A pod as the cache holds it: frozen, its spec and labels shared by every pod of the workload. */
+  const cached = (p: Pod): Pod => deepFreeze(p);
+  const keys = (v: PodVerdict): unknown => v.matched ? findingKeys(v.findings) : v.reason;
+  const ns = (labels: Record<string, string>): Record<string, string> => deepFreeze({ ...labels });
+
+  it('evaluates a spec shared by many pods once, and gives each the same verdict', () => {
+    const memo = new VerdictMemo();
+    const p = active({}).resolved;
+    const spec = deepFreeze({ containers: [writable('nginx')] });
+    const pods = Array.from({ length: 5 }, (_, i) => cached({ metadata: { name: `web-${i}`, namespace: 'shop' }, spec }));
+    const first = memo.assess(pods[0]!, p, undefined, NOW);
+    expect(keys(first)).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    for (const other of pods.slice(1)) expect(memo.assess(other, p, undefined, NOW)).to.equal(first);
+  });
+
+  it('a pod whose spec changed gets the new spec\'s verdict', () => {
+    const memo = new VerdictMemo();
+    const p = active({}).resolved;
+    expect(keys(memo.assess(cached(pod('shop', 'web', [writable('nginx')])), p, undefined, NOW))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    expect(keys(memo.assess(cached(pod('shop', 'web', [compliant('nginx')])), p, undefined, NOW))).to.deep.equal([]);
+  });
+
+  it('a namespace whose labels changed is matched against the new labels', () => {
+    const memo = new VerdictMemo();
+    const p = active({ match: { namespaceSelector: { matchLabels: { env: 'prod' } } } }).resolved;
+    const web = cached(pod('shop', 'web', [writable('nginx')], { app: 'web' }));
+    expect(keys(memo.assess(web, p, ns({ env: 'prod' }), NOW))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    expect(keys(memo.assess(web, p, ns({ env: 'dev' }), NOW))).to.equal('namespace "shop" does not match match.namespaceSelector');
+    expect(keys(memo.assess(web, p, undefined, NOW))).to.equal('labels of namespace "shop" are unknown, so match.namespaceSelector cannot be evaluated');
+  });
+
+  it('pods of one spec in another namespace get that namespace\'s exemptions', () => {
+    const memo = new VerdictMemo();
+    const p = active({ exemptions: [{ namespaces: ['legacy'], reason: 'T-9' }] }).resolved;
+    const spec = deepFreeze({ containers: [writable('nginx')] });
+    expect(keys(memo.assess(cached({ metadata: { name: 'a', namespace: 'shop' }, spec }), p, undefined, NOW))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    expect(keys(memo.assess(cached({ metadata: { name: 'b', namespace: 'legacy' }, spec }), p, undefined, NOW))).to.deep.equal([]);
+  });
+
+  it('a pod whose labels changed is matched against its new labels', () => {
+    const memo = new VerdictMemo();
+    const p = active({ match: { podSelector: { matchLabels: { app: 'web' } } } }).resolved;
+    const spec = deepFreeze({ containers: [writable('nginx')] });
+    const labelled = (app: string): Pod => cached({ metadata: { name: 'web', namespace: 'shop', labels: { app } }, spec });
+    expect(keys(memo.assess(labelled('web'), p, undefined, NOW))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    expect(keys(memo.assess(labelled('api'), p, undefined, NOW))).to.equal('pod labels do not match match.podSelector');
+  });
+
+  it('a new policy generation is evaluated afresh', () => {
+    const memo = new VerdictMemo();
+    const web = cached(pod('shop', 'web', [writable('nginx', { privileged: true })]));
+    const store = new Store<ReturnType<typeof policy>>((p) => p.metadata.name);
+    const policies = new PolicySet(store);
+    store.upsert(policy('p', {}));
+    expect(keys(memo.assess(web, policies.get('p')!.resolved, undefined, NOW))).to.deep.equal(['nginx:privileged', 'nginx:readOnlyRootFilesystem']);
+    store.upsert(policy('p', { rules: { readOnlyRootFilesystem: false } }, { generation: 2 }));
+    expect(keys(memo.assess(web, policies.get('p')!.resolved, undefined, NOW))).to.deep.equal(['nginx:privileged']);
+  });
+
+  it('an exemption stops applying at its expiry, and applies again for a `now` before it', () => {
+    const memo = new VerdictMemo();
+    const expires = new Date(NOW.getTime() + 60_000);
+    const p = active({ exemptions: [{ containers: ['nginx'], expires: expires.toISOString(), reason: 'T-1' }] }).resolved;
+    const web = cached(pod('shop', 'web', [writable('nginx')]));
+    expect(keys(memo.assess(web, p, undefined, NOW))).to.deep.equal([]);
+    expect(keys(memo.assess(web, p, undefined, new Date(expires.getTime() - 1)))).to.deep.equal([]);
+    expect(keys(memo.assess(web, p, undefined, expires))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    expect(keys(memo.assess(web, p, undefined, new Date(expires.getTime() + 3_600_000)))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    // A clock set back (or a caller with an older `now`) is not answered from a later verdict.
+    expect(keys(memo.assess(web, p, undefined, NOW))).to.deep.equal([]);
+  });
+
+  it('an exemption that starts covering a pod after a not-yet-expired one lapses is not missed', () => {
+    const memo = new VerdictMemo();
+    const soon = new Date(NOW.getTime() + 1_000).toISOString();
+    const later = new Date(NOW.getTime() + 120_000).toISOString();
+    const p = active({ exemptions: [
+      { containers: ['nginx'], expires: soon, reason: 'short' }, { containers: ['nginx'], expires: later, reason: 'long' },
+    ] }).resolved;
+    const web = cached(pod('shop', 'web', [writable('nginx')]));
+    expect(keys(memo.assess(web, p, undefined, NOW))).to.deep.equal([]);
+    expect(keys(memo.assess(web, p, undefined, new Date(NOW.getTime() + 2_000)))).to.deep.equal([]);
+    expect(keys(memo.assess(web, p, undefined, new Date(NOW.getTime() + 120_000)))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+  });
+
+  it('evaluates pods that are not frozen every time (only cached, frozen objects are remembered)', () => {
+    const memo = new VerdictMemo();
+    const p = active({}).resolved;
+    const web = pod('shop', 'web', [writable('nginx')]);
+    expect(keys(memo.assess(web, p, undefined, NOW))).to.deep.equal(['nginx:readOnlyRootFilesystem']);
+    web.spec.containers[0]!.securityContext = { readOnlyRootFilesystem: true };
+    expect(keys(memo.assess(web, p, undefined, NOW))).to.deep.equal([]);
+  });
+
+  it('hands out remembered verdicts frozen, so that no caller can change what others read', () => {
+    const memo = new VerdictMemo();
+    const v = memo.assess(cached(pod('shop', 'web', [writable('nginx')])), active({}).resolved, undefined, NOW);
+    expect(v.matched).to.equal(true);
+    if (!v.matched) return;
+    expect(Object.isFrozen(v.findings)).to.equal(true);
+    expect(Object.isFrozen(findingKeys(v.findings))).to.equal(true);
+    expect(() => v.findings.push(v.findings[0]!)).to.throw(TypeError);
   });
 });

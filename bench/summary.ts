@@ -22,7 +22,9 @@ export function summaryRow(r: R): [string, string] | undefined {
         `RSS peak **${get(r, 'operatorRun', 'rssPeakMiB') as number} MiB**, settled **${get(r, 'operatorRun', 'rssSettledMiB') as number} MiB** (${get(r, 'operatorRun', 'perPodKiB') as number} KiB/pod over the empty-cluster RSS)`,
         typeof get(r, 'apiCeiling', 'ratePerSec') !== 'number' ? `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s (no ceiling measured in this run)`
           : `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
-        `${get(r, 'operatorRun', 'requests', 'PUT leases') as number | undefined ?? 0} Lease renewals`,
+        // Older results have only apiserver_request_total's count, which includes kube-apiserver's own Lease.
+        typeof get(r, 'operatorRun', 'leaseRenewals') === 'number' ? `${get(r, 'operatorRun', 'leaseRenewals') as number} Lease renewals`
+          : `${get(r, 'operatorRun', 'requests', 'PUT leases') as number | undefined ?? 0} Lease writes (the operator's and kube-apiserver's own)`,
         typeof get(r, 'baselineRun', 'rssPeakMiB') !== 'number' ? 'makeInformer baseline: not run'
           : `makeInformer baseline: all labelled ${ms(get(r, 'baselineRun', 'allLabelledMs'))} (${get(r, 'baselineRun', 'labelRatePerSec') as number}/s), RSS peak ${get(r, 'baselineRun', 'rssPeakMiB') as number} MiB, ${get(r, 'baselineRun', 'perPodKiB') as number} KiB/pod: ours **${get(r, 'ratios', 'time') as number | null ?? '—'}× the time, ${get(r, 'ratios', 'memoryPerPod') as number}× the memory per pod**`,
       ].join('; ')];

@@ -76,6 +76,8 @@ export class LabelWatch {
  */
 export class ObjectWatch<T> {
   readonly seen = new Map<string, number>();
+  /** MODIFIED events seen, by object name (a Lease's renewals, for one). */
+  readonly modified = new Map<string, number>();
   private readonly abort = new AbortController();
 
   private constructor(private readonly done: (obj: T) => boolean) {}
@@ -99,6 +101,7 @@ export class ObjectWatch<T> {
         while ((nl = buf.indexOf('\n')) >= 0) {
           const ev = JSON.parse(buf.slice(0, nl)) as { type: string; object: T & { metadata: { name: string } } };
           buf = buf.slice(nl + 1);
+          if (ev.type === 'MODIFIED') this.modified.set(ev.object.metadata.name, (this.modified.get(ev.object.metadata.name) ?? 0) + 1);
           if ((ev.type === 'ADDED' || ev.type === 'MODIFIED') && !this.seen.has(ev.object.metadata.name) && this.done(ev.object)) {
             this.seen.set(ev.object.metadata.name, performance.now());
           }

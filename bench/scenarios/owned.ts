@@ -11,11 +11,11 @@
 import path from 'node:path';
 import { repoRoot } from '../../test/support/controlplane/binaries.js';
 import { applyLabel, createOwned, inParallel, ownedNames, type OwnedWorkloads } from '../lib/objects.js';
-import { NodeProcess, Operator, operatorRunInfo, type RssSample } from '../lib/operator.js';
+import { NodeProcess, Operator, OPERATOR_NAMESPACE, operatorRunInfo, type RssSample } from '../lib/operator.js';
 import { requestDelta } from '../lib/cluster.js';
 import { type Result, type ScenarioContext, type ScenarioFamily, numberAfter, sleep } from '../lib/scenario.js';
 import { round1, spanRate } from '../lib/stats.js';
-import { LabelWatch, LABEL_VIOLATION } from '../lib/watch.js';
+import { LabelWatch, LABEL_VIOLATION, ObjectWatch } from '../lib/watch.js';
 
 const NS = 'bench-owned';
 const POLICY = 'bench';
@@ -118,6 +118,9 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
   console.error(`owned-${count}: baseline labelled all in ${baseline.allLabelledMs} ms`);
 
   const before = await cluster.requestCounts();
+  // The operator's Lease renewals, by watching its namespace's Leases: apiserver_request_total's PUT leases also
+  // counts kube-apiserver's own identity Lease in kube-system.
+  const leases = await ObjectWatch.start(cluster.http, `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases`, () => true);
   const operator = await Operator.create(cluster.kubeconfig);
   const ours = await labellerRun(ctx, operator, `${LABEL_VIOLATION}=true`, w, async (startedAt, exited) => {
     let statusCompleteMs: number | null = null;
@@ -131,6 +134,8 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
     return { statusCompleteMs };
   });
   const requests = requestDelta(before, await cluster.requestCounts());
+  leases.stop();
+  const leaseRenewals = [...leases.modified.values()].reduce((a, b) => a + b, 0);
 
   const perPodKiB = (settled: number | null, idle: number): number | null =>
     settled === null ? null : Math.round(((settled - idle) * 1024 / pods) * 100) / 100;
@@ -141,7 +146,7 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
   return {
     scenario: `owned-${count}`, operator: operatorRunInfo(), pods, deployments: w.deployments, violatingPods: w.violatingPods.length,
     createSeconds, apiCeiling, emptyRssMiB: empty,
-    operatorRun: { ...ours, doneMs, requests, perPodKiB: ourPerPod,
+    operatorRun: { ...ours, doneMs, requests, leaseRenewals, perPodKiB: ourPerPod,
       labelRateOfCeiling: ours.labelRatePerSec === null ? null : Math.round((ours.labelRatePerSec / apiCeiling.ratePerSec) * 100) / 100 },
     baselineRun: { ...baseline, perPodKiB: baselinePerPod },
     ratios: {

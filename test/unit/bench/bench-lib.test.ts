@@ -5,6 +5,7 @@ import { correlate, parseGcTrace } from '../../../bench/lib/gctrace.js';
 import { shippedFlags } from '../../../bench/lib/operator.js';
 import { familyOf, numberAfter, type ScenarioFamily } from '../../../bench/lib/scenario.js';
 import { percentiles, spanRate } from '../../../bench/lib/stats.js';
+import { summaryRow } from '../../../bench/summary.js';
 
 describe('benchmark helpers', () => {
   it('percentiles of a sample', () => {
@@ -71,5 +72,14 @@ describe('benchmark helpers', () => {
     expect(c.gcWallMsPerRequest).to.be.closeTo(1.4003, 1e-9);
     expect(c.outsideGcShare).to.equal(0.97); // the 10 ms request at 6550 falls in the 100 ms collection too
     expect(c.outsideGcP99Ms).to.equal(10);
+  });
+
+  it('the owned-N summary counts the operator\'s Lease renewals, not kube-apiserver\'s own Lease writes', () => {
+    const run = { scenario: 'owned-100', pods: 100, deployments: 10, violatingPods: 50,
+      operatorRun: { allLabelledMs: 900, requests: { 'PUT leases': 9 }, leaseRenewals: 4 } };
+    expect(summaryRow(run)?.[1]).to.contain('; 4 Lease renewals;');
+    // A result written before the Lease was watched says what its count includes.
+    const { leaseRenewals: _, ...older } = run.operatorRun;
+    expect(summaryRow({ ...run, operatorRun: older })?.[1]).to.contain('; 9 Lease writes (the operator\'s and kube-apiserver\'s own);');
   });
 });

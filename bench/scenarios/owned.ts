@@ -5,6 +5,9 @@
 //   2. baseline  bench/baseline-labeller.ts (client-node's makeInformer, full objects) labels them
 //   3. operator  the operator with the shipped flags: start → every violating pod labelled and the policy
 //                status complete; label rate; RSS sampled every 250 ms, peak, and settled after 20 s idle
+// The ceiling and the labellers also record the CPU per write of kube-apiserver and of the writing process
+// (from /proc, over the ceiling run and from a labeller's first label to its last): where a gap to the ceiling
+// goes on a machine whose cores they share.
 // Each writes its own label key, so each finds all the work still to do. BENCH_OWNED_PARTS (default
 // "ceiling,baseline,operator") runs a subset, for experiments. Memory per pod is (RSS with the pods
 // − RSS of the same process on the empty cluster) / N, for the operator and the baseline alike.
@@ -13,6 +16,7 @@ import { repoRoot } from '../../test/support/controlplane/binaries.js';
 import { applyLabel, createOwned, inParallel, ownedNames, type OwnedWorkloads } from '../lib/objects.js';
 import { NodeProcess, Operator, OPERATOR_NAMESPACE, operatorRunInfo, type RssSample } from '../lib/operator.js';
 import { requestDelta } from '../lib/cluster.js';
+import { cpuSeconds } from '../../test/support/faults/process-sampler.js';
 import { type Result, type ScenarioContext, type ScenarioFamily, numberAfter, sleep } from '../lib/scenario.js';
 import { round1, spanRate } from '../lib/stats.js';
 import { LabelWatch, LABEL_VIOLATION, ObjectWatch } from '../lib/watch.js';
@@ -40,14 +44,22 @@ async function emptyRss(proc: NodeProcess): Promise<number> {
   }
 }
 
+interface Ceiling {
+  writes: number; concurrency: number; seconds: number; ratePerSec: number;
+  /** CPU per write of kube-apiserver and of the writing client (this process), over the whole ceiling run. */
+  cpuMsPerWrite: { apiServer: number; client: number };
+}
+
 /**
  * The API server's rate for the operator's label write, now: a bare client writing to the violating pods
  * with CEILING_CONCURRENCY in flight, for CEILING_MS or until every pod is written.
  */
-async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<{ writes: number; concurrency: number; seconds: number; ratePerSec: number }> {
+async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<Ceiling> {
   // BENCH_CEILING_WATCH=1: a watch of every pod of the namespace is read meanwhile, as the operator's is.
   const watch = process.env.BENCH_CEILING_WATCH ? new LabelWatch(ctx.cluster.http, NS, '') : undefined;
   await watch?.start();
+  const apiServer = ctx.cluster.controlPlane.pidOf('kube-apiserver');
+  const cpu0 = { apiServer: apiServer === undefined ? NaN : cpuSeconds(apiServer), client: process.cpuUsage() };
   const start = performance.now();
   let writes = 0;
   await inParallel(w.violatingPods, CEILING_CONCURRENCY, async (p) => {
@@ -56,12 +68,58 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads): Promise<{ write
     writes++;
   });
   const seconds = (performance.now() - start) / 1000;
+  const client = process.cpuUsage(cpu0.client);
   watch?.stop();
-  return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: Math.round(writes / seconds) };
+  return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: Math.round(writes / seconds),
+    cpuMsPerWrite: { apiServer: msPer(apiServer === undefined ? NaN : cpuSeconds(apiServer) - cpu0.apiServer, writes),
+      client: msPer((client.user + client.system) / 1e6, writes) } };
+}
+
+const msPer = (seconds: number, count: number): number => Math.round((seconds * 1000 / count) * 1000) / 1000;
+
+/** CPU seconds of kube-apiserver and of a labeller over time, to tell whose work a labelling span was. */
+class CpuSampler {
+  readonly samples: { t: number; apiServer: number; labeller: number }[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly apiServer: number | undefined, private readonly labeller: () => number | undefined) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 250);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Milliseconds of CPU per label of each process between the first and the last label (nearest samples). */
+  perLabel(times: readonly number[]): { apiServer: number; labeller: number } | null {
+    const first = times[0];
+    const last = times.at(-1);
+    if (first === undefined || last === undefined || times.length < 2) return null;
+    const at = (t: number): { apiServer: number; labeller: number } | undefined =>
+      this.samples.reduce<{ t: number; apiServer: number; labeller: number } | undefined>((best, s) =>
+        best === undefined || Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best, undefined);
+    const a = at(first);
+    const b = at(last);
+    if (!a || !b || a === b) return null;
+    return { apiServer: msPer(b.apiServer - a.apiServer, times.length), labeller: msPer(b.labeller - a.labeller, times.length) };
+  }
+
+  private sample(): void {
+    const pid = this.labeller();
+    try {
+      this.samples.push({ t: performance.now(), apiServer: this.apiServer === undefined ? NaN : cpuSeconds(this.apiServer),
+        labeller: pid === undefined ? NaN : cpuSeconds(pid) });
+    } catch {
+      // the labeller has just exited; its last sample stands
+    }
+  }
 }
 
 interface LabellerRun {
   allLabelledMs: number | null; labelRatePerSec: number | null; labelled: number; rssPeakMiB: number; rssSettledMiB: number | null;
+  /** CPU per label of kube-apiserver and of the labeller itself, from its first label to its last. */
+  cpuMsPerLabel?: { apiServer: number; labeller: number } | null;
   rssSeries: RssSample[];
   /** The process ended by itself before the work was done (the operator exits when it loses its Lease). */
   unexpectedExit?: { code: number | null; signal: string | null; atMs: number };
@@ -73,6 +131,7 @@ async function labellerRun(ctx: ScenarioContext, proc: NodeProcess, selector: st
   const watch = new LabelWatch(ctx.cluster.http, NS, selector);
   await watch.start();
   proc.start();
+  const cpu = new CpuSampler(ctx.cluster.controlPlane.pidOf('kube-apiserver'), () => proc.pid);
   try {
     const exited = (): boolean => proc.unexpectedExit !== undefined;
     const extraResult = extra?.(proc.startedAt, exited);
@@ -81,13 +140,15 @@ async function labellerRun(ctx: ScenarioContext, proc: NodeProcess, selector: st
     const allLabelledMs = complete ? Math.round((times.at(-1) ?? NaN) - proc.startedAt) : null;
     const more = (await extraResult) ?? {};
     watch.stop();
+    cpu.stop();
     const busyUntil = performance.now() - proc.startedAt;
     if (!exited()) await sleep(SETTLE_MS);
     const rssSeries = proc.sampler?.samples ?? [];
-    return { allLabelledMs, labelRatePerSec: spanRate(times), labelled: times.length, rssPeakMiB: proc.sampler?.peak(0, busyUntil) ?? NaN,
+    return { allLabelledMs, labelRatePerSec: spanRate(times), labelled: times.length, cpuMsPerLabel: cpu.perLabel(times), rssPeakMiB: proc.sampler?.peak(0, busyUntil) ?? NaN,
       rssSettledMiB: exited() ? null : await proc.rssMiB(), rssSeries: [...rssSeries], ...more,
       ...(proc.unexpectedExit ? { unexpectedExit: proc.unexpectedExit } : {}) };
   } finally {
+    cpu.stop();
     await proc.stop();
   }
 }
@@ -110,7 +171,8 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
   const createSeconds = round1((performance.now() - createStart) / 1000);
   console.error(`owned-${count}: ${pods} pods created in ${createSeconds} s`);
 
-  const apiCeiling = parts.has('ceiling') ? await ceiling(ctx, w) : { writes: 0, concurrency: 0, seconds: 0, ratePerSec: NaN };
+  const apiCeiling = parts.has('ceiling') ? await ceiling(ctx, w)
+    : { writes: 0, concurrency: 0, seconds: 0, ratePerSec: NaN, cpuMsPerWrite: { apiServer: NaN, client: NaN } };
   console.error(`owned-${count}: ceiling ${JSON.stringify(apiCeiling)}`);
 
   const baseline = parts.has('baseline') ? await labellerRun(ctx, baselineProc(), `${BASELINE_LABEL}=true`, w)

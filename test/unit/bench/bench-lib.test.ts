@@ -78,6 +78,9 @@ describe('benchmark helpers', () => {
     const run = { scenario: 'owned-100', pods: 100, deployments: 10, violatingPods: 50,
       operatorRun: { allLabelledMs: 900, requests: { 'PUT leases': 9 }, leaseRenewals: 4 } };
     expect(summaryRow(run)?.[1]).to.contain('; 4 Lease renewals;');
+    const split = { ...run, apiCeiling: { ratePerSec: 800, cpuMsPerWrite: { apiServer: 1.9, client: 0.2 } },
+      operatorRun: { ...run.operatorRun, labelRatePerSec: 700, labelRateOfCeiling: 0.88, cpuMsPerLabel: { apiServer: 2.1, labeller: 0.5 } } };
+    expect(summaryRow(split)?.[1]).to.contain('CPU per write: kube-apiserver 1.9 ms in the ceiling (its client 0.2 ms), 2.1 ms during the operator\'s labels (the operator 0.5 ms)');
     // A result written before the Lease was watched says what its count includes.
     const { leaseRenewals: _, ...older } = run.operatorRun;
     expect(summaryRow({ ...run, operatorRun: older })?.[1]).to.contain('; 9 Lease writes (the operator\'s and kube-apiserver\'s own);');

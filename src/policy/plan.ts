@@ -235,8 +235,9 @@ function unmountedPresetPaths(target: TargetContainer, mounted: ReadonlySet<stri
   const missing = (preset?.writablePaths ?? []).filter((path) => !covered(normalizeMountPath(path), mounted));
   if (preset === undefined || missing.length === 0) return undefined;
   const name = target.container['name'];
+  const them = missing.length === 1 ? 'it' : 'them';
   return `container ${JSON.stringify(name)} (${preset.name} image) writes to ${missing.join(', ')}, which the planned read-only ` +
-    'root filesystem leaves without a writable mount: add them to patchOwner.writablePaths or leave patchOwner.presets on';
+    `root filesystem leaves without a writable mount: add ${them} to patchOwner.writablePaths or leave patchOwner.presets on`;
 }
 
 /** Orders ".../containers/N" before ".../initContainers/N", each by index. */

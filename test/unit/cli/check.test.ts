@@ -226,7 +226,7 @@ describe('immutability-operator check', () => {
   describe('a patch that may break a known image', () => {
     const argv = ['--policy', fixture('presets/policy.yaml'), '-f', fixture('presets/nginx.yaml')];
     const WARNING = 'container "nginx" (official nginx image) writes to /var/cache/nginx, which the planned read-only root ' +
-      'filesystem leaves without a writable mount: add them to patchOwner.writablePaths or leave patchOwner.presets on';
+      'filesystem leaves without a writable mount: add it to patchOwner.writablePaths or leave patchOwner.presets on';
 
     it('says so in plan.warnings (-o json), as the operator says it in the status and an Event', async () => {
       const { code, report } = await checkJson(argv);

@@ -115,7 +115,12 @@ describe('policy/presets', () => {
       expect(mountsAfter(object, p)).to.deep.equal({ web: ['/var/run'] });
       expect(p.warnings).to.deep.equal([
         'container "web" (official nginx image) writes to /var/cache/nginx, which the planned read-only root filesystem leaves ' +
-          'without a writable mount: add them to patchOwner.writablePaths or leave patchOwner.presets on',
+          'without a writable mount: add it to patchOwner.writablePaths or leave patchOwner.presets on',
+      ]);
+      const none = plan({ mode: 'Audit', remediation: { patchOwner: { presets: false } } }, object);
+      expect(none.warnings, 'two paths unmounted: "them"').to.deep.equal([
+        'container "web" (official nginx image) writes to /var/cache/nginx, /var/run, which the planned read-only root filesystem ' +
+          'leaves without a writable mount: add them to patchOwner.writablePaths or leave patchOwner.presets on',
       ]);
     });
 

@@ -84,6 +84,24 @@ export async function createOwned(http: KubeHttp, ns: string, w: OwnedWorkloads,
 }
 
 /**
+ * Gives back everything `fieldManager` applied to the pod: server-side apply of no fields removes the fields
+ * it alone owned and its managedFields entry. Each writer of owned-N then finds the pods as the first one did;
+ * otherwise every later writer's apply merges one more manager's entry and costs kube-apiserver more.
+ */
+export function releaseFields(http: KubeHttp, ns: string, name: string, fieldManager: string): Promise<void> {
+  return http.write('PATCH', `/api/v1/namespaces/${ns}/pods/${name}`, {
+    query: { fieldManager, force: true }, contentType: ContentTypes.apply,
+    body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns } },
+  });
+}
+
+/** The field managers recorded on the pod, e.g. to check that releaseFields left none of a writer's behind. */
+export async function fieldManagers(http: KubeHttp, ns: string, name: string): Promise<string[]> {
+  const pod = await http.request<{ metadata: { managedFields?: { manager?: string }[] } }>('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
+  return (pod.metadata.managedFields ?? []).map((f) => f.manager ?? '');
+}
+
+/**
  * The operator's label write, byte for byte in shape (server-side apply of one label and one annotation,
  * answer drained unread), under another key and field manager: the API server's ceiling for the same work.
  */

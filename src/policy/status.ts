@@ -4,6 +4,7 @@ import {
   MAX_STATUS_FINDINGS, MAX_STATUS_MESSAGE_CHARS, MAX_STATUS_VIOLATIONS, Reasons,
   type ActionCounts, type ImmutabilityPolicyStatus, type WorkloadAction, type WorkloadViolation,
 } from '../api/types.js';
+import { deepEqual } from '../runtime/json.js';
 import { setConditions, type DesiredCondition } from './conditions.js';
 
 /** What one matched pod contributes to a policy's status. */
@@ -155,21 +156,8 @@ export function statusChanged(previous: ImmutabilityPolicyStatus | undefined, ne
   const ours = new Set((next.conditions ?? []).map((c) => c.type));
   const stripped = (s: ImmutabilityPolicyStatus): ImmutabilityPolicyStatus =>
     ({ ...s, lastEvaluationTime: undefined, conditions: s.conditions?.filter((c) => ours.has(c.type)) });
-  const a = stripped(previous);
-  const b = stripped(next);
-  // Usually `previous` is our own last write, built in the same key order: equal as written means equal.
-  // Otherwise (read back from the API server) keys are compared in sorted order.
-  if (JSON.stringify(a) === JSON.stringify(b)) return false;
-  return JSON.stringify(a, sortedKeys) !== JSON.stringify(b, sortedKeys);
-}
-
-function sortedKeys(_key: string, value: unknown): unknown {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
-  const record = value as Record<string, unknown>;
-  const sorted: Record<string, unknown> = {};
-  // Code-unit order, not localeCompare: any fixed order will do, and the locale's cost a status pass 3 ms.
-  for (const key of Object.keys(record).sort()) sorted[key] = record[key];
-  return sorted;
+  // Key order does not matter (a status read back from the API server comes in another order than we built it).
+  return !deepEqual(stripped(previous), stripped(next));
 }
 
 /** namespace, then kind, then name: field by field, so "team" sorts before "team-a". */

@@ -30,6 +30,7 @@ import { parseBindAddress, type RunningServer } from './observability/http-serve
 import { kubeAuthorizer } from './observability/kube-authorizer.js';
 import { watchEventLoop } from './observability/event-loop.js';
 import { heapFit } from './observability/heap-limit.js';
+import { startHeapReclaimer, v8Heap } from './observability/heap-reclaim.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
@@ -110,6 +111,15 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
     prepareLeading: (signal) => remediator.loadRecordedActions(signal),
   });
 
+  const reclaimableHeap = v8Heap();
+  const stopHeapReclaimer = reclaimableHeap ? startHeapReclaimer({
+    activity: () => manager.activity(), heap: reclaimableHeap, clock, logger: logger.child({ component: 'heap' }),
+    onReclaimed: (freedBytes) => {
+      metrics.heapReclaims.inc();
+      metrics.heapReclaimedBytes.inc(freedBytes);
+    },
+  }) : (): void => undefined;
+
   const driftDetection = await startDriftDetection({
     audit: config.audit, falco: config.falco, registry: drift, caches, policies, enqueuePod: (key) => manager.enqueuePod(key),
     events, metrics, logger, clock,
@@ -182,6 +192,7 @@ export async function runOperator(config: RunConfig, opts: { signals?: boolean }
   await Promise.all(servers.map((s) => s.close()));
   http.close();
   stopEventLoopWatch();
+  stopHeapReclaimer();
   logger.info('operator stopped', { exitCode });
   return exitCode;
 }

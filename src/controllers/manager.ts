@@ -148,6 +148,7 @@ const RATE_LIMITS: Record<ControllerName, RateLimitOptions> = {
 
 export class ControllerManager {
   private queues?: Queues;
+  private reconciled = 0;
 
   constructor(private readonly opts: ManagerOptions) {
     for (const w of WATCHES) {
@@ -238,6 +239,16 @@ export class ControllerManager {
     this.queues?.policy.addAfter(policy, this.opts.statusIntervalMs);
   }
 
+  /**
+   * Keys ready or being processed in every queue (not those waiting on a delay), and reconciles finished so
+   * far: whether the work has drained (observability/heap-reclaim.ts gives memory back then).
+   */
+  activity(): { pending: number; reconciled: number } {
+    let pending = 0;
+    for (const queue of Object.values(this.queues ?? {})) pending += queue.len() + queue.processingCount();
+    return { pending, reconciled: this.reconciled };
+  }
+
   private route(keys: EventKeys): void {
     const queues = this.queues;
     if (!queues) return;
@@ -281,6 +292,7 @@ export class ControllerManager {
         log.error('giving up on key after repeated failures', { key, ...errorFields(err) });
       },
       onResult: (_key, durationMs, outcome: ReconcileOutcome) => {
+        this.reconciled++;
         metrics.reconcileDuration.observe({ controller, result: outcome }, durationMs / 1000);
         metrics.reconcileTotal.inc({ controller, result: outcome });
       },

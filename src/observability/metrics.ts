@@ -45,6 +45,10 @@ export interface Metrics {
   readonly falcoAlerts: ClosedCounter<never, { outcome: (typeof FALCO_ALERT_OUTCOMES)[number] }>;
   /** 1 while this replica holds the leader lease, else 0. */
   readonly leader: Gauge;
+  /** Compacting collections asked of V8 after a drained backlog (observability/heap-reclaim.ts). */
+  readonly heapReclaims: Counter;
+  /** V8 heap those reclaims gave back (committed bytes). */
+  readonly heapReclaimedBytes: Counter;
   /** Drops the per-policy gauges of a deleted policy so that they stop being exported. */
   forgetPolicy(policy: string): void;
 }
@@ -130,6 +134,16 @@ export function createMetrics(registry: Registry = new Registry(), opts: Metrics
     registers,
   });
   leader.set(0);
+  const heapReclaims = new Counter({
+    name: `${METRIC_PREFIX}heap_reclaims_total`,
+    help: 'Compacting garbage collections the operator asked of V8 after its work queues drained.',
+    registers,
+  });
+  const heapReclaimedBytes = new Counter({
+    name: `${METRIC_PREFIX}heap_reclaimed_bytes_total`,
+    help: 'V8 heap (committed bytes) given back by those collections.',
+    registers,
+  });
 
   if (opts.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });
@@ -148,6 +162,8 @@ export function createMetrics(registry: Registry = new Registry(), opts: Metrics
     auditEvents,
     falcoAlerts,
     leader,
+    heapReclaims,
+    heapReclaimedBytes,
     forgetPolicy(policy: string): void {
       violations.remove({ policy });
       driftedPods.remove({ policy });

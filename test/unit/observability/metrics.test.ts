@@ -14,6 +14,8 @@ const EXPECTED: ReadonlyArray<[name: string, type: string, labels: string[]]> = 
   ['immutability_operator_audit_events_total', 'counter', ['source', 'outcome']],
   ['immutability_operator_falco_alerts_total', 'counter', ['outcome']],
   ['immutability_operator_leader', 'gauge', []],
+  ['immutability_operator_heap_reclaims_total', 'counter', []],
+  ['immutability_operator_heap_reclaimed_bytes_total', 'counter', []],
 ];
 
 describe('observability/metrics', () => {
@@ -39,6 +41,8 @@ describe('observability/metrics', () => {
     m.actions.inc({ policy: 'prod', action: 'evict', result: 'success' });
     m.auditEvents.inc({ source: 'webhook', outcome: 'accepted' });
     m.leader.set(1);
+    m.heapReclaims.inc();
+    m.heapReclaimedBytes.inc(52 * 1024 * 1024);
     const text = await m.registry.metrics();
     for (const line of [
       'immutability_operator_reconcile_duration_seconds_count{controller="pod",result="success"} 1',
@@ -51,6 +55,8 @@ describe('observability/metrics', () => {
       'immutability_operator_actions_total{policy="prod",action="evict",result="success"} 1',
       'immutability_operator_audit_events_total{source="webhook",outcome="accepted"} 1',
       'immutability_operator_leader 1',
+      'immutability_operator_heap_reclaims_total 1',
+      'immutability_operator_heap_reclaimed_bytes_total 54525952',
     ]) {
       expect(text).to.contain(`\n${line}\n`);
     }

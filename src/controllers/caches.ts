@@ -94,7 +94,7 @@ export function createCaches(opts: {
   const stores = createStores();
   const { pods, namespaces, policies, replicaSets, jobs, workloads } = stores;
 
-  const reflector = <T>(name: string, path: string, store: Store<T>, transform: (raw: unknown) => T | undefined): Reflector<T> =>
+  const reflector = <T>(name: string, path: string, store: Store<T>, transform: (raw: unknown, cached: T | undefined) => T | undefined): Reflector<T> =>
     new Reflector<T>({
       name, source: opts.source(path), store, transform, clock: opts.clock, watchTimeoutSec: opts.watchTimeoutSec,
       logger: opts.logger.child({ reflector: name }),
@@ -103,7 +103,7 @@ export function createCaches(opts: {
   // One interner for every cache: a ReplicaSet and its pods repeat the same namespace and labels.
   const interner = new Interner();
   const reflectors = [
-    reflector('pods', Paths.pods, pods, (raw) => slimPod(raw, interner)),
+    reflector('pods', Paths.pods, pods, (raw, cached) => slimPod(raw, interner, cached)),
     reflector('namespaces', Paths.namespaces, namespaces, slimNamespace),
     reflector('immutabilitypolicies', Paths.policies, policies, slimPolicy),
     reflector('replicasets', Paths.replicaSets, replicaSets, (raw) => slimOwned(raw, interner)),

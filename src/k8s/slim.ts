@@ -4,7 +4,7 @@
 // copy for all of them.
 import type { Container, KubeMeta, OwnerReference, Pod, PodSpec, Volume, VolumeMount } from '../api/kube.js';
 import { GROUP } from '../api/types.js';
-import { isRecord } from '../runtime/json.js';
+import { deepEqual, isRecord } from '../runtime/json.js';
 import { deepFreeze, type Interner } from './intern.js';
 
 type Raw = Record<string, unknown>;
@@ -34,32 +34,49 @@ export interface SlimMetaOptions {
    */
   resourceVersion?: boolean;
   interner?: Interner;
+  /**
+   * The cached slim form of the same object, if any: its parts (and strings) that are equal to the new ones
+   * are kept instead of the new copies. Every write to a pod comes back through the watch as the whole pod;
+   * most of it did not change, and keeping the cached parts spares the interner's look-up (a JSON text of
+   * each part) and lets the new copies die young instead of being promoted to the old generation.
+   */
+  previous?: KubeMeta | undefined;
 }
 
 export function slimMeta(raw: unknown, opts: SlimMetaOptions = {}): KubeMeta | undefined {
   if (!isRecord(raw) || typeof raw.name !== 'string') return undefined;
   const share = opts.interner;
-  const meta: KubeMeta = { name: raw.name };
-  if (typeof raw.namespace === 'string') meta.namespace = share ? share.string(raw.namespace) : raw.namespace;
-  if (typeof raw.uid === 'string') meta.uid = raw.uid;
+  const prev = opts.previous;
+  const meta: KubeMeta = { name: same(prev?.name, raw.name) };
+  if (typeof raw.namespace === 'string') meta.namespace = prev?.namespace === raw.namespace ? prev.namespace : share ? share.string(raw.namespace) : raw.namespace;
+  if (typeof raw.uid === 'string') meta.uid = same(prev?.uid, raw.uid);
   if (typeof raw.resourceVersion === 'string' && opts.resourceVersion !== false) meta.resourceVersion = raw.resourceVersion;
   if (typeof raw.generation === 'number') meta.generation = raw.generation;
-  if (isRecord(raw.labels)) meta.labels = shared(share, raw.labels as Record<string, string>);
+  if (isRecord(raw.labels)) meta.labels = shared(share, raw.labels as Record<string, string>, prev?.labels);
   if (opts.annotations !== 'none') {
     const annotations = ownAnnotations(raw.annotations);
-    if (annotations) meta.annotations = shared(share, annotations);
+    if (annotations) meta.annotations = shared(share, annotations, prev?.annotations);
   }
   if (Array.isArray(raw.ownerReferences)) {
     meta.ownerReferences = shared(share, raw.ownerReferences
       .map((o) => pick<OwnerReference>(o, ['apiVersion', 'kind', 'name', 'uid', 'controller']))
-      .filter((o): o is OwnerReference => o !== undefined));
+      .filter((o): o is OwnerReference => o !== undefined), prev?.ownerReferences);
   }
-  if (typeof raw.deletionTimestamp === 'string') meta.deletionTimestamp = raw.deletionTimestamp;
+  if (typeof raw.deletionTimestamp === 'string') meta.deletionTimestamp = same(prev?.deletionTimestamp, raw.deletionTimestamp);
   return meta;
 }
 
-/** The interned copy when there is an interner; else the value itself, frozen all the same. */
-function shared<T extends object>(interner: Interner | undefined, value: T): T {
+/** The cached copy of a string when it is equal: the new one is garbage at once. */
+function same(previous: string | undefined, value: string): string {
+  return previous === value ? previous : value;
+}
+
+/**
+ * The cached part when it equals `value`; else the interned copy when there is an interner; else the value
+ * itself, frozen all the same.
+ */
+function shared<T extends object>(interner: Interner | undefined, value: T, previous?: T): T {
+  if (previous !== undefined && deepEqual(previous, value)) return previous;
   return interner ? interner.value(value) : deepFreeze(value);
 }
 
@@ -96,16 +113,35 @@ export function slimPodSpec(raw: unknown): PodSpec | undefined {
   return spec;
 }
 
-/** A cached pod: slim, frozen, its shared parts interned when `interner` is given. */
-export function slimPod(raw: unknown, interner?: Interner): Pod | undefined {
+/**
+ * A cached pod: slim, frozen, its shared parts interned when `interner` is given. With `previous` (the cached
+ * pod of the same key), equal parts are the cached ones, and a pod equal to it in all we keep is `previous`
+ * itself: a watch event that changed nothing we keep allocates nothing that outlives it.
+ */
+export function slimPod(raw: unknown, interner?: Interner, previous?: Pod): Pod | undefined {
   if (!isRecord(raw)) return undefined;
-  const metadata = slimMeta(raw.metadata, { resourceVersion: false, interner });
+  const metadata = slimMeta(raw.metadata, { resourceVersion: false, interner, previous: previous?.metadata });
   const spec = slimPodSpec(raw.spec);
   if (!metadata || !spec) return undefined;
-  const pod: Pod = { metadata, spec: shared(interner, spec) };
-  if (isRecord(raw.status) && typeof raw.status.phase === 'string') pod.status = shared(interner, { phase: raw.status.phase });
+  const pod: Pod = { metadata, spec: shared(interner, spec, previous?.spec) };
+  if (isRecord(raw.status) && typeof raw.status.phase === 'string') {
+    pod.status = shared(interner, { phase: raw.status.phase }, previous?.status as { phase: string } | undefined);
+  }
+  if (previous !== undefined && samePod(previous, pod)) return previous;
   Object.freeze(metadata);
   return Object.freeze(pod);
+}
+
+/** Whether `next`, built with `previous`'s parts where equal, is equal to it: its parts are then identical. */
+function samePod(previous: Pod, next: Pod): boolean {
+  return previous.spec === next.spec && previous.status === next.status && sameFields(previous.metadata, next.metadata);
+}
+
+function sameFields(a: object, b: object): boolean {
+  const ak = Object.keys(a);
+  if (ak.length !== Object.keys(b).length) return false;
+  for (const k of ak) if ((a as Raw)[k] !== (b as Raw)[k]) return false;
+  return true;
 }
 
 export interface SlimOwned {

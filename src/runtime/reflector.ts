@@ -20,8 +20,12 @@ export interface ReflectorOptions<T> {
   name: string;
   source: ListWatchSource<T>;
   store: Store<T>;
-  /** Slims a raw object before caching; returning `undefined` means "not wanted" (and removes a cached copy). */
-  transform?: (raw: unknown) => T | undefined;
+  /**
+   * Slims a raw object before caching; returning `undefined` means "not wanted" (and removes a cached copy).
+   * `cached` is the store's object of the same key, if any: a transform may reuse its equal parts, or return it
+   * as it is when nothing it keeps changed (the store then has nothing to do).
+   */
+  transform?: (raw: unknown, cached: T | undefined) => T | undefined;
   /**
    * Store key of a raw object, used when `transform` drops an object or cannot be applied to a deletion.
    * Must agree with the store's `keyOf`. Default: `namespace/name` (or `name`) from metadata.
@@ -211,7 +215,7 @@ export class Reflector<T> {
           // A failing prefetch is seen by the `await` of the next turn; until then it must not count as unhandled.
           next?.catch(() => undefined);
           for (const raw of page.items) {
-            const t = this.transformSafe(raw);
+            const t = this.transformSafe(raw, true);
             if (t.ok && t.obj !== undefined) items.push(t.obj);
           }
           resourceVersion = page.resourceVersion;
@@ -322,7 +326,7 @@ export class Reflector<T> {
         break;
       case 'ADDED':
       case 'MODIFIED': {
-        const t = this.transformSafe(raw);
+        const t = this.transformSafe(raw, true);
         if (!t.ok) break;
         const obj = t.obj;
         if (obj !== undefined) {
@@ -334,7 +338,7 @@ export class Reflector<T> {
         break;
       }
       case 'DELETED': {
-        const t = this.transformSafe(raw);
+        const t = this.transformSafe(raw, false);
         const key = t.ok && t.obj !== undefined ? store.keyOf(t.obj) : this.keyOfRaw(raw);
         if (key !== undefined) this.guardStore(() => store.delete(key));
         break;
@@ -349,10 +353,12 @@ export class Reflector<T> {
    * A transform that throws skips that one event (logged, cache untouched) instead of breaking the stream for
    * every object; `ok: true, obj: undefined` is a deliberate drop.
    */
-  private transformSafe(raw: unknown): { ok: true; obj: T | undefined } | { ok: false } {
-    if (!this.opts.transform) return { ok: true, obj: raw as T };
+  private transformSafe(raw: unknown, withCached: boolean): { ok: true; obj: T | undefined } | { ok: false } {
+    const { transform, store } = this.opts;
+    if (!transform) return { ok: true, obj: raw as T };
     try {
-      return { ok: true, obj: this.opts.transform(raw) };
+      const key = withCached ? this.keyOfRaw(raw) : undefined;
+      return { ok: true, obj: transform(raw, key === undefined ? undefined : store.get(key)) };
     } catch (err) {
       this.logError('transform failed; object skipped', err, { key: this.keyOfRaw(raw) });
       return { ok: false };

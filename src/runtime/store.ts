@@ -32,6 +32,7 @@ export interface StoreOptions<T> {
 export class Store<T> {
   private readonly items = new Map<string, T>();
   private readonly listeners = new Set<StoreListener<T>>();
+  private snapshot: readonly StoreListener<T>[] | undefined;
   private readonly indexers = new Map<string, (obj: T) => string[]>();
   /** index name → index value → keys */
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
@@ -75,7 +76,16 @@ export class Store<T> {
   /** Registers a listener; returns a function that unregisters it. */
   onChange(listener: StoreListener<T>): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.snapshot = undefined;
+    return () => {
+      this.snapshot = undefined;
+      return this.listeners.delete(listener);
+    };
+  }
+
+  /** The listeners as an array that registering or unregistering one replaces rather than edits. */
+  private listenerList(): readonly StoreListener<T>[] {
+    return (this.snapshot ??= [...this.listeners]);
   }
 
   /**
@@ -106,12 +116,13 @@ export class Store<T> {
   upsert(obj: T): void {
     const key = this.keyOf(obj);
     const old = this.items.get(key);
+    if (old === obj) return; // the cached object itself (a transform that found nothing changed)
     if (old !== undefined && this.equals(old, obj)) {
       this.put(key, obj, old); // keep the newest copy without telling anyone
       return;
     }
     this.put(key, obj, old);
-    this.emit([old === undefined ? { type: 'added', key, obj } : { type: 'updated', key, obj, old }]);
+    this.emitOne(old === undefined ? { type: 'added', key, obj } : { type: 'updated', key, obj, old });
   }
 
   /** Removes one object; emits `deleted` if it was cached. */
@@ -120,7 +131,7 @@ export class Store<T> {
     if (old === undefined) return;
     this.unindex(key, old);
     this.items.delete(key);
-    this.emit([{ type: 'deleted', key, obj: old }]);
+    this.emitOne({ type: 'deleted', key, obj: old });
   }
 
   /**
@@ -150,15 +161,27 @@ export class Store<T> {
   }
 
   private put(key: string, obj: T, old: T | undefined): void {
-    if (old !== undefined) this.unindex(key, old);
     this.items.set(key, obj);
-    for (const [name, fn] of this.indexers) this.indexOne(name, fn, key, obj);
+    for (const [name, fn] of this.indexers) {
+      // Most updates (a label, a status) keep an object's index values: then its index entries stay as they are.
+      const values = fn(obj);
+      if (old !== undefined) {
+        const before = fn(old);
+        if (sameValues(before, values)) continue;
+        this.unindexValues(name, key, before);
+      }
+      this.indexValues(name, key, values);
+    }
   }
 
   private indexOne(name: string, fn: (obj: T) => string[], key: string, obj: T): void {
+    this.indexValues(name, key, fn(obj));
+  }
+
+  private indexValues(name: string, key: string, values: readonly string[]): void {
     const index = this.indexes.get(name);
     if (!index) return;
-    for (const value of new Set(fn(obj))) {
+    for (const value of values) {
       let keys = index.get(value);
       if (!keys) index.set(value, (keys = new Set()));
       keys.add(key);
@@ -166,14 +189,16 @@ export class Store<T> {
   }
 
   private unindex(key: string, obj: T): void {
-    for (const [name, fn] of this.indexers) {
-      const index = this.indexes.get(name);
-      if (!index) continue;
-      for (const value of new Set(fn(obj))) {
-        const keys = index.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) index.delete(value);
-      }
+    for (const [name, fn] of this.indexers) this.unindexValues(name, key, fn(obj));
+  }
+
+  private unindexValues(name: string, key: string, values: readonly string[]): void {
+    const index = this.indexes.get(name);
+    if (!index) return;
+    for (const value of values) {
+      const keys = index.get(value);
+      keys?.delete(key);
+      if (keys?.size === 0) index.delete(value);
     }
   }
 
@@ -183,16 +208,33 @@ export class Store<T> {
    */
   private emit(events: readonly StoreEvent<T>[]): void {
     let first: { err: unknown } | undefined;
-    for (const ev of events) {
-      for (const listener of [...this.listeners]) {
-        try {
-          listener(ev);
-        } catch (err) {
-          if (this.onListenerError) this.onListenerError(err, ev);
-          else first ??= { err };
-        }
-      }
-    }
+    for (const ev of events) first = this.deliver(ev, first);
     if (first) throw first.err;
   }
+
+  /** `emit` of one event, without an array: what every watch event of a changed object costs. */
+  private emitOne(ev: StoreEvent<T>): void {
+    const first = this.deliver(ev, undefined);
+    if (first) throw first.err;
+  }
+
+  private deliver(ev: StoreEvent<T>, first: { err: unknown } | undefined): { err: unknown } | undefined {
+    // A listener may unsubscribe (itself or another) while the event is delivered: iterate over a snapshot.
+    for (const listener of this.listenerList()) {
+      try {
+        listener(ev);
+      } catch (err) {
+        if (this.onListenerError) this.onListenerError(err, ev);
+        else first ??= { err };
+      }
+    }
+    return first;
+  }
+}
+
+/** Whether two lists of index values are the same, in the same order (an index function is deterministic). */
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -119,6 +119,56 @@ describe('k8s/slim slimPod', () => {
     expect(slimPod(rawPod())).to.deep.equal(a); // interning changes no value
   });
 
+  it('is the cached pod itself when an event changed nothing it keeps (resourceVersion, managedFields, status)', () => {
+    const interner = new Interner();
+    const cached = slimPod(rawPod(), interner)!;
+    const raw = rawPod();
+    const meta = raw.metadata as Record<string, unknown>;
+    meta.resourceVersion = '43';
+    meta.managedFields = [{ manager: 'someone-else', operation: 'Apply' }];
+    (raw.status as Record<string, unknown>).podIP = '10.0.0.2';
+    expect(slimPod(raw, interner, cached)).to.equal(cached);
+  });
+
+  it('keeps the cached parts that did not change and takes the new ones that did', () => {
+    const interner = new Interner();
+    const cached = slimPod(rawPod(), interner)!;
+    const raw = rawPod();
+    const meta = raw.metadata as Record<string, unknown>;
+    meta.labels = { app: 'web', [LABEL_VIOLATION]: 'true', extra: 'x' };
+    meta.annotations = { [ANNOTATION_VIOLATIONS]: 'nginx:privileged,nginx:readOnlyRootFilesystem' };
+    const next = slimPod(raw, interner, cached)!;
+    expect(next).to.not.equal(cached);
+    expect(next).to.deep.equal(slimPod(raw)); // reuse changes no value
+    expect(next.spec).to.equal(cached.spec);
+    expect(next.status).to.equal(cached.status);
+    expect(next.metadata.ownerReferences).to.equal(cached.metadata.ownerReferences);
+    expect(next.metadata.labels).to.deep.equal(meta.labels);
+    expect(next.metadata.annotations).to.deep.equal({ [ANNOTATION_VIOLATIONS]: 'nginx:privileged,nginx:readOnlyRootFilesystem' });
+    expect(Object.isFrozen(next) && Object.isFrozen(next.metadata) && Object.isFrozen(next.metadata.labels)).to.equal(true);
+  });
+
+  it('sees every change of what it keeps, whatever the cached pod', () => {
+    const cached = slimPod(rawPod(), new Interner())!;
+    const changes: Array<(raw: Record<string, unknown>) => void> = [
+      (r) => { (r.metadata as Record<string, unknown>).deletionTimestamp = '2026-01-02T00:00:00Z'; },
+      (r) => { (r.metadata as Record<string, unknown>).uid = 'u-2'; },
+      (r) => { (r.metadata as Record<string, unknown>).ownerReferences = []; },
+      (r) => { delete (r.metadata as Record<string, unknown>).labels; },
+      (r) => { (r.metadata as Record<string, unknown>).annotations = {}; },
+      (r) => { (r.spec as { containers: Array<Record<string, unknown>> }).containers[0]!.image = 'nginx:1.28'; },
+      (r) => { (r.status as Record<string, unknown>).phase = 'Succeeded'; },
+      (r) => { (r.metadata as Record<string, unknown>).generation = 2; },
+    ];
+    for (const change of changes) {
+      const raw = rawPod();
+      change(raw);
+      const next = slimPod(raw, new Interner(), cached);
+      expect(next).to.not.equal(cached);
+      expect(next).to.deep.equal(slimPod(raw));
+    }
+  });
+
   it('drops managedFields, foreign annotations and every status field but phase', () => {
     const pod = slimPod(rawPod())!;
     expect(pod.metadata).to.not.have.property('managedFields');

@@ -355,6 +355,31 @@ describe('Reflector', () => {
     await stop(h);
   });
 
+  it('gives transform the cached object of the same key, and a transform that returns it changes nothing', async () => {
+    const seen: Array<[string, string | undefined]> = [];
+    const h = harness({
+      transform: (raw, cached) => {
+        const o = raw as Obj;
+        seen.push([o.metadata.name, cached?.metadata.resourceVersion]);
+        // Keeps only name and labels: an event that changed nothing else is the cached object itself.
+        return cached && JSON.stringify(cached.metadata.labels) === JSON.stringify(o.metadata.labels) ? cached : o;
+      },
+    });
+    h.source.lists.push(page([obj('a', '1')], '5'));
+    h.reflector.start(h.abort.signal);
+    await h.clock.flush();
+    const listed = h.store.get('ns/a');
+    h.source.lastWatch.emit('MODIFIED', obj('a', '6'));
+    h.source.lastWatch.emit('ADDED', obj('b', '7'));
+    h.source.lastWatch.emit('MODIFIED', obj('a', '8', { metadata: { name: 'a', namespace: 'ns', resourceVersion: '8', labels: { x: 'y' } } }));
+    h.source.lastWatch.emit('DELETED', obj('b', '9'));
+    expect(seen).to.deep.equal([['a', undefined], ['a', '1'], ['b', undefined], ['a', '1'], ['b', undefined]]);
+    expect(h.events.map((e) => `${e.type}:${e.key}`)).to.deep.equal(['added:ns/a', 'added:ns/b', 'updated:ns/a', 'deleted:ns/b']);
+    expect(h.events[2]!.old).to.equal(listed);
+    expect(h.reflector.lastResourceVersion).to.equal('9');
+    await stop(h);
+  });
+
   it('keeps watching when transform throws for one object', async () => {
     const h = harness({
       transform: (raw) => {

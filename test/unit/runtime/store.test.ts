@@ -27,6 +27,44 @@ describe('Store', () => {
     expect(s.size).to.equal(1);
   });
 
+  it('upsert of the cached object itself is no change and compares nothing', () => {
+    let compared = 0;
+    const s = new Store<Item>((o) => o.name, { equals: (a, b) => (compared++, deepEqual(a, b)) });
+    const events: string[] = [];
+    s.onChange((ev) => events.push(`${ev.type}:${ev.key}`));
+    const a = { name: 'a', v: 1 };
+    s.upsert(a);
+    s.upsert(a);
+    expect(compared).to.equal(0);
+    s.upsert({ name: 'a', v: 1 });
+    expect(compared).to.equal(1);
+    expect(events).to.deep.equal(['added:a']);
+  });
+
+  it('keeps index entries through an update that keeps the index values, and moves them when they change', () => {
+    const s = new Store<Item>((o) => o.name);
+    s.addIndex('owner', (o) => (o.owner ? [o.owner, o.owner] : [])); // duplicates count once
+    s.upsert({ name: 'a', owner: 'x', v: 1 });
+    s.upsert({ name: 'a', owner: 'x', v: 2 });
+    expect(s.byIndex('owner', 'x')).to.deep.equal([{ name: 'a', owner: 'x', v: 2 }]);
+    s.upsert({ name: 'a', owner: 'y', v: 3 });
+    expect(s.keysByIndex('owner', 'x')).to.deep.equal([]);
+    expect(s.keysByIndex('owner', 'y')).to.deep.equal(['a']);
+    s.delete('a');
+    expect(s.keysByIndex('owner', 'y')).to.deep.equal([]);
+  });
+
+  it('a listener that unsubscribes another during an event does not stop that event reaching it', () => {
+    const s = new Store<Item>((o) => o.name);
+    const got: string[] = [];
+    let offB: () => void = () => undefined;
+    s.onChange(() => { got.push('a'); offB(); });
+    offB = s.onChange(() => got.push('b'));
+    s.upsert({ name: 'x' });
+    s.upsert({ name: 'y' });
+    expect(got).to.deep.equal(['a', 'b', 'a']);
+  });
+
   it('delete emits deleted with the last known object, and nothing for an unknown key', () => {
     const { s, events } = store();
     const seen: Array<Item | undefined> = [];

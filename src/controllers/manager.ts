@@ -7,13 +7,14 @@
 // queues, so losing the lease stops every action at once). The runner owns retries, backoff, drops and their
 // metrics; reconcilers return `{ requeueAfterMs }` or throw. A periodic resync re-adds every key.
 import type { Pod } from '../api/kube.js';
-import { FINALIZER, type ImmutabilityPolicy } from '../api/types.js';
+import { ANNOTATION_VIOLATIONS, FINALIZER, LABEL_VIOLATION, type ImmutabilityPolicy } from '../api/types.js';
 import type { SlimNamespace, SlimOwned } from '../k8s/slim.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ExponentialBackoff } from '../runtime/backoff.js';
 import type { Clock, Timer } from '../runtime/clock.js';
 import { objectKey } from '../runtime/list-watch.js';
+import { deepEqual } from '../runtime/json.js';
 import { errorFields } from '../runtime/logger.js';
 import type { Store, StoreEvent } from '../runtime/store.js';
 import { runWorkers, type ReconcileOutcome, type ReconcileResult } from '../runtime/workers.js';
@@ -76,11 +77,54 @@ function ownedChange(kind: 'ReplicaSet' | 'Job'): Watch<unknown> {
   });
 }
 
+/**
+ * Whether a pod update changed nothing but the violation label and annotation. The pod controller writes them
+ * from the verdicts, so they are an output of what the workload controller reads (spec, owners, labels for
+ * podSelectors, drift label and annotation), not an input — unless a policy selects pods by that label.
+ * Every label the pod controller writes comes back as such an update.
+ */
+export function onlyVerdictMetadataChanged(old: Pod, obj: Pod): boolean {
+  if (!deepEqual(old.spec, obj.spec) || !deepEqual(old.status, obj.status)) return false;
+  const a = old.metadata as unknown as Record<string, unknown>;
+  const b = obj.metadata as unknown as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (k === 'labels' || k === 'annotations') continue;
+    if (!deepEqual(a[k], b[k])) return false;
+  }
+  return sameExcept(old.metadata.labels, obj.metadata.labels, LABEL_VIOLATION) &&
+    sameExcept(old.metadata.annotations, obj.metadata.annotations, ANNOTATION_VIOLATIONS);
+}
+
+function sameExcept(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined, key: string): boolean {
+  if (a === b) return true;
+  const x = a ?? {};
+  const y = b ?? {};
+  for (const k of Object.keys(x)) if (k !== key && x[k] !== y[k]) return false;
+  for (const k of Object.keys(y)) if (k !== key && !(k in x)) return false;
+  return true;
+}
+
+/** Whether some policy's podSelector reads the label `key` (then a change of it may change what it matches). */
+export function podSelectorsRead(policies: readonly ImmutabilityPolicy[], key: string): boolean {
+  return policies.some(({ spec }) => {
+    const selector = spec?.match?.podSelector;
+    return selector !== undefined && (Object.prototype.hasOwnProperty.call(selector.matchLabels ?? {}, key) ||
+      (selector.matchExpressions ?? []).some((e) => e.key === key));
+  });
+}
+
+/** Workload keys a pod event concerns: none for our own violation label coming back (see onlyVerdictMetadataChanged). */
+function podEventWorkloads(ev: StoreEvent<Pod>, caches: Caches): string[] {
+  if (ev.type === 'updated' && ev.old !== undefined && onlyVerdictMetadataChanged(ev.old, ev.obj) &&
+    !podSelectorsRead(caches.policies.list(), LABEL_VIOLATION)) return [];
+  return workloadsOf(caches, [ev.obj, ev.old]);
+}
+
 /** Source → keys: the only place that knows which events concern which controller. */
 export const WATCHES: readonly Watch<unknown>[] = [
   watch<Pod>({
     source: (c) => c.pods,
-    keys: (ev, caches) => ({ pods: [ev.key], workloads: workloadsOf(caches, [ev.obj, ev.old]), statuses: true }),
+    keys: (ev, caches) => ({ pods: [ev.key], workloads: podEventWorkloads(ev, caches), statuses: true }),
   }),
   watch<ImmutabilityPolicy>({
     source: (c) => c.policies,

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
-import type { ImmutabilityPolicy, ObjectMeta } from '../../../src/api/types.js';
-import { policyChangeNeedsWork } from '../../../src/controllers/manager.js';
+import type { Pod } from '../../../src/api/kube.js';
+import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION, type ImmutabilityPolicy, type ObjectMeta } from '../../../src/api/types.js';
+import { onlyVerdictMetadataChanged, policyChangeNeedsWork, WATCHES } from '../../../src/controllers/manager.js';
 import type { StoreEvent } from '../../../src/runtime/store.js';
-import { policy } from './helpers.js';
+import { pod, policy, testCaches, writable } from './helpers.js';
 
 const base = (meta: Partial<ObjectMeta> = {}): ImmutabilityPolicy =>
   policy('p', { mode: 'Audit' }, { generation: 3, resourceVersion: '10', ...meta });
@@ -44,6 +45,50 @@ describe('controllers/manager policyChangeNeedsWork', () => {
   for (const [name, old, obj] of changes) {
     it(`is true when ${name}`, () => {
       expect(policyChangeNeedsWork(updated(old, obj))).to.equal(true);
+    });
+  }
+});
+
+describe('controllers/manager pod events', () => {
+  const owned = (meta: Partial<Pod['metadata']> = {}, spec?: Pod['spec']): Pod => {
+    const p = pod('shop', 'web-1', [writable('nginx')], { app: 'web' });
+    return {
+      metadata: { ...p.metadata, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9', uid: 'rs', controller: true }], ...meta },
+      spec: spec ?? p.spec,
+    };
+  };
+  const labelled = (): Pod => owned({ labels: { app: 'web', [LABEL_VIOLATION]: 'true' }, annotations: { [ANNOTATION_VIOLATIONS]: 'nginx:readOnlyRootFilesystem' } });
+  const keysOf = (old: Pod, obj: Pod, policies: ImmutabilityPolicy[] = []) =>
+    WATCHES[0]!.keys({ type: 'updated', key: 'shop/web-1', obj, old }, testCaches({ policies }));
+
+  it('our own violation label and annotation coming back wake the pod and the status, not the workload', () => {
+    expect(onlyVerdictMetadataChanged(owned(), labelled())).to.equal(true);
+    expect(onlyVerdictMetadataChanged(labelled(), owned())).to.equal(true);
+    expect(keysOf(owned(), labelled())).to.deep.equal({ pods: ['shop/web-1'], workloads: [], statuses: true });
+  });
+
+  it('wakes the workload when a policy selects pods by the violation label', () => {
+    const byLabel = policy('p', { mode: 'Enforce', match: { podSelector: { matchExpressions: [{ key: LABEL_VIOLATION, operator: 'DoesNotExist' }] } } });
+    const byMatchLabels = policy('q', { mode: 'Enforce', match: { podSelector: { matchLabels: { [LABEL_VIOLATION]: 'true' } } } });
+    const other = policy('r', { mode: 'Enforce', match: { podSelector: { matchLabels: { app: 'web' } } } });
+    expect(keysOf(owned(), labelled(), [other])?.workloads).to.deep.equal([]);
+    expect(keysOf(owned(), labelled(), [other, byLabel])?.workloads).to.deep.equal(['shop/ReplicaSet/web-7d9']);
+    expect(keysOf(owned(), labelled(), [byMatchLabels])?.workloads).to.deep.equal(['shop/ReplicaSet/web-7d9']);
+  });
+
+  const changes: [string, Pod][] = [
+    ['another label', owned({ labels: { app: 'web', tier: 'front' } })],
+    ['the drift label (drift state reads it)', owned({ labels: { app: 'web', [LABEL_DRIFT]: 'exec' } })],
+    ['the drift annotation', owned({ annotations: { [ANNOTATION_DRIFT]: '{"count":1}' } })],
+    ['the spec', owned({}, { containers: [writable('nginx'), writable('sidecar')] })],
+    ['the owner references', owned({ ownerReferences: [] })],
+    ['deletion', owned({ deletionTimestamp: '2026-01-01T00:00:00Z' })],
+    ['the uid (a new pod of the same name)', owned({ uid: 'other' })],
+  ];
+  for (const [name, next] of changes) {
+    it(`wakes the workload when ${name} changes`, () => {
+      expect(onlyVerdictMetadataChanged(owned(), next)).to.equal(false);
+      expect(keysOf(owned(), next)?.workloads).to.not.deep.equal([]);
     });
   }
 });

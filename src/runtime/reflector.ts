@@ -277,26 +277,30 @@ export class Reflector<T> {
     let inactive = false;
     let timer: Timer | undefined;
 
-    const armInactivity = (): void => {
-      if (timer !== undefined) clock.clearTimeout(timer);
+    // One timer per watch, not one per event: an event only notes the time, and the timer, when it fires,
+    // waits again for what is left of the allowance since the last one (a backlog brings hundreds a second).
+    let lastEventAt = started;
+    const armInactivity = (ms: number): void => {
       timer = clock.setTimeout(() => {
+        const quietMs = clock.now() - lastEventAt;
+        if (quietMs < inactivityMs) return armInactivity(inactivityMs - quietMs);
         inactive = true;
         controller.abort();
-      }, inactivityMs);
+      }, ms);
     };
     const onEvent = (ev: WatchEvent): void => {
       if (controller.signal.aborted) return;
       try {
         this.applyEvent(ev);
         stats.events++;
-        armInactivity();
+        lastEventAt = clock.now();
       } catch (err) {
         failure ??= { err };
         controller.abort();
       }
     };
 
-    armInactivity();
+    armInactivity(inactivityMs);
     try {
       const work = this.opts.source.watch(
         { resourceVersion: this.rv, timeoutSeconds, allowBookmarks: true, signal: controller.signal },

@@ -264,6 +264,27 @@ describe('Reflector', () => {
     await stop(h);
   });
 
+  it('sets one inactivity timer per watch, not one per event, and still counts from the last event', async () => {
+    const h = harness({ inactivityTimeoutMs: 10_000 });
+    h.source.lists.push(page([], '5'));
+    h.reflector.start(h.abort.signal);
+    await h.clock.flush();
+    let timers = 0;
+    const setTimeout = h.clock.setTimeout.bind(h.clock);
+    h.clock.setTimeout = (fn, ms) => (timers++, setTimeout(fn, ms));
+    const watch = h.source.lastWatch;
+    for (let i = 0; i < 1000; i++) watch.emit('ADDED', obj(`p${i}`, String(10 + i)));
+    expect(timers).to.equal(0);
+    await h.clock.advance(9_999);
+    watch.emit('BOOKMARK', { metadata: { resourceVersion: '2000' } });
+    await h.clock.advance(9_999); // the first timer fired at 10 s and waits for the rest since the bookmark
+    expect(h.restarts).to.have.length(0);
+    expect(timers).to.equal(1);
+    await h.clock.advance(1);
+    expect(h.restarts.map((r) => r.reason)).to.deep.equal(['inactivity']);
+    await stop(h);
+  });
+
   it('gives a watch that went silent from the start twice the time on its next attempt, up to 8x, and resets once one delivers', async () => {
     const h = harness({ inactivityTimeoutMs: 1000 });
     h.source.lists.push(page([], '5'));

@@ -23,7 +23,9 @@ export function summaryRow(r: R): [string, string] | undefined {
         typeof get(r, 'apiCeiling', 'ratePerSec') !== 'number' ? `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s (no ceiling measured in this run)`
           : `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
         ...(typeof get(r, 'operatorRun', 'cpuMsPerLabel', 'apiServer') !== 'number' || typeof get(r, 'apiCeiling', 'cpuMsPerWrite', 'apiServer') !== 'number' ? []
-          : [`CPU per write: kube-apiserver ${get(r, 'apiCeiling', 'cpuMsPerWrite', 'apiServer') as number} ms in the ceiling (its client ${get(r, 'apiCeiling', 'cpuMsPerWrite', 'client') as number} ms), ${get(r, 'operatorRun', 'cpuMsPerLabel', 'apiServer') as number} ms during the operator's labels (the operator ${get(r, 'operatorRun', 'cpuMsPerLabel', 'labeller') as number} ms)`]),
+          : [`CPU per write: kube-apiserver ${get(r, 'apiCeiling', 'cpuMsPerWrite', 'apiServer') as number} ms in the ceiling (its client ${get(r, 'apiCeiling', 'cpuMsPerWrite', 'client') as number} ms${
+            typeof get(r, 'apiCeiling', 'watched') === 'number' ? ', with its label watch' : ''}), ${get(r, 'operatorRun', 'cpuMsPerLabel', 'apiServer') as number} ms during the operator's labels (the operator ${get(r, 'operatorRun', 'cpuMsPerLabel', 'labeller') as number} ms${
+            typeof get(r, 'operatorRun', 'cpuMsPerLabel', 'benchmark') === 'number' ? `, the benchmark's label watch ${get(r, 'operatorRun', 'cpuMsPerLabel', 'benchmark') as number} ms` : ''})`]),
         // Older results have only apiserver_request_total's count, which includes kube-apiserver's own Lease.
         typeof get(r, 'operatorRun', 'leaseRenewals') === 'number' ? `${get(r, 'operatorRun', 'leaseRenewals') as number} Lease renewals`
           : `${get(r, 'operatorRun', 'requests', 'PUT leases') as number | undefined ?? 0} Lease writes (the operator's and kube-apiserver's own)`,

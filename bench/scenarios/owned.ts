@@ -5,9 +5,14 @@
 //   2. baseline  bench/baseline-labeller.ts (client-node's makeInformer, full objects) labels them
 //   3. operator  the operator with the shipped flags: start → every violating pod labelled and the policy
 //                status complete; label rate; RSS sampled every 250 ms, peak, and settled after 20 s idle
+// Every writer is observed alike: a LabelWatch of the benchmark (selector `<its label>=true`) reads each of its
+// writes as the API server sends it, which costs kube-apiserver and the box CPU per write; until 2026-12-01 only
+// the operator's phase had one, a cost its writes paid and the ceiling's did not.
 // The ceiling and the labellers also record the CPU per write of kube-apiserver and of the writing process
 // (from /proc, over the ceiling run and from a labeller's first label to its last): where a gap to the ceiling
-// goes on a machine whose cores they share.
+// goes on a machine whose cores they share. The ceiling's writer is this process, so its `client` figure holds
+// the writes and the reading of its label watch; a labeller's `benchmark` figure is this process's CPU in its
+// phase (its label watch and the status polls), beside the labeller's own.
 // Each writes its own label key, so each finds all the work still to do, and gives back its fields after its
 // phase (server-side apply of no fields), so each finds the pods as the first did. BENCH_OWNED_PARTS (default
 // "ceiling,baseline,operator") runs a subset, for experiments. Memory per pod is (RSS with the pods
@@ -50,18 +55,23 @@ async function emptyRss(proc: NodeProcess): Promise<number> {
 
 interface Ceiling {
   writes: number; concurrency: number; seconds: number; ratePerSec: number;
-  /** CPU per write of kube-apiserver and of the writing client (this process), over the whole ceiling run. */
+  /**
+   * CPU per write of kube-apiserver and of the writing client over the whole ceiling run. The client is this
+   * process: the writes and the reading of its label watch (a labeller's phase reports its watch apart).
+   */
   cpuMsPerWrite: { apiServer: number; client: number };
+  /** Writes the ceiling's label watch saw, as the labellers' watches see theirs. */
+  watched: number;
 }
 
 /**
  * The API server's rate for the operator's label write, now: a bare client writing to the violating pods
- * with CEILING_CONCURRENCY in flight, for CEILING_MS or until every pod is written.
+ * with CEILING_CONCURRENCY in flight, for CEILING_MS or until every pod is written. Observed as the labellers
+ * are: a LabelWatch with its label's selector reads every write meanwhile.
  */
 async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[]): Promise<Ceiling> {
-  // BENCH_CEILING_WATCH=1: a watch of every pod of the namespace is read meanwhile, as the operator's is.
-  const watch = process.env.BENCH_CEILING_WATCH ? new LabelWatch(ctx.cluster.http, NS, '') : undefined;
-  await watch?.start();
+  const watch = new LabelWatch(ctx.cluster.http, NS, `${CEILING_LABEL}=true`);
+  await watch.start();
   const apiServer = ctx.cluster.controlPlane.pidOf('kube-apiserver');
   const cpu0 = { apiServer: apiServer === undefined ? NaN : cpuSeconds(apiServer), client: process.cpuUsage() };
   const start = performance.now();
@@ -74,17 +84,28 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[
   });
   const seconds = (performance.now() - start) / 1000;
   const client = process.cpuUsage(cpu0.client);
-  watch?.stop();
+  const apiServerSeconds = apiServer === undefined ? NaN : cpuSeconds(apiServer) - cpu0.apiServer;
+  // The last writes' events are read after this (not counted, as a labeller's are counted up to its last label).
+  await watch.waitFor(writes, 5_000);
+  watch.stop();
   return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: Math.round(writes / seconds),
-    cpuMsPerWrite: { apiServer: msPer(apiServer === undefined ? NaN : cpuSeconds(apiServer) - cpu0.apiServer, writes),
-      client: msPer((client.user + client.system) / 1e6, writes) } };
+    cpuMsPerWrite: { apiServer: msPer(apiServerSeconds, writes), client: msPer((client.user + client.system) / 1e6, writes) },
+    watched: watch.seen.size };
 }
 
 const msPer = (seconds: number, count: number): number => Math.round((seconds * 1000 / count) * 1000) / 1000;
 
-/** CPU seconds of kube-apiserver and of a labeller over time, to tell whose work a labelling span was. */
+interface CpuPerLabel {
+  apiServer: number;
+  labeller: number;
+  /** This process: the label watch that tells a label went out, and the status polls. */
+  benchmark: number;
+}
+type CpuSample = { t: number } & CpuPerLabel;
+
+/** CPU seconds of kube-apiserver, a labeller and this process over time, to tell whose work a labelling span was. */
 class CpuSampler {
-  readonly samples: { t: number; apiServer: number; labeller: number }[] = [];
+  readonly samples: CpuSample[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly apiServer: number | undefined, private readonly labeller: () => number | undefined) {
@@ -97,24 +118,25 @@ class CpuSampler {
   }
 
   /** Milliseconds of CPU per label of each process between the first and the last label (nearest samples). */
-  perLabel(times: readonly number[]): { apiServer: number; labeller: number } | null {
+  perLabel(times: readonly number[]): CpuPerLabel | null {
     const first = times[0];
     const last = times.at(-1);
     if (first === undefined || last === undefined || times.length < 2) return null;
-    const at = (t: number): { apiServer: number; labeller: number } | undefined =>
-      this.samples.reduce<{ t: number; apiServer: number; labeller: number } | undefined>((best, s) =>
-        best === undefined || Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best, undefined);
+    const at = (t: number): CpuSample | undefined =>
+      this.samples.reduce<CpuSample | undefined>((best, s) => best === undefined || Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best, undefined);
     const a = at(first);
     const b = at(last);
     if (!a || !b || a === b) return null;
-    return { apiServer: msPer(b.apiServer - a.apiServer, times.length), labeller: msPer(b.labeller - a.labeller, times.length) };
+    return { apiServer: msPer(b.apiServer - a.apiServer, times.length), labeller: msPer(b.labeller - a.labeller, times.length),
+      benchmark: msPer(b.benchmark - a.benchmark, times.length) };
   }
 
   private sample(): void {
     const pid = this.labeller();
+    const own = process.cpuUsage();
     try {
       this.samples.push({ t: performance.now(), apiServer: this.apiServer === undefined ? NaN : cpuSeconds(this.apiServer),
-        labeller: pid === undefined ? NaN : cpuSeconds(pid) });
+        labeller: pid === undefined ? NaN : cpuSeconds(pid), benchmark: (own.user + own.system) / 1e6 });
     } catch {
       // the labeller has just exited; its last sample stands
     }
@@ -123,8 +145,8 @@ class CpuSampler {
 
 interface LabellerRun {
   allLabelledMs: number | null; labelRatePerSec: number | null; labelled: number; rssPeakMiB: number; rssSettledMiB: number | null;
-  /** CPU per label of kube-apiserver and of the labeller itself, from its first label to its last. */
-  cpuMsPerLabel?: { apiServer: number; labeller: number } | null;
+  /** CPU per label of kube-apiserver, of the labeller itself and of this process, from its first label to its last. */
+  cpuMsPerLabel?: CpuPerLabel | null;
   rssSeries: RssSample[];
   /** The process ended by itself before the work was done (the operator exits when it loses its Lease). */
   unexpectedExit?: { code: number | null; signal: string | null; atMs: number };
@@ -197,7 +219,7 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
 
   const ceilingWritten: string[] = [];
   const apiCeiling = parts.has('ceiling') ? await ceiling(ctx, w, ceilingWritten)
-    : { writes: 0, concurrency: 0, seconds: 0, ratePerSec: NaN, cpuMsPerWrite: { apiServer: NaN, client: NaN } };
+    : { writes: 0, concurrency: 0, seconds: 0, ratePerSec: NaN, cpuMsPerWrite: { apiServer: NaN, client: NaN }, watched: 0 };
   console.error(`owned-${count}: ceiling ${JSON.stringify(apiCeiling)}`);
   const released: Record<string, Released> = { ceiling: await release(ctx, ceilingWritten, CEILING_MANAGER) };
 

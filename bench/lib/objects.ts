@@ -1,5 +1,6 @@
 // The objects a scenario creates, created the way their controllers would (none runs: the benchmark writes
 // ReplicaSets and pods itself, with the owner references the controller-manager sets).
+import { podMetadataApply, type PodMetadataIntent } from '../../src/k8s/api.js';
 import { ContentTypes, type KubeHttp } from '../../src/k8s/http.js';
 
 export interface PodItem { name: string; violating: boolean }
@@ -102,12 +103,15 @@ export async function fieldManagers(http: KubeHttp, ns: string, name: string): P
 }
 
 /**
- * The operator's label write, byte for byte in shape (server-side apply of one label and one annotation,
- * answer drained unread), under another key and field manager: the API server's ceiling for the same work.
+ * The operator's label write, built by the operator's own podMetadataApply (server-side apply of one label and
+ * one annotation, the same Accept, answer drained unread), under another key and field manager: the API
+ * server's ceiling for the same work.
  */
 export function applyLabel(http: KubeHttp, ns: string, name: string, key: string, fieldManager: string): Promise<void> {
-  return http.write('PATCH', `/api/v1/namespaces/${ns}/pods/${name}`, {
-    query: { fieldManager, force: true }, contentType: ContentTypes.apply,
-    body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { [key]: 'true' }, annotations: { [`${key}-rules`]: 'readOnlyRootFilesystem' } } },
-  });
+  const { method, path, opts } = podMetadataApply(ns, name, ceilingIntent(key), fieldManager);
+  return http.write(method, path, opts);
 }
+
+/** What the ceiling applies under `key`: one label and one annotation, as the operator's violation label. */
+export const ceilingIntent = (key: string): PodMetadataIntent =>
+  ({ labels: { [key]: 'true' }, annotations: { [`${key}-rules`]: 'readOnlyRootFilesystem' } });

@@ -35,6 +35,18 @@ export const ContentTypes = {
   apply: 'application/apply-patch+yaml',
 } as const;
 
+/** Answers a client can ask for in `accept`. */
+export const AcceptTypes = {
+  json: 'application/json',
+  /**
+   * An object's metadata only (meta.k8s.io/v1 PartialObjectMetadata): kube-apiserver converts the answer of any
+   * verb, PATCH included, and still answers failures with a JSON Status (checked on v1.36).
+   */
+  objectMetadata: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+  /** A LIST's items as metadata only (PartialObjectMetadataList): no specs, no statuses. */
+  listMetadata: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+} as const;
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 /**
  * How long one reading of the kubeconfig's credentials serves requests. client-node re-reads files (CA, token,
@@ -84,10 +96,20 @@ export class KubeHttp {
   private readonly maxRequestsInFlight: number;
   private readonly userAgent: string;
 
+  /** Where requests go: the server's protocol, host and port (the path is the request's). */
+  private readonly endpoint: { protocol: string; hostname: string; port: string };
+  /** The server URL's own path (an API server behind a path-routing proxy), without its trailing slash. */
+  private readonly basePath: string;
+  private readonly doRequest: typeof httpRequest;
+
   constructor(private readonly kc: KubeCredentials, opts: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
+    // As URL.hostname, but an IPv6 literal without its brackets, as http.request's `hostname` expects it.
+    this.endpoint = { protocol: this.server.protocol, hostname: this.server.hostname.replace(/^\[(.*)\]$/, '$1'), port: this.server.port };
+    this.basePath = this.server.pathname.replace(/\/$/, '');
+    this.doRequest = this.server.protocol === 'https:' ? httpsRequest : httpRequest;
     this.maxRequestsInFlight = opts.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT;
     this.userAgent = opts.userAgent ?? operatorUserAgent();
   }
@@ -137,21 +159,26 @@ export class KubeHttp {
   }
 
   private async send(method: string, path: string, opts: RequestOptions, streaming = false): Promise<IncomingMessage> {
-    const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const { headers, agents } = await this.connection();
-    const agent = streaming ? agents.streams : opts.lane === 'leaderElection' ? agents.leaderElection : agents.requests;
+    // A fresh reading of the credentials is the rule; only its expiry (every CREDENTIALS_REUSE_MS) waits.
+    const agents = this.agents;
+    const credentials = this.credentials;
+    const current = agents && credentials && Date.now() < credentials.until ? { agents, headers: credentials.headers } : await this.connection();
+    const agent = streaming ? current.agents.streams : opts.lane === 'leaderElection' ? current.agents.leaderElection : current.agents.requests;
     const payload = opts.body === undefined ? undefined
       : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    // Object.assign, not a spread: V8 spreads this small object of dashed keys ~30 times slower (2.4 us here).
+    const headers: Record<string, string> = Object.assign({}, current.headers);
+    headers.accept = opts.accept ?? AcceptTypes.json;
+    headers['user-agent'] = this.userAgent;
     if (payload !== undefined) {
       headers['content-type'] = opts.contentType ?? ContentTypes.json;
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    headers.accept = opts.accept ?? ContentTypes.json;
-    headers['user-agent'] = this.userAgent;
-    const doRequest = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    // The request line from strings, not a URL object and its searchParams per request: a label write's path
+    // and query are a few constant parts.
+    const options = { ...this.endpoint, method, path: this.basePath + path + queryString(opts.query), headers, agent, signal: opts.signal };
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = doRequest(url, { method, headers, agent, signal: opts.signal }, (res) => {
+      const req = this.doRequest(options, (res) => {
         if (res.statusCode === 401) this.credentials = undefined; // rotated or expired: read them again
         resolve(res);
       });
@@ -166,7 +193,6 @@ export class KubeHttp {
 
   private async connection(): Promise<{ headers: Record<string, string>; agents: NonNullable<KubeHttp['agents']> }> {
     const now = Date.now();
-    if (this.agents && this.credentials && now < this.credentials.until) return { headers: { ...this.credentials.headers }, agents: this.agents };
     const opts: HttpsOptions = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
     if (!this.agents) {
@@ -181,12 +207,27 @@ export class KubeHttp {
     // client-node's KubeConfig puts basic auth here rather than in a header.
     if (opts.auth && !headers.authorization) headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     this.credentials = { headers, until: now + CREDENTIALS_REUSE_MS };
-    return { headers: { ...headers }, agents: this.agents };
+    return { headers, agents: this.agents };
   }
 
   close(): void {
     for (const agent of Object.values(this.agents ?? {})) agent.destroy();
   }
+}
+
+/**
+ * `?k=v&...` of the parameters that are set, each part percent-encoded (as encodeURIComponent: a space is %20,
+ * which the API server decodes as URLSearchParams' `+`); empty when none is.
+ */
+export function queryString(query: RequestOptions['query']): string {
+  let out = '';
+  if (query) {
+    for (const k in query) {
+      const v = query[k];
+      if (v !== undefined) out += `${out ? '&' : '?'}${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`;
+    }
+  }
+  return out;
 }
 
 function readBody(res: IncomingMessage): Promise<string> {

@@ -6,8 +6,36 @@ import { shippedFlags } from '../../../bench/lib/operator.js';
 import { familyOf, numberAfter, type ScenarioFamily } from '../../../bench/lib/scenario.js';
 import { percentiles, spanRate } from '../../../bench/lib/stats.js';
 import { summaryRow } from '../../../bench/summary.js';
+import { applyLabel } from '../../../bench/lib/objects.js';
+import { FIELD_MANAGER } from '../../../src/api/types.js';
+import { KubeApi } from '../../../src/k8s/api.js';
+import { KubeHttp } from '../../../src/k8s/http.js';
+import { withServer } from '../k8s/loopback-server.js';
 
 describe('benchmark helpers', () => {
+  it('the ceiling sends the operator\'s label write, byte for byte but for its label key and field manager', async () => {
+    const seen: { method?: string; url?: string; accept?: string; type?: string; body: string }[] = [];
+    await withServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, accept: req.headers.accept, type: req.headers['content-type'], body });
+        res.end('{}');
+      });
+    }, async (kc) => {
+      const http = new KubeHttp(kc);
+      await new KubeApi(http).applyPodMetadata('shop', 'web-1', {
+        labels: { 'immutability.dev/violation': 'true' }, annotations: { 'immutability.dev/violations': 'readOnlyRootFilesystem' } });
+      await applyLabel(http, 'shop', 'web-1', 'bench.immutability.dev/ceiling', 'bench-ceiling');
+      http.close();
+    });
+    const [operator, ceiling] = seen;
+    const asOperator = (s: string | undefined): string | undefined => s?.replaceAll('bench.immutability.dev/ceiling-rules', 'immutability.dev/violations')
+      .replaceAll('bench.immutability.dev/ceiling', 'immutability.dev/violation').replaceAll('bench-ceiling', FIELD_MANAGER);
+    expect(ceiling && { ...ceiling, url: asOperator(ceiling.url), body: asOperator(ceiling.body) }).to.deep.equal(operator);
+    expect(operator?.accept).to.equal('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
+  });
+
   it('percentiles of a sample', () => {
     const p = percentiles(Array.from({ length: 100 }, (_, i) => 100 - i));
     expect(p).to.deep.equal({ count: 100, p50: 51, p90: 91, p99: 100, max: 100 });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { ApiServerAgent, KubeHttp } from '../../../src/k8s/http.js';
+import { ApiServerAgent, KubeHttp, queryString } from '../../../src/k8s/http.js';
 import { leaseClient } from '../../../src/k8s/lease.js';
 import { StatusError } from '../../../src/runtime/errors.js';
 import { createCertificateAuthority, issueCertificate } from '../../support/controlplane/certs.js';
@@ -52,6 +52,33 @@ describe('KubeHttp', () => {
       expect((err as StatusError).message).to.include('disruption budget');
       // The drained success did not hold up the next request.
       expect(calls).to.equal(2);
+      http.close();
+    });
+  });
+
+  it('queryString: sets only the parameters given, each percent-encoded, and nothing without any', () => {
+    expect(queryString(undefined)).to.equal('');
+    expect(queryString({ continue: undefined })).to.equal('');
+    expect(queryString({ fieldManager: 'immutability-operator', force: true, limit: 500, continue: undefined }))
+      .to.equal('?fieldManager=immutability-operator&force=true&limit=500');
+    const selector = 'app in (web, api),tier!=db&x=y';
+    const parsed = new URLSearchParams(queryString({ labelSelector: selector, 'odd key': 'ü+/' }));
+    expect(parsed.get('labelSelector')).to.equal(selector);
+    expect(parsed.get('odd key')).to.equal('ü+/');
+  });
+
+  it('sends the path under the server URL\'s own path, with the query as the API server reads it', async () => {
+    await withServer((_req, res) => res.end('{}'), async (kc, requests) => {
+      const cluster = kc.getCurrentCluster()!;
+      kc.clusters = [{ ...cluster, server: `${cluster.server}/proxy/cluster-a/` }];
+      const http = new KubeHttp(kc);
+      await http.write('PATCH', '/api/v1/namespaces/shop/pods/web-0', { query: { fieldManager: 'm', force: true }, body: {} });
+      await http.write('GET', '/api/v1/pods', { query: { labelSelector: 'a in (x,y)', limit: 2, continue: undefined } });
+      expect(requests.map((r) => r.url)).to.deep.equal([
+        '/proxy/cluster-a/api/v1/namespaces/shop/pods/web-0?fieldManager=m&force=true',
+        '/proxy/cluster-a/api/v1/pods?labelSelector=a%20in%20(x%2Cy)&limit=2',
+      ]);
+      expect(requests.map((r) => r.headers.host)).to.deep.equal(Array(2).fill(new URL(cluster.server).host));
       http.close();
     });
   });

@@ -4,25 +4,15 @@
 // behaviour: proven here on the real one, since a fake would only repeat our assumption.
 import { expect } from 'chai';
 import { FIELD_MANAGER } from '../../src/api/types.js';
-import { KubeApi, podMetadataApply } from '../../src/k8s/api.js';
-import { isConflict, isUnprocessable, StatusError } from '../../src/k8s/errors.js';
-import { KubeHttp } from '../../src/k8s/http.js';
-import { loadKubeCredentials } from '../../src/k8s/kubeconfig.js';
-import { cluster } from '../support/integration-hooks.js';
+import { podMetadataApply, type KubeApi } from '../../src/k8s/api.js';
+import { isConflict, isUnprocessable } from '../../src/k8s/errors.js';
+import type { KubeHttp } from '../../src/k8s/http.js';
+import { adminApiIn, refusal } from '../support/fixtures.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 
 const NS = 'label-write';
 const intent = { labels: { 'immutability.dev/violation': 'true' }, annotations: { 'immutability.dev/violations': 'readOnlyRootFilesystem' } };
 
-async function refusal(write: Promise<unknown>): Promise<StatusError> {
-  try {
-    await write;
-  } catch (err) {
-    expect(err).to.be.instanceOf(StatusError);
-    return err as StatusError;
-  }
-  throw new Error('the write was accepted');
-}
 
 describe('the label write on the real kube-apiserver', function () {
   this.timeout(60_000);
@@ -30,9 +20,8 @@ describe('the label write on the real kube-apiserver', function () {
   let api: KubeApi;
 
   before(async function () {
-    await kubectl(['create', 'namespace', NS]);
-    http = new KubeHttp(await loadKubeCredentials(cluster().info.kubeconfig));
-    api = new KubeApi(http);
+    api = await adminApiIn(NS);
+    http = api.http;
     // Admitted once the controller-manager has made the namespace's default ServiceAccount.
     await eventually('the pod created', async () => (await kubectl(['apply', '-f', '-'], { input: JSON.stringify({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: NS },

@@ -5,12 +5,11 @@
 // 409 and creates nothing (server-side apply creates what does not exist).
 import { expect } from 'chai';
 import { FIELD_MANAGER } from '../../src/api/types.js';
-import { KubeApi } from '../../src/k8s/api.js';
+import type { KubeApi } from '../../src/k8s/api.js';
 import { isConflict, isNotFound } from '../../src/k8s/errors.js';
-import { KubeHttp } from '../../src/k8s/http.js';
-import { loadKubeCredentials } from '../../src/k8s/kubeconfig.js';
+import type { KubeHttp } from '../../src/k8s/http.js';
 import { applyBody, type ApplyTarget } from '../../src/remediation/fragment.js';
-import { cluster } from '../support/integration-hooks.js';
+import { adminApiIn, refusal } from '../support/fixtures.js';
 import { kubectl, kubectlOk } from '../support/kubectl.js';
 
 type Json = Record<string, unknown>;
@@ -24,14 +23,6 @@ function meta(obj: Json): Json {
   return obj['metadata'] as Json;
 }
 
-async function refusal(write: Promise<unknown>): Promise<unknown> {
-  try {
-    await write;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('the write was accepted');
-}
 
 describe('workload writes carry the read they were computed from', function () {
   this.timeout(120_000);
@@ -39,9 +30,8 @@ describe('workload writes carry the read they were computed from', function () {
   let api: KubeApi;
 
   before(async function () {
-    await kubectl(['create', 'namespace', NS]);
-    http = new KubeHttp(await loadKubeCredentials(cluster().info.kubeconfig));
-    api = new KubeApi(http);
+    api = await adminApiIn(NS);
+    http = api.http;
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },
       spec: { replicas: 0, selector: { matchLabels: { app: 'web' } },

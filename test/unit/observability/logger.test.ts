@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ApiException } from '@kubernetes/client-node';
-import { createLogger, serializeError } from '../../../src/observability/logger.js';
+import { spawnSync } from 'node:child_process';
+import { createLogger, LineBatcher, serializeError } from '../../../src/observability/logger.js';
 import { CapturedStream, FakeClock, settle } from './helpers.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -93,6 +94,52 @@ describe('observability/logger', () => {
       expect(stream.lines()).to.deep.equal([
         '2026-11-22T10:00:00.000Z INFO  patched owner key=shop/web note="two words" pods=2 err={"message":"x"}',
       ]);
+    });
+  });
+
+  describe('LineBatcher (stderr)', () => {
+    it('writes the lines of one turn of the event loop in one write, at its end', async () => {
+      const out = new CapturedStream();
+      const log = createLogger({ level: 'info', format: 'json', stream: new LineBatcher(out) });
+      for (let i = 0; i < 3; i++) log.info('pod metadata applied', { key: `shop/web-${i}` });
+      await settle(); // winston hands the lines on
+      await settle(); // the turn they were written in ends
+      expect(out.chunks).to.have.length(1);
+      expect(out.lines().map((l) => (JSON.parse(l) as { key: string }).key)).to.deep.equal(['shop/web-0', 'shop/web-1', 'shop/web-2']);
+      log.info('next turn');
+      await settle();
+      await settle();
+      expect(out.chunks).to.have.length(2);
+    });
+
+    it('the process\'s stderr lines are written at exit, an uncaught exception\'s included', function () {
+      this.timeout(10_000);
+      const logger = new URL('../../../src/observability/logger.js', import.meta.url).href;
+      const script = `import { createLogger } from '${logger}';
+        const log = createLogger({ level: 'info', format: 'json' });
+        log.info('the last word', { key: 'shop/web' });
+        setImmediate(() => { log.info('in the turn that throws'); throw new Error('crash'); });`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(child.status).to.equal(1);
+      const lines = child.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(lines).to.deep.equal(['the last word', 'in the turn that throws']);
+      expect(child.stderr).to.contain('Error: crash');
+    });
+
+    it('holds no more than 64 KiB, and gives up what it holds on flush and at end', () => {
+      const out = new CapturedStream();
+      const batcher = new LineBatcher(out);
+      const line = `${'x'.repeat(1023)}\n`;
+      for (let i = 0; i < 64; i++) batcher.write(line);
+      expect(out.chunks).to.have.length(1); // the 64th KiB went out without waiting
+      expect(out.chunks[0]).to.have.length(64 * 1024);
+      batcher.write('held\n');
+      expect(out.chunks).to.have.length(1);
+      batcher.flush();
+      expect(out.chunks.at(-1)).to.equal('held\n');
+      batcher.write('last\n');
+      batcher.end();
+      expect(out.chunks.at(-1)).to.equal('last\n');
     });
   });
 

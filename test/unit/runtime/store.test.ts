@@ -158,6 +158,13 @@ describe('deepEqual', () => {
     [[], {}, false],
     [null, {}, false],
     ['x', 'x', true],
+    [{ a: 1, b: undefined }, { a: 1 }, true],
+    [{ a: undefined }, { b: undefined }, true],
+    [{ a: 1 }, { b: 1 }, false],
+    [{ a: 1, b: 2 }, { a: 1 }, false],
+    [{ a: 1 }, { a: 1, b: 2 }, false],
+    [[1, [2]], [1, [3]], false],
+    [[1, 2], [1, 2, 3], false],
   ];
   for (const [a, b, want] of cases) {
     it(`${JSON.stringify(a)} vs ${JSON.stringify(b)} → ${want}`, () => expect(deepEqual(a, b)).to.equal(want));

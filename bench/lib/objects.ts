@@ -1,7 +1,7 @@
 // The objects a scenario creates, created the way their controllers would (none runs: the benchmark writes
 // ReplicaSets and pods itself, with the owner references the controller-manager sets).
-import { podMetadataApply, type PodMetadataIntent } from '../../src/k8s/api.js';
-import { ContentTypes, type KubeHttp } from '../../src/k8s/http.js';
+import { podMetadataApply, type PodIdentity, type PodMetadataIntent } from '../../src/k8s/api.js';
+import { AcceptTypes, ContentTypes, type KubeHttp } from '../../src/k8s/http.js';
 
 export interface PodItem { name: string; violating: boolean }
 
@@ -104,12 +104,28 @@ export async function fieldManagers(http: KubeHttp, ns: string, name: string): P
 
 /**
  * The operator's label write, built by the operator's own podMetadataApply (server-side apply of one label and
- * one annotation, the same Accept, answer drained unread), under another key and field manager: the API
- * server's ceiling for the same work.
+ * one annotation, pinned to the pod's uid, the same Accept, answer drained unread), under another key and field
+ * manager: the API server's ceiling for the same work.
  */
-export function applyLabel(http: KubeHttp, ns: string, name: string, key: string, fieldManager: string): Promise<void> {
-  const { method, path, opts } = podMetadataApply(ns, name, ceilingIntent(key), fieldManager);
+export function applyLabel(http: KubeHttp, pod: PodIdentity, key: string, fieldManager: string): Promise<void> {
+  const { method, path, opts } = podMetadataApply(pod, ceilingIntent(key), fieldManager);
   return http.write(method, path, opts);
+}
+
+/**
+ * The uid of every pod of `ns`, by name, read as metadata only a page at a time: what a writer that pins its
+ * label write to the pod (as the operator does, from its cache) must know before it writes.
+ */
+export async function podUids(http: KubeHttp, ns: string): Promise<Map<string, string>> {
+  const uids = new Map<string, string>();
+  let continueToken: string | undefined;
+  do {
+    const page = await http.request<{ metadata?: { continue?: string }; items?: { metadata: { name: string; uid: string } }[] }>(
+      'GET', `/api/v1/namespaces/${ns}/pods`, { query: { limit: 1000, continue: continueToken }, accept: AcceptTypes.listMetadata });
+    for (const item of page.items ?? []) uids.set(item.metadata.name, item.metadata.uid);
+    continueToken = page.metadata?.continue || undefined;
+  } while (continueToken);
+  return uids;
 }
 
 /** What the ceiling applies under `key`: one label and one annotation, as the operator's violation label. */

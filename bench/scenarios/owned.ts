@@ -19,7 +19,8 @@
 // − RSS of the same process on the empty cluster) / N, for the operator and the baseline alike.
 import path from 'node:path';
 import { repoRoot } from '../../test/support/controlplane/binaries.js';
-import { applyLabel, createOwned, fieldManagers, inParallel, ownedNames, releaseFields, type OwnedWorkloads } from '../lib/objects.js';
+import type { PodIdentity } from '../../src/k8s/api.js';
+import { applyLabel, createOwned, fieldManagers, inParallel, ownedNames, podUids, releaseFields, type OwnedWorkloads } from '../lib/objects.js';
 import { NodeProcess, Operator, OPERATOR_NAMESPACE, operatorRunInfo, type RssSample } from '../lib/operator.js';
 import { requestDelta } from '../lib/cluster.js';
 import { cpuSeconds } from '../../test/support/faults/process-sampler.js';
@@ -70,6 +71,13 @@ interface Ceiling {
  * are: a LabelWatch with its label's selector reads every write meanwhile.
  */
 async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[]): Promise<Ceiling> {
+  // The operator's write names the pod's uid (from its cache): the ceiling's does too, read before it starts.
+  const uids = await podUids(ctx.cluster.http, NS);
+  const podOf = (name: string): PodIdentity => {
+    const uid = uids.get(name);
+    if (uid === undefined) throw new Error(`ceiling: pod ${NS}/${name} was not listed`);
+    return { namespace: NS, name, uid };
+  };
   const watch = new LabelWatch(ctx.cluster.http, NS, `${CEILING_LABEL}=true`);
   await watch.start();
   const apiServer = ctx.cluster.controlPlane.pidOf('kube-apiserver');
@@ -78,7 +86,7 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[
   let writes = 0;
   await inParallel(w.violatingPods, CEILING_CONCURRENCY, async (p) => {
     if (performance.now() - start > CEILING_MS) return;
-    await applyLabel(ctx.cluster.http, NS, p.name, CEILING_LABEL, CEILING_MANAGER);
+    await applyLabel(ctx.cluster.http, podOf(p.name), CEILING_LABEL, CEILING_MANAGER);
     written.push(p.name);
     writes++;
   });

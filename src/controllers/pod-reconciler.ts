@@ -4,7 +4,7 @@
 import type { Pod } from '../api/kube.js';
 import { ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, FINALIZER, LABEL_DRIFT, LABEL_VIOLATION } from '../api/types.js';
 import type { KubeApi, PodMetadataIntent } from '../k8s/api.js';
-import { isNotFound, isUnprocessable, messageOf } from '../k8s/errors.js';
+import { isGoneOrReplaced, isNotFound, isUnprocessable, messageOf } from '../k8s/errors.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -165,10 +165,21 @@ export class PodReconciler {
     const adding = intent.labels[LABEL_VIOLATION] !== undefined && current.labels[LABEL_VIOLATION] === undefined;
     this.writesInFlight.add(key);
     try {
-      await this.deps.api.applyPodMetadata(namespace, pod.metadata.name, intent, signal);
+      // With the uid of the pod the intent was computed for: not for a namesake that replaced it meanwhile.
+      await this.deps.api.applyPodMetadata({ namespace, name: pod.metadata.name, uid: pod.metadata.uid }, intent, signal);
     } catch (err) {
       this.writesInFlight.delete(key);
       if (isNotFound(err)) return; // deleted meanwhile; its DELETE event ends the story
+      if (isGoneOrReplaced(err)) {
+        // The cache was behind: the pod was deleted, or replaced by a namesake (a StatefulSet's web-0), since
+        // it was read. Nothing failed and nothing is to retry: the watch brings the deletion, and the new pod
+        // under its own uid, which gets its own verdict from its own reconcile.
+        this.pendingWrites.delete(key);
+        this.refusedWrites.delete(key);
+        for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'gone' });
+        this.deps.logger.debug('pod metadata not written: the pod is gone or was replaced', { controller: 'pod', key, uid: pod.metadata.uid });
+        return;
+      }
       for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'failure' });
       if (!isUnprocessable(err)) throw err;
       // Skipped with a reason, once per change of the pod or of what we want: a retry would be refused alike.

@@ -49,16 +49,32 @@ export interface PodMetadataIntent {
   annotations: Record<string, string>;
 }
 
+/** The pod a label write is for: its name, and its uid when known, which pins the write to that one pod. */
+export interface PodIdentity {
+  namespace: string;
+  name: string;
+  uid?: string | undefined;
+}
+
 /**
  * The label write, as a request: server-side apply of exactly `intent`'s labels and annotations under
  * `fieldManager`. One definition for the operator and for the benchmark's ceiling, which measures the API
  * server's rate for this same write (bench/lib/objects.ts applyLabel).
  *
+ * The pod's uid in the body is a precondition: the intent was computed for that pod, and a pod deleted since
+ * (apply would try to create it) or recreated under the same name (a StatefulSet's web-0) must not receive it.
+ * kube-apiserver refuses such a write instead (isWrongPod, k8s/errors.ts); server-side apply records no
+ * ownership of metadata.uid, so the field costs nothing else.
+ *
  * Its answer is asked for as metadata only: nobody reads it (KubeHttp.write drains it), and the pod's spec and
  * status are a third of what kube-apiserver would otherwise encode, send and the operator decrypt, per label.
  */
-export function podMetadataApply(namespace: string, name: string, intent: PodMetadataIntent, fieldManager: string = FIELD_MANAGER):
+export function podMetadataApply(pod: PodIdentity, intent: PodMetadataIntent, fieldManager: string = FIELD_MANAGER):
   { method: 'PATCH'; path: string; opts: RequestOptions } {
+  const { namespace, name, uid } = pod;
+  const metadata = uid
+    ? { name, namespace, uid, labels: intent.labels, annotations: intent.annotations }
+    : { name, namespace, labels: intent.labels, annotations: intent.annotations };
   return {
     method: 'PATCH',
     path: Paths.pod(namespace, name),
@@ -66,7 +82,7 @@ export function podMetadataApply(namespace: string, name: string, intent: PodMet
       query: fieldManager === FIELD_MANAGER ? applyQuery : { fieldManager, force: true },
       contentType: ContentTypes.apply,
       accept: AcceptTypes.objectMetadata,
-      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: intent.labels, annotations: intent.annotations } },
+      body: { apiVersion: 'v1', kind: 'Pod', metadata },
     },
   };
 }
@@ -74,9 +90,12 @@ export function podMetadataApply(namespace: string, name: string, intent: PodMet
 export class KubeApi {
   constructor(readonly http: KubeHttp) {}
 
-  /** Applies exactly our labels/annotations on a pod; keys we owned before and omit now are removed. */
-  async applyPodMetadata(namespace: string, name: string, intent: PodMetadataIntent, signal?: AbortSignal): Promise<void> {
-    const { method, path, opts } = podMetadataApply(namespace, name, intent);
+  /**
+   * Applies exactly our labels/annotations on the pod `pod` names (its uid too, when given); keys we owned
+   * before and omit now are removed.
+   */
+  async applyPodMetadata(pod: PodIdentity, intent: PodMetadataIntent, signal?: AbortSignal): Promise<void> {
+    const { method, path, opts } = podMetadataApply(pod, intent);
     opts.signal = signal;
     await this.http.write(method, path, opts);
   }

@@ -3,10 +3,10 @@
  * hand, in-stream ERROR events), client-node 1.4's `ApiException` (`code`, body = Status JSON text), or
  * client-node's `Watch` errors (`statusCode`).
  */
-import { StatusError, statusCodeOf } from '../runtime/errors.js';
+import { StatusError, statusCodeOf, type StatusCause } from '../runtime/errors.js';
 import { isRecord } from '../runtime/json.js';
 
-export { StatusError, MalformedStreamError, TerminalError, statusCodeOf, isAbortError } from '../runtime/errors.js';
+export { StatusError, MalformedStreamError, TerminalError, statusCodeOf, isAbortError, type StatusCause } from '../runtime/errors.js';
 
 /** 409: stale resourceVersion on update, or the object already exists on create. */
 export const isConflict = (err: unknown): boolean => statusCodeOf(err) === 409;
@@ -16,12 +16,26 @@ export const isTooManyRequests = (err: unknown): boolean => statusCodeOf(err) ==
 export const isForbidden = (err: unknown): boolean => statusCodeOf(err) === 403;
 export const isUnprocessable = (err: unknown): boolean => statusCodeOf(err) === 422;
 
+/**
+ * A write that named its object's uid (a precondition in the body's metadata) and found no object of that uid
+ * under the name: the object was deleted (kube-apiserver: 409 Conflict "uid mismatch: the provided object
+ * specified uid ..., and no existing object was found") or replaced by a namesake (422 Invalid, cause
+ * `metadata.uid`: field is immutable). Either way the write was for an object that no longer exists: not a
+ * failure to retry or report. Both answers are pinned on the real API server (test/integration/label-write).
+ */
+export function isGoneOrReplaced(err: unknown): boolean {
+  const code = statusCodeOf(err);
+  if (code === 409) return messageOf(err).includes('uid mismatch');
+  if (code === 422) return causesOf(err).some((c) => c.field === 'metadata.uid');
+  return false;
+}
+
 /** A Kubernetes `Status` object as the API server returns it for failures. */
 export interface KubeStatus {
   code?: number;
   reason?: string;
   message?: string;
-  details?: { retryAfterSeconds?: number; causes?: Array<{ reason?: string; message?: string; field?: string }> };
+  details?: { retryAfterSeconds?: number; causes?: StatusCause[] };
 }
 
 
@@ -38,6 +52,13 @@ export function kubeStatusOf(err: unknown): KubeStatus | undefined {
   }
   if (!isRecord(body) || body.kind !== 'Status') return undefined;
   return body;
+}
+
+/** The fields a refusal names (Status `details.causes`): from a `StatusError`, or the Status body of an `ApiException`. */
+export function causesOf(err: unknown): readonly StatusCause[] {
+  if (err instanceof StatusError) return err.causes ?? [];
+  const raw: unknown = kubeStatusOf(err)?.details?.causes;
+  return Array.isArray(raw) ? raw.filter(isRecord).map(statusCause) : [];
 }
 
 /** CamelCase reason: from a `StatusError`, or from the Status body of an `ApiException`. */
@@ -65,13 +86,23 @@ export function retryAfterSecondsOf(err: unknown): number | undefined {
   return undefined;
 }
 
+function statusCause(raw: Record<string, unknown>): StatusCause {
+  const cause: StatusCause = {};
+  if (typeof raw.reason === 'string') cause.reason = raw.reason;
+  if (typeof raw.message === 'string') cause.message = raw.message;
+  if (typeof raw.field === 'string') cause.field = raw.field;
+  return cause;
+}
+
 /** A StatusError for a non-2xx answer, with the API server's own reason and message when the body is a Status. */
 export function statusErrorFromBody(status: number, statusText: string, body: string): StatusError {
   try {
-    const parsed = JSON.parse(body) as { kind?: unknown; message?: unknown; reason?: unknown };
+    const parsed = JSON.parse(body) as { kind?: unknown; message?: unknown; reason?: unknown; details?: { causes?: unknown } };
     if (parsed.kind === 'Status') {
       const message = typeof parsed.message === 'string' ? parsed.message : statusText;
-      return new StatusError(status, message, typeof parsed.reason === 'string' ? parsed.reason : undefined);
+      const raw: unknown = parsed.details?.causes;
+      const causes = Array.isArray(raw) ? raw.filter(isRecord).map(statusCause) : undefined;
+      return new StatusError(status, message, typeof parsed.reason === 'string' ? parsed.reason : undefined, causes);
     }
   } catch {
     // not JSON: fall through to the status line

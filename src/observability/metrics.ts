@@ -11,7 +11,8 @@ export const METRIC_PREFIX = 'immutability_operator_';
  * watch timeout (inactivity), or the stream ended, normally at its server-side timeout (closed). */
 export const WATCH_RESTART_REASONS = ['error', 'gone', 'inactivity', 'closed'] as const;
 export const REMEDIATION_ACTIONS = ['label', 'patch', 'rollback', 'evict'] as const;
-export const ACTION_RESULTS = ['success', 'failure', 'planned', 'blocked'] as const;
+/** gone: the action was for an object deleted or replaced by a namesake meanwhile (a label write refused by its uid precondition). */
+export const ACTION_RESULTS = ['success', 'failure', 'planned', 'blocked', 'gone'] as const;
 /** overflow: refused with 503, the queue was full; refused: the request failed authentication or was malformed. */
 export const FALCO_ALERT_OUTCOMES = ['accepted', 'duplicate', 'not-a-pod', 'unknown-pod', 'uid-mismatch', 'overflow', 'refused'] as const;
 

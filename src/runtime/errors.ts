@@ -3,6 +3,13 @@
  * `src/k8s/errors.ts` adds the API-server specific classification on top.
  */
 
+/** One entry of a Kubernetes Status's `details.causes`, e.g. `{ reason: 'FieldValueInvalid', field: 'metadata.uid' }`. */
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
 /** A failed request with an HTTP status (or a watch ERROR event carrying a Status code). */
 export class StatusError extends Error {
   override readonly name = 'StatusError';
@@ -11,6 +18,8 @@ export class StatusError extends Error {
     message: string,
     /** Machine-readable reason from a Kubernetes Status object, e.g. `Expired`, `Conflict`. */
     readonly reason?: string,
+    /** The Status object's `details.causes`: which fields an Invalid answer refused, and why. */
+    readonly causes?: readonly StatusCause[],
   ) {
     super(message);
   }

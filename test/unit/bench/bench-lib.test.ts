@@ -24,9 +24,10 @@ describe('benchmark helpers', () => {
       });
     }, async (kc) => {
       const http = new KubeHttp(kc);
-      await new KubeApi(http).applyPodMetadata('shop', 'web-1', {
+      const pod = { namespace: 'shop', name: 'web-1', uid: '6a8f51ad-45d9-4db1-befd-68e7f6bbb0ed' };
+      await new KubeApi(http).applyPodMetadata(pod, {
         labels: { 'immutability.dev/violation': 'true' }, annotations: { 'immutability.dev/violations': 'readOnlyRootFilesystem' } });
-      await applyLabel(http, 'shop', 'web-1', 'bench.immutability.dev/ceiling', 'bench-ceiling');
+      await applyLabel(http, pod, 'bench.immutability.dev/ceiling', 'bench-ceiling');
       http.close();
     });
     const [operator, ceiling] = seen;
@@ -34,6 +35,8 @@ describe('benchmark helpers', () => {
       .replaceAll('bench.immutability.dev/ceiling', 'immutability.dev/violation').replaceAll('bench-ceiling', FIELD_MANAGER);
     expect(ceiling && { ...ceiling, url: asOperator(ceiling.url), body: asOperator(ceiling.body) }).to.deep.equal(operator);
     expect(operator?.accept).to.equal('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
+    // Both pinned to the pod by its uid.
+    expect(JSON.parse(operator?.body ?? '{}')).to.have.nested.property('metadata.uid', '6a8f51ad-45d9-4db1-befd-68e7f6bbb0ed');
   });
 
   it('percentiles of a sample', () => {

@@ -5,10 +5,10 @@ import {
 } from '../../../src/api/types.js';
 import { noDrift, type DriftSource } from '../../../src/controllers/drift-source.js';
 import { desiredPodMetadata, OWN_WRITE_EXPECTATION_MS, OWNED_POD_KEYS, PodReconciler } from '../../../src/controllers/pod-reconciler.js';
-import type { KubeApi, PodMetadataIntent } from '../../../src/k8s/api.js';
+import type { KubeApi, PodIdentity, PodMetadataIntent } from '../../../src/k8s/api.js';
 import type { EventRecorder } from '../../../src/observability/events.js';
-import { noopLogger } from '../../../src/runtime/logger.js';
-import { createMetrics } from '../../../src/observability/metrics.js';
+import type { Logger } from '../../../src/runtime/logger.js';
+import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
 import { Registry } from 'prom-client';
 import { StatusError } from '../../../src/runtime/errors.js';
 import { PolicySet, type ActivePolicy } from '../../../src/controllers/policy-set.js';
@@ -148,33 +148,75 @@ describe('controllers/drift-source noDrift', () => {
 
 describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
   function setup(refuse?: () => Error | undefined): {
-    reconciler: PodReconciler; writes: PodMetadataIntent[]; caches: ReturnType<typeof testCaches>; clock: { ms: number }; target: Pod; events: string[];
+    reconciler: PodReconciler; writes: PodMetadataIntent[]; targets: PodIdentity[]; caches: ReturnType<typeof testCaches>; clock: { ms: number };
+    target: Pod; events: string[]; logs: string[]; metrics: Metrics;
   } {
     const target = pod('shop', 'web', [writable('nginx')]);
     target.metadata.uid = 'uid-1';
     const caches = testCaches({ policies: [enforceLabel('prod')], namespaces: { shop: {} }, pods: [target] });
     const writes: PodMetadataIntent[] = [];
+    const targets: PodIdentity[] = [];
     const clock = { ms: NOW.getTime() };
+    const logs: string[] = [];
+    const recordingLogger: Logger = {
+      debug: (msg) => logs.push(`debug: ${msg}`), info: (msg) => logs.push(`info: ${msg}`),
+      warn: (msg) => logs.push(`warn: ${msg}`), error: (msg) => logs.push(`error: ${msg}`), child: () => recordingLogger,
+    };
+    const metrics = createMetrics(new Registry(), { defaultMetrics: false });
     const reconciler = new PodReconciler({
       caches, policies: new PolicySet(caches.policies), drift: noDrift, now: () => new Date(clock.ms),
-      api: { applyPodMetadata: (_ns: string, _name: string, intent: PodMetadataIntent) => {
+      api: { applyPodMetadata: (to: PodIdentity, intent: PodMetadataIntent) => {
+        targets.push(to);
         writes.push(intent);
         const err = refuse?.();
         return err ? Promise.reject(err) : Promise.resolve();
       } } as unknown as KubeApi,
       events: { record: (_r: unknown, _t: string, reason: string, _a: string, note: string) => events.push(`${reason}: ${note}`) } as unknown as EventRecorder,
-      metrics: createMetrics(new Registry(), { defaultMetrics: false }),
-      logger: noopLogger,
+      metrics,
+      logger: recordingLogger,
     });
     const events: string[] = [];
-    return { reconciler, writes, caches, clock, target, events };
+    return { reconciler, writes, targets, caches, clock, target, events, logs, metrics };
+  }
+
+  const labelActions = async (metrics: Metrics): Promise<Record<string, number>> => Object.fromEntries((await metrics.actions.get()).values
+    .filter((v) => v.labels.action === 'label').map((v) => [String(v.labels.result), v.value]));
+
+  it('pins every write to the uid of the pod it was computed for', async () => {
+    const { reconciler, targets, caches, target } = setup();
+    await reconciler.reconcile('shop/web');
+    caches.pods.upsert({ ...target, metadata: { ...target.metadata, uid: 'uid-2' } });
+    await reconciler.reconcile('shop/web');
+    expect(targets).to.deep.equal([{ namespace: 'shop', name: 'web', uid: 'uid-1' }, { namespace: 'shop', name: 'web', uid: 'uid-2' }]);
+  });
+
+  const goneAnswers: [string, StatusError][] = [
+    ['deleted', new StatusError(409, 'Operation cannot be fulfilled on pods "web": uid mismatch: the provided object specified uid uid-1, and no existing object was found', 'Conflict')],
+    ['replaced by a namesake', new StatusError(422, 'Pod "web" is invalid: metadata.uid: Invalid value: "uid-1": field is immutable', 'Invalid',
+      [{ reason: 'FieldValueInvalid', message: 'Invalid value: "uid-1": field is immutable', field: 'metadata.uid' }])],
+  ];
+  for (const [what, answer] of goneAnswers) {
+    it(`takes a pod ${what} since the cache read it as a normal outcome: no Event, no warning, no retry, counted as gone`, async () => {
+      const { reconciler, writes, events, logs, metrics, caches, target } = setup(() => answer);
+      expect(await reconciler.reconcile('shop/web')).to.equal(undefined); // no throw, no requeue
+      expect(events).to.deep.equal([]);
+      expect(logs).to.deep.equal(['debug: pod metadata not written: the pod is gone or was replaced']);
+      expect(await labelActions(metrics)).to.deep.equal({ gone: 1 });
+      expect(reconciler.unsettledPods()).to.deep.equal([]);
+      // Its successor, once watched, gets its own write at once: nothing of the predecessor's holds it back.
+      caches.pods.upsert({ ...target, metadata: { ...target.metadata, uid: 'uid-2' } });
+      await reconciler.reconcile('shop/web').catch(() => undefined);
+      expect(writes).to.have.length(2);
+    });
   }
 
   it('skips a write the API server refuses as invalid with a Warning Event, and tries again only once the pod changed', async () => {
     const tooLong = new StatusError(422, 'Pod "web" is invalid: metadata.annotations: Too long: must have at most 262144 bytes', 'Invalid');
-    const { reconciler, writes, caches, target, events } = setup(() => tooLong);
+    const { reconciler, writes, caches, target, events, logs, metrics } = setup(() => tooLong);
     expect(await reconciler.reconcile('shop/web')).to.equal(undefined); // no throw: no retry loop
     expect(events).to.deep.equal([`LabelFailed: could not write immutability.dev labels and annotations: ${tooLong.message}`]);
+    expect(logs).to.deep.equal(['warn: pod metadata refused']);
+    expect(await labelActions(metrics)).to.deep.equal({ failure: 1 });
     await reconciler.reconcile('shop/web');
     await reconciler.reconcile('shop/web');
     expect(writes).to.have.length(1);

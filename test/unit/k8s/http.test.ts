@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { KubeConfig } from '@kubernetes/client-node';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { getEventListeners } from 'node:events';
 import { Agent as HttpAgent } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -166,6 +167,36 @@ describe('KubeHttp', () => {
       await Promise.all(Array.from({ length: 6 }, () => http.write('PATCH', '/p', { body: {} })));
       expect(most).to.equal(2);
       watch.destroy();
+      http.close();
+    });
+  });
+
+  it('aborting a signal cancels every request in flight under it, through one abort listener, and no other', async () => {
+    const held: (() => void)[] = [];
+    await withServer((req, res) => {
+      if (req.url?.startsWith('/answered')) {
+        res.end('{}');
+        return;
+      }
+      held.push(() => res.end('{}')); // no answer until released: in flight
+    }, async (kc, requests) => {
+      const http = new KubeHttp(kc, { maxRequestsInFlight: 8 });
+      const term = new AbortController();
+      const other = new AbortController();
+      await http.write('PATCH', '/answered', { body: {}, signal: term.signal });
+      const outcome = (p: Promise<void>): Promise<unknown> => p.then(() => 'answered', (e: unknown) => e);
+      const cancelled = Array.from({ length: 5 }, (_, i) => outcome(http.write('PATCH', `/held-${i}`, { body: {}, signal: term.signal })));
+      const untouched = outcome(http.write('PATCH', '/held-other', { body: {}, signal: other.signal }));
+      while (requests.length < 7) await new Promise((r) => setTimeout(r, 5));
+      expect(getEventListeners(term.signal, 'abort')).to.have.length(1);
+      term.abort();
+      for (const err of await Promise.all(cancelled)) expect((err as Error).name).to.equal('AbortError');
+      // A request sent under an aborted signal fails at once, without reaching the server.
+      expect(((await outcome(http.write('PATCH', '/late', { body: {}, signal: term.signal }))) as Error).name).to.equal('AbortError');
+      expect(requests.map((r) => r.url)).to.not.include('/late');
+      for (const release of held) release();
+      expect(await untouched).to.equal('answered');
+      expect(getEventListeners(other.signal, 'abort')).to.have.length(1);
       http.close();
     });
   });

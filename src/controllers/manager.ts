@@ -14,12 +14,12 @@ import type { Metrics } from '../observability/metrics.js';
 import { ExponentialBackoff } from '../runtime/backoff.js';
 import type { Clock, Timer } from '../runtime/clock.js';
 import { objectKey } from '../runtime/list-watch.js';
-import { deepEqual } from '../runtime/json.js';
 import { errorFields } from '../runtime/logger.js';
 import type { Store, StoreEvent } from '../runtime/store.js';
 import { runWorkers, type ReconcileOutcome, type ReconcileResult } from '../runtime/workers.js';
 import { WorkQueue, type RateLimitOptions } from '../runtime/workqueue.js';
 import { CONTROLLER_INDEX, POD_NAMESPACE_INDEX, type Caches } from './caches.js';
+import { podChangedOnlyIn } from './pod-changes.js';
 import type { PodReconciler } from './pod-reconciler.js';
 import type { PolicyReconciler } from './policy-reconciler.js';
 import type { AdmissionReconciler } from './admission-reconciler.js';
@@ -39,9 +39,15 @@ export interface EventKeys {
   statuses?: boolean;
 }
 
+/**
+ * Whether a pod update is exactly our own metadata write to it arriving (PodReconciler.ownWriteArrived), which
+ * then counts as seen: the pod needs no reconcile for it.
+ */
+export type OwnPodWriteCheck = (key: string, old: Pod, obj: Pod) => boolean;
+
 interface Watch<T> {
   source: (caches: Caches) => Store<T>;
-  keys: (ev: StoreEvent<T>, caches: Caches) => EventKeys | undefined;
+  keys: (ev: StoreEvent<T>, caches: Caches, ownPodWrite?: OwnPodWriteCheck) => EventKeys | undefined;
 }
 
 const watch = <T>(w: Watch<T>): Watch<unknown> => w as unknown as Watch<unknown>;
@@ -84,25 +90,11 @@ function ownedChange(kind: 'ReplicaSet' | 'Job'): Watch<unknown> {
  * Every label the pod controller writes comes back as such an update.
  */
 export function onlyVerdictMetadataChanged(old: Pod, obj: Pod): boolean {
-  if (!deepEqual(old.spec, obj.spec) || !deepEqual(old.status, obj.status)) return false;
-  const a = old.metadata as unknown as Record<string, unknown>;
-  const b = obj.metadata as unknown as Record<string, unknown>;
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (k === 'labels' || k === 'annotations') continue;
-    if (!deepEqual(a[k], b[k])) return false;
-  }
-  return sameExcept(old.metadata.labels, obj.metadata.labels, LABEL_VIOLATION) &&
-    sameExcept(old.metadata.annotations, obj.metadata.annotations, ANNOTATION_VIOLATIONS);
+  return podChangedOnlyIn(old, obj, VERDICT_LABELS, VERDICT_ANNOTATIONS);
 }
 
-function sameExcept(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined, key: string): boolean {
-  if (a === b) return true;
-  const x = a ?? {};
-  const y = b ?? {};
-  for (const k of Object.keys(x)) if (k !== key && x[k] !== y[k]) return false;
-  for (const k of Object.keys(y)) if (k !== key && !(k in x)) return false;
-  return true;
-}
+const VERDICT_LABELS = [LABEL_VIOLATION] as const;
+const VERDICT_ANNOTATIONS = [ANNOTATION_VIOLATIONS] as const;
 
 /** Whether some policy's podSelector reads the label `key` (then a change of it may change what it matches). */
 export function podSelectorsRead(policies: readonly ImmutabilityPolicy[], key: string): boolean {
@@ -124,7 +116,12 @@ function podEventWorkloads(ev: StoreEvent<Pod>, caches: Caches): string[] {
 export const WATCHES: readonly Watch<unknown>[] = [
   watch<Pod>({
     source: (c) => c.pods,
-    keys: (ev, caches) => ({ pods: [ev.key], workloads: podEventWorkloads(ev, caches), statuses: true }),
+    // Our own label write coming back still changes the status (its count of labelled pods), not the labels.
+    keys: (ev, caches, ownPodWrite) => ({
+      pods: ev.type === 'updated' && ev.old !== undefined && ownPodWrite?.(ev.key, ev.old, ev.obj) === true ? [] : [ev.key],
+      workloads: podEventWorkloads(ev, caches),
+      statuses: true,
+    }),
   }),
   watch<ImmutabilityPolicy>({
     source: (c) => c.policies,
@@ -151,7 +148,7 @@ export const WATCHES: readonly Watch<unknown>[] = [
 
 export interface ManagerOptions {
   caches: Caches;
-  podReconciler: Pick<PodReconciler, 'reconcile'>;
+  podReconciler: Pick<PodReconciler, 'reconcile' | 'ownWriteArrived'>;
   workloadReconciler: Pick<WorkloadReconciler, 'reconcile'>;
   policyReconciler: Pick<PolicyReconciler, 'reconcile'>;
   /** Keyed by policy: the generated admission objects and AdmissionReady. */
@@ -195,9 +192,10 @@ export class ControllerManager {
   private reconciled = 0;
 
   constructor(private readonly opts: ManagerOptions) {
+    const ownPodWrite: OwnPodWriteCheck = (key, old, obj) => opts.podReconciler.ownWriteArrived(key, old, obj);
     for (const w of WATCHES) {
       w.source(opts.caches).onChange((ev) => {
-        const keys = w.keys(ev, opts.caches);
+        const keys = w.keys(ev, opts.caches, ownPodWrite);
         if (keys) this.route(keys);
       });
     }

@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { assessPod, findingKeys } from './assess.js';
 import type { Caches } from './caches.js';
 import type { DriftSource } from './drift-source.js';
+import { podChangedOnlyIn } from './pod-changes.js';
 import type { ActivePolicy, PolicySet } from './policy-set.js';
 import { msUntilNextExpiry } from '../policy/index.js';
 import type { ReconcileResult } from '../runtime/workers.js';
@@ -91,6 +92,25 @@ export function podMetadataSettled(deps: Pick<PodReconcilerDeps, 'caches' | 'pol
   return sameMetadata(currentOwnedMetadata(pod, intent), intent);
 }
 
+/**
+ * Whether the update `old` → `obj` is our metadata write `intent` arriving and nothing else: `obj` carries exactly
+ * `intent` in our keys, and spec, status, uid, owners, deletion and every other label are as in `old`. Then
+ * nothing the desired metadata is computed from changed (the write was computed from the same pod), and the
+ * pod needs no reconcile.
+ */
+export function onlyOwnWriteArrived(old: Pod, obj: Pod, intent: PodMetadataIntent): boolean {
+  const current = currentOwnedMetadata(obj, intent);
+  return sameMetadata(current, intent) && podChangedOnlyIn(old, obj, ownedKeys(OWNED_POD_KEYS.labels, intent.labels),
+    ownedKeys(OWNED_POD_KEYS.annotations, intent.annotations));
+}
+
+/** Our keys of one kind: the fixed ones and any the intent has besides (every key we write is ours). */
+function ownedKeys(fixed: readonly string[], intended: Record<string, string>): readonly string[] {
+  let keys: string[] | undefined;
+  for (const k in intended) if (!fixed.includes(k)) (keys ??= [...fixed]).push(k);
+  return keys ?? fixed;
+}
+
 /** Milliseconds until the next exemption of a labelling policy expires (a label may then be due). */
 function msUntilLabelsMayChange(policies: readonly ActivePolicy[], now: Date): number | undefined {
   let next: number | undefined;
@@ -109,17 +129,27 @@ function metadataBytes(pod: Pod): number {
   return n;
 }
 
+/** One metadata write of ours: to which pod (its uid) and what, as sent and as `JSON.stringify`d for comparison. */
+interface OwnWrite {
+  uid: string;
+  metadata: PodMetadataIntent;
+  intent: string;
+}
+
 export class PodReconciler {
   /** Metadata we wrote and the cache has not shown yet, by pod key (controller-runtime's "expectations"). */
-  private readonly pendingWrites = new Map<string, { uid: string; intent: string; atMs: number }>();
+  private readonly pendingWrites = new Map<string, OwnWrite & { atMs: number }>();
   /**
    * Writes the API server refused as invalid (422: e.g. our annotations would take the pod past the 256 KiB
    * metadata limit). The same write would be refused again, so it waits until the pod's metadata or what we
    * want changes instead of retrying in a loop.
    */
   private readonly refusedWrites = new Map<string, { uid: string; intent: string; bytes: number }>();
-  /** Pods whose metadata write has been sent and not answered yet. */
-  private readonly writesInFlight = new Set<string>();
+  /**
+   * Pods whose metadata write has been sent and not answered yet; `arrived` once the watch has shown it (the
+   * watch event can come before the answer).
+   */
+  private readonly writesInFlight = new Map<string, OwnWrite & { arrived: boolean }>();
 
   constructor(private readonly deps: PodReconcilerDeps) {}
 
@@ -130,9 +160,26 @@ export class PodReconciler {
    */
   unsettledPods(): string[] {
     const nowMs = this.deps.now().getTime();
-    const keys = new Set(this.writesInFlight);
+    const keys = new Set(this.writesInFlight.keys());
     for (const [key, pending] of this.pendingWrites) if (nowMs - pending.atMs < OWN_WRITE_EXPECTATION_MS) keys.add(key);
     return [...keys];
+  }
+
+  /**
+   * Called with every pod update the watch delivers, before it is queued: whether it is our own write to the
+   * pod arriving and nothing else (onlyOwnWriteArrived). The expectation is then met here, as client-go's
+   * controllers lower theirs in their event handlers, and the update needs no reconcile: during a backlog every
+   * label write comes back so, and reconciling each echo was a third of the pod controller's work. Anything
+   * else on the pod that changed with it (spec, other labels, deletion, a new uid) still means a reconcile.
+   */
+  ownWriteArrived(key: string, old: Pod, obj: Pod): boolean {
+    const inFlight = this.writesInFlight.get(key);
+    if (inFlight?.arrived) return false; // a write arrives once
+    const expected = inFlight ?? this.pendingWrites.get(key);
+    if (expected === undefined || expected.uid !== (obj.metadata.uid ?? '') || !onlyOwnWriteArrived(old, obj, expected.metadata)) return false;
+    if (inFlight) inFlight.arrived = true;
+    else this.pendingWrites.delete(key);
+    return true;
   }
 
   async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | void> {
@@ -163,7 +210,8 @@ export class PodReconciler {
     }
     const namespace = pod.metadata.namespace ?? 'default';
     const adding = intent.labels[LABEL_VIOLATION] !== undefined && current.labels[LABEL_VIOLATION] === undefined;
-    this.writesInFlight.add(key);
+    const write: OwnWrite & { arrived: boolean } = { uid: pod.metadata.uid ?? '', metadata: intent, intent: wanted, arrived: false };
+    this.writesInFlight.set(key, write);
     try {
       // With the uid of the pod the intent was computed for: not for a namesake that replaced it meanwhile.
       await this.deps.api.applyPodMetadata({ namespace, name: pod.metadata.name, uid: pod.metadata.uid }, intent, signal);
@@ -191,7 +239,8 @@ export class PodReconciler {
       return comeBack;
     }
     // From the answer, not the request: on a slow connection the write itself can take longer than the bound.
-    this.pendingWrites.set(key, { uid: pod.metadata.uid ?? '', intent: wanted, atMs: this.deps.now().getTime() });
+    // Not when the watch has already shown it (ownWriteArrived).
+    if (!write.arrived) this.pendingWrites.set(key, { uid: write.uid, metadata: intent, intent: wanted, atMs: this.deps.now().getTime() });
     this.writesInFlight.delete(key);
     for (const policy of labelingPolicies) this.deps.metrics.actions.inc({ policy, action: 'label', result: 'success' });
     const regarding = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace, uid: pod.metadata.uid };

@@ -67,6 +67,20 @@ describe('controllers/manager pod events', () => {
     expect(keysOf(owned(), labelled())).to.deep.equal({ pods: ['shop/web-1'], workloads: [], statuses: true });
   });
 
+  it('does not wake the pod controller for an update the pod reconciler takes as its own write arriving; the status still', () => {
+    const asked: string[] = [];
+    const own = (answer: boolean) => (key: string): boolean => {
+      asked.push(key);
+      return answer;
+    };
+    const ev = { type: 'updated' as const, key: 'shop/web-1', obj: labelled(), old: owned() };
+    expect(WATCHES[0]!.keys(ev, testCaches(), own(true))).to.deep.equal({ pods: [], workloads: [], statuses: true });
+    expect(WATCHES[0]!.keys(ev, testCaches(), own(false))).to.deep.equal({ pods: ['shop/web-1'], workloads: [], statuses: true });
+    // Additions and deletions are never an echo of a metadata write; it is not even asked.
+    expect(WATCHES[0]!.keys({ type: 'added', key: 'shop/web-1', obj: labelled() }, testCaches(), own(true))?.pods).to.deep.equal(['shop/web-1']);
+    expect(asked).to.deep.equal(['shop/web-1', 'shop/web-1']);
+  });
+
   it('wakes the workload when a policy selects pods by the violation label', () => {
     const byLabel = policy('p', { mode: 'Enforce', match: { podSelector: { matchExpressions: [{ key: LABEL_VIOLATION, operator: 'DoesNotExist' }] } } });
     const byMatchLabels = policy('q', { mode: 'Enforce', match: { podSelector: { matchLabels: { [LABEL_VIOLATION]: 'true' } } } });

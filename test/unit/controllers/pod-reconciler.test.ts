@@ -4,7 +4,7 @@ import {
   ANNOTATION_DRIFT, ANNOTATION_VIOLATIONS, LABEL_DRIFT, LABEL_VIOLATION, type ImmutabilityPolicy,
 } from '../../../src/api/types.js';
 import { noDrift, type DriftSource } from '../../../src/controllers/drift-source.js';
-import { desiredPodMetadata, OWN_WRITE_EXPECTATION_MS, OWNED_POD_KEYS, PodReconciler } from '../../../src/controllers/pod-reconciler.js';
+import { desiredPodMetadata, onlyOwnWriteArrived, OWN_WRITE_EXPECTATION_MS, OWNED_POD_KEYS, PodReconciler } from '../../../src/controllers/pod-reconciler.js';
 import type { KubeApi, PodIdentity, PodMetadataIntent } from '../../../src/k8s/api.js';
 import type { EventRecorder } from '../../../src/observability/events.js';
 import type { Logger } from '../../../src/runtime/logger.js';
@@ -147,7 +147,7 @@ describe('controllers/drift-source noDrift', () => {
 });
 
 describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
-  function setup(refuse?: () => Error | undefined): {
+  function setup(refuse?: () => Error | undefined, hold?: Promise<void>): {
     reconciler: PodReconciler; writes: PodMetadataIntent[]; targets: PodIdentity[]; caches: ReturnType<typeof testCaches>; clock: { ms: number };
     target: Pod; events: string[]; logs: string[]; metrics: Metrics;
   } {
@@ -169,7 +169,7 @@ describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
         targets.push(to);
         writes.push(intent);
         const err = refuse?.();
-        return err ? Promise.reject(err) : Promise.resolve();
+        return err ? Promise.reject(err) : hold ?? Promise.resolve();
       } } as unknown as KubeApi,
       events: { record: (_r: unknown, _t: string, reason: string, _a: string, note: string) => events.push(`${reason}: ${note}`) } as unknown as EventRecorder,
       metrics,
@@ -267,5 +267,73 @@ describe('controllers/pod-reconciler PodReconciler: its own writes', () => {
     caches.pods.upsert({ ...target, metadata: { ...target.metadata, uid: 'uid-2' }, spec: { containers: [writable('nginx', { privileged: true })] } });
     await reconciler.reconcile('shop/web');
     expect(writes).to.have.length(3);
+  });
+
+  /** The cached pod as the watch shows it after `intent` was applied to it, with `change` on top. */
+  const withMetadata = (target: Pod, intent: PodMetadataIntent, change: Partial<Pod['metadata']> = {}): Pod =>
+    ({ ...target, metadata: { ...target.metadata, labels: { ...target.metadata.labels, ...intent.labels }, annotations: { ...intent.annotations }, ...change } });
+
+  it('takes its own write coming back through the watch as seen, with nothing to reconcile, once', async () => {
+    const { reconciler, writes, caches, target } = setup();
+    await reconciler.reconcile('shop/web');
+    const echo = withMetadata(target, writes[0]!);
+    expect(reconciler.ownWriteArrived('shop/web', target, echo)).to.equal(true);
+    expect(reconciler.unsettledPods()).to.deep.equal([]);
+    // Seen: the same event again is no longer ours to swallow.
+    expect(reconciler.ownWriteArrived('shop/web', target, echo)).to.equal(false);
+    caches.pods.upsert(echo);
+    await reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(1);
+  });
+
+  it('takes its write as seen when the watch shows it before the answer arrives, and expects it no more after the answer', async () => {
+    let answer = (): void => undefined;
+    const { reconciler, writes, target } = setup(undefined, new Promise<void>((r) => (answer = r)));
+    const reconciling = reconciler.reconcile('shop/web');
+    expect(writes).to.have.length(1);
+    expect(reconciler.ownWriteArrived('shop/web', target, withMetadata(target, writes[0]!))).to.equal(true);
+    expect(reconciler.ownWriteArrived('shop/web', target, withMetadata(target, writes[0]!)), 'arrives once').to.equal(false);
+    expect(reconciler.unsettledPods()).to.deep.equal(['shop/web']); // still in flight
+    answer();
+    await reconciling;
+    expect(reconciler.unsettledPods()).to.deep.equal([]);
+  });
+
+  it('still reconciles an update that brings anything besides its own write', async () => {
+    const { reconciler, writes, target } = setup();
+    await reconciler.reconcile('shop/web');
+    const intent = writes[0]!;
+    const others: [string, Pod][] = [
+      ['another label', withMetadata(target, intent, { labels: { ...target.metadata.labels, ...intent.labels, tier: 'front' } })],
+      ['a different value of our label', withMetadata(target, { ...intent, labels: { [LABEL_VIOLATION]: 'false' } })],
+      ['only part of the write', withMetadata(target, { labels: intent.labels, annotations: {} })],
+      ['deletion', withMetadata(target, intent, { deletionTimestamp: '2026-06-01T00:00:01Z' })],
+      ['a new pod of the same name', withMetadata(target, intent, { uid: 'uid-2' })],
+      ['the spec', { ...withMetadata(target, intent), spec: { containers: [writable('nginx', { privileged: true })] } }],
+    ];
+    for (const [what, next] of others) expect(reconciler.ownWriteArrived('shop/web', target, next), what).to.equal(false);
+    // An update of a pod it did not write to is never its own.
+    expect(reconciler.ownWriteArrived('shop/other', target, withMetadata(target, intent))).to.equal(false);
+    expect(reconciler.unsettledPods()).to.deep.equal(['shop/web']);
+  });
+});
+
+describe('controllers/pod-reconciler onlyOwnWriteArrived', () => {
+  const before = pod('shop', 'web', [writable('nginx')], { app: 'web' });
+  const intent: PodMetadataIntent = { labels: { [LABEL_VIOLATION]: 'true' }, annotations: { [ANNOTATION_VIOLATIONS]: 'nginx:readOnlyRootFilesystem' } };
+  const after = (meta: Partial<Pod['metadata']> = {}): Pod =>
+    ({ ...before, metadata: { ...before.metadata, labels: { app: 'web', ...intent.labels }, annotations: intent.annotations, ...meta } });
+
+  it('is true for exactly the written metadata, and for a removal of ours', () => {
+    expect(onlyOwnWriteArrived(before, after(), intent)).to.equal(true);
+    expect(onlyOwnWriteArrived(after(), before, { labels: {}, annotations: {} })).to.equal(true);
+  });
+
+  it('is false when our keys do not read what was written, or something else changed too', () => {
+    expect(onlyOwnWriteArrived(before, after({ labels: { app: 'web' } }), intent)).to.equal(false);
+    expect(onlyOwnWriteArrived(before, after({ annotations: { ...intent.annotations, [ANNOTATION_DRIFT]: '{}' } }), intent)).to.equal(false);
+    expect(onlyOwnWriteArrived(before, after({ labels: { app: 'shop', ...intent.labels } }), intent)).to.equal(false);
+    expect(onlyOwnWriteArrived(before, after({ ownerReferences: [{ apiVersion: 'v1', kind: 'ReplicaSet', name: 'x', uid: 'u' }] }), intent)).to.equal(false);
+    expect(onlyOwnWriteArrived(before, { ...after(), status: { phase: 'Running' } }, intent)).to.equal(false);
   });
 });

@@ -79,7 +79,7 @@ Flags:
   --metrics-auth kube|none            authenticate scrapes with TokenReview + SubjectAccessReview (default kube)
   --metrics-cert-file / --metrics-key-file PATH   serve /metrics over TLS
   --health-probe-bind-address ADDR    /healthz and /readyz address (default 127.0.0.1:8081)
-  --log-level error|warn|info|debug   (default info)
+  --log-level error|warn|info|debug   (default info; per-pod label writes are logged at debug)
   --log-format json|text              (default json)
   --leader-elect                      only the holder of the Lease acts (default off; on in the manifests)
   --leader-election-namespace NS      namespace of the Lease (default $POD_NAMESPACE or immutability-system)

@@ -248,7 +248,10 @@ export class PodReconciler {
       this.deps.events.record(regarding, 'Warning', 'ViolationLabeled', 'Label',
         `labelled ${LABEL_VIOLATION}=true: ${intent.annotations[ANNOTATION_VIOLATIONS] ?? ''} (policies ${labelingPolicies.join(', ')})`);
     }
-    this.deps.logger.info('pod metadata applied', {
+    // Per pod, at debug (as Kubernetes' controllers log per-object actions at a verbose level): the Event above,
+    // the actions metric and the policy status say it at the default level. At info, a backlog of 50k pods
+    // wrote 25k lines, 4 % of the operator's CPU (profile of owned-20000).
+    this.deps.logger.debug('pod metadata applied', {
       controller: 'pod', key, policies: labelingPolicies, violations: intent.annotations[ANNOTATION_VIOLATIONS] ?? '',
     });
     return comeBack;

@@ -1,7 +1,9 @@
 // One fresh control plane per scenario: no scenario inherits another's objects, its request counters start
 // at zero, and cleanup is tearing it down (a deletecollection of 50k pods timed out with HTTP 504; stopping
 // etcd and removing its directory takes a second whatever it holds).
+import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -88,6 +90,15 @@ export class BenchCluster {
   /** CPU seconds kube-apiserver has used so far (its process_cpu_seconds_total). */
   async apiServerCpuSeconds(): Promise<number> {
     return Number(/^process_cpu_seconds_total (\S+)$/m.exec(await this.metrics())?.[1] ?? NaN);
+  }
+
+  /**
+   * A CPU profile of kube-apiserver over the next `seconds`, written to `file` (Go's pprof format, for
+   * `go tool pprof`): its /debug/pprof/profile, served to the admin credentials (profiling is kube-apiserver's
+   * default and the control plane leaves it on).
+   */
+  async apiServerCpuProfile(seconds: number, file: string): Promise<void> {
+    await pipeline(await this.http.stream('/debug/pprof/profile', { query: { seconds } }), createWriteStream(file));
   }
 
   private async metrics(): Promise<string> {

@@ -21,7 +21,9 @@ export function summaryRow(r: R): [string, string] | undefined {
           : [`**the operator exited** after ${ms(get(r, 'operatorRun', 'unexpectedExit', 'atMs'))} (code ${String(get(r, 'operatorRun', 'unexpectedExit', 'code'))}) with ${get(r, 'operatorRun', 'labelled') as number} pods labelled`]),
         `RSS peak **${get(r, 'operatorRun', 'rssPeakMiB') as number} MiB**, settled **${get(r, 'operatorRun', 'rssSettledMiB') as number} MiB** (${get(r, 'operatorRun', 'perPodKiB') as number} KiB/pod over the empty-cluster RSS)`,
         typeof get(r, 'apiCeiling', 'ratePerSec') !== 'number' ? `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s (no ceiling measured in this run)`
-          : `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s)`,
+          : `label writes ${get(r, 'operatorRun', 'labelRatePerSec') as number}/s = **${get(r, 'operatorRun', 'labelRateOfCeiling') as number}** of the API server's ceiling (${get(r, 'apiCeiling', 'ratePerSec') as number}/s${
+            // Since 2026-12-01 11:30 the ceiling's rate is taken while all its writers had work, not over their drain.
+            typeof get(r, 'apiCeiling', 'fullPool', 'seconds') === 'number' ? ` over the ${get(r, 'apiCeiling', 'fullPool', 'seconds') as number} s all its ${get(r, 'apiCeiling', 'concurrency') as number} writers had work` : ''})`,
         ...(typeof get(r, 'operatorRun', 'cpuMsPerLabel', 'apiServer') !== 'number' || typeof get(r, 'apiCeiling', 'cpuMsPerWrite', 'apiServer') !== 'number' ? []
           : [`CPU per write: kube-apiserver ${get(r, 'apiCeiling', 'cpuMsPerWrite', 'apiServer') as number} ms in the ceiling (its client ${get(r, 'apiCeiling', 'cpuMsPerWrite', 'client') as number} ms${
             typeof get(r, 'apiCeiling', 'watched') === 'number' ? ', with its label watch' : ''}), ${get(r, 'operatorRun', 'cpuMsPerLabel', 'apiServer') as number} ms during the operator's labels (the operator ${get(r, 'operatorRun', 'cpuMsPerLabel', 'labeller') as number} ms${

@@ -1,7 +1,8 @@
 // owned-N: N pods owned by N/10 Deployments (ReplicaSets and pods created by the benchmark with owner
 // references; no controller-manager), every other Deployment violating. In one run, on the same pods:
 //   1. ceiling   a bare client applies the operator's label write to the violating pods, 64 in flight, for
-//                30 s: the API server's own rate for this work on this machine, now
+//                30 s: the API server's own rate for this work on this machine, now, taken over the span in
+//                which all 64 writers had work (not over their drain once the pods or the window ran out)
 //   2. baseline  bench/baseline-labeller.ts (client-node's makeInformer, full objects) labels them
 //   3. operator  the operator with the shipped flags: start → every violating pod labelled and the policy
 //                status complete; label rate; RSS sampled every 250 ms, peak, and settled after 20 s idle
@@ -36,7 +37,7 @@ import { NodeProcess, Operator, OPERATOR_NAMESPACE, operatorRunInfo, type RssSam
 import { requestDelta, type BenchCluster } from '../lib/cluster.js';
 import { cpuSeconds } from '../../test/support/faults/process-sampler.js';
 import { type Result, type ScenarioContext, type ScenarioFamily, numberAfter, sleep } from '../lib/scenario.js';
-import { round1, spanRate } from '../lib/stats.js';
+import { fullPoolRate, perSecond, round1, spanRate } from '../lib/stats.js';
 import { LabelWatch, LABEL_VIOLATION, ObjectWatch } from '../lib/watch.js';
 
 const NS = 'bench-owned';
@@ -67,7 +68,21 @@ async function emptyRss(proc: NodeProcess): Promise<number> {
 }
 
 interface Ceiling {
-  writes: number; concurrency: number; seconds: number; ratePerSec: number;
+  /** Writes answered over the whole run, and its length: from the start to the last answer. */
+  writes: number; concurrency: number; seconds: number;
+  /** Writes per second while every one of the `concurrency` writers had work (fullPool): what the labellers' rates are compared with. */
+  ratePerSec: number;
+  /**
+   * The span of ratePerSec (fullPoolRate): from the answer of the first `concurrency` writes (sent together at
+   * the start) to the moment the first writer found no work left, because every violating pod had been taken
+   * (`endedBy: 'pods'`; at 50,000 pods after 28.7-29.5 s) or the window had closed (`'window'`), and the
+   * writes answered in it. After it fewer writes are in flight until the last answer.
+   */
+  fullPool: { seconds: number; writes: number; endedBy: 'pods' | 'window' };
+  /** writes / seconds, start and drain included: what ratePerSec was in results before 2026-12-01 11:30. */
+  overallRatePerSec: number;
+  /** Writes answered in each second of the run: its start and its drain, to see. */
+  answersPerSecond: number[];
   /**
    * CPU per write of kube-apiserver and of the writing client over the whole ceiling run. The client is this
    * process: the writes and the reading of its label watch (a labeller's phase reports its watch apart).
@@ -122,8 +137,10 @@ function burner(share: number): ChildProcess {
 
 /**
  * The API server's rate for the operator's label write, now: a bare client writing to the violating pods
- * with CEILING_CONCURRENCY in flight, for CEILING_MS or until every pod is written. Observed as the labellers
- * are: a LabelWatch with its label's selector reads every write meanwhile.
+ * with CEILING_CONCURRENCY in flight, for CEILING_MS or until every pod is written. Its rate is taken while
+ * all its writers had work (fullPoolRate): not over the bunched first answers, nor over the drain once the
+ * pods or the window ran out, when fewer writes are in flight. Observed as the labellers are: a LabelWatch
+ * with its label's selector reads every write meanwhile.
  */
 async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[], writer: CeilingWriter): Promise<Ceiling> {
   // The operator's write names the pod's uid (from its cache): the ceiling's does too, read before it starts.
@@ -133,6 +150,7 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[
     if (uid === undefined) throw new Error(`ceiling: pod ${NS}/${name} was not listed`);
     return { namespace: NS, name, uid };
   };
+  const pods = w.violatingPods;
   const watch = new LabelWatch(ctx.cluster.http, NS, `${writer.label}=true`);
   await watch.start();
   const allPods = writer.watchAllPods ? await ObjectWatch.start(ctx.cluster.http, '/api/v1/pods', () => false) : undefined;
@@ -142,26 +160,36 @@ async function ceiling(ctx: ScenarioContext, w: OwnedWorkloads, written: string[
   const apiServer = ctx.cluster.controlPlane.pidOf('kube-apiserver');
   const cpu0 = { apiServer: apiServer === undefined ? NaN : cpuSeconds(apiServer), client: process.cpuUsage() };
   const start = performance.now();
-  let writes = 0;
+  const answeredAtMs: number[] = [];
+  let firstIdleMs: number | undefined;
+  let next = 0;
   let done = false;
   const profile = profileWindow(ctx, `owned-${w.pods.length}-${writer.part}`, watch, () => done);
-  await inParallel(w.violatingPods, CEILING_CONCURRENCY, async (p) => {
-    if (performance.now() - start > CEILING_MS) return;
-    await writer.write(ctx.cluster.http, podOf(p.name));
-    written.push(p.name);
-    writes++;
-  });
+  await Promise.all(Array.from({ length: Math.min(CEILING_CONCURRENCY, pods.length) }, async () => {
+    while (next < pods.length && performance.now() - start <= CEILING_MS) {
+      const p = pods[next++]!;
+      await writer.write(ctx.cluster.http, podOf(p.name));
+      answeredAtMs.push(performance.now());
+      written.push(p.name);
+    }
+    firstIdleMs ??= performance.now();
+  }));
   done = true;
-  const seconds = (performance.now() - start) / 1000;
+  const end = performance.now();
+  const seconds = (end - start) / 1000;
   const client = process.cpuUsage(cpu0.client);
   const apiServerSeconds = apiServer === undefined ? NaN : cpuSeconds(apiServer) - cpu0.apiServer;
+  const writes = answeredAtMs.length;
+  const full = fullPoolRate({ concurrency: CEILING_CONCURRENCY, startMs: start, answeredAtMs, firstIdleMs: firstIdleMs ?? end });
   // The last writes' events are read after this (not counted, as a labeller's are counted up to its last label).
   await watch.waitFor(writes, 5_000);
   watch.stop();
   allPods?.stop();
   burning?.kill();
   const pprof = await profile;
-  return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: Math.round(writes / seconds),
+  return { writes, concurrency: CEILING_CONCURRENCY, seconds: round1(seconds), ratePerSec: full.ratePerSec ?? NaN,
+    fullPool: { seconds: full.seconds, writes: full.writes, endedBy: next < pods.length ? 'window' : 'pods' },
+    overallRatePerSec: Math.round(writes / seconds), answersPerSecond: perSecond(start, answeredAtMs),
     cpuMsPerWrite: { apiServer: msPer(apiServerSeconds, writes), client: msPer((client.user + client.system) / 1e6, writes) },
     watched: watch.seen.size, requests: requestDelta(before, await ctx.cluster.requestCounts()), ...(pprof ? { pprof } : {}),
     ...(burning ? { burnShare } : {}) };
@@ -353,8 +381,9 @@ async function owned(ctx: ScenarioContext, count: number): Promise<Result> {
     console.error(`owned-${count}: ${writer.part} ${JSON.stringify(ceilings[writer.part])}`);
     released[writer.part] = await release(ctx, written, writer);
   }
-  const apiCeiling = ceilings['ceiling']
-    ?? { writes: 0, concurrency: 0, seconds: 0, ratePerSec: NaN, cpuMsPerWrite: { apiServer: NaN, client: NaN }, watched: 0 };
+  const apiCeiling: Ceiling = ceilings['ceiling']
+    ?? { writes: 0, concurrency: 0, seconds: 0, ratePerSec: NaN, fullPool: { seconds: 0, writes: 0, endedBy: 'pods' }, overallRatePerSec: NaN,
+      answersPerSecond: [], cpuMsPerWrite: { apiServer: NaN, client: NaN }, watched: 0 };
 
   const baseline = parts.has('baseline') ? await labellerRun(ctx, baselineProc(), `${BASELINE_LABEL}=true`, w)
     : { allLabelledMs: null, labelRatePerSec: null, labelled: 0, rssPeakMiB: NaN, rssSettledMiB: NaN, rssSeries: [] };

@@ -4,7 +4,7 @@ import { parseRequestCounts, requestDelta } from '../../../bench/lib/cluster.js'
 import { correlate, parseGcTrace } from '../../../bench/lib/gctrace.js';
 import { shippedFlags } from '../../../bench/lib/operator.js';
 import { familyOf, numberAfter, type ScenarioFamily } from '../../../bench/lib/scenario.js';
-import { percentiles, spanRate } from '../../../bench/lib/stats.js';
+import { fullPoolRate, perSecond, percentiles, spanRate } from '../../../bench/lib/stats.js';
 import { summaryRow } from '../../../bench/summary.js';
 import { applyLabel } from '../../../bench/lib/objects.js';
 import { FIELD_MANAGER } from '../../../src/api/types.js';
@@ -42,6 +42,17 @@ describe('benchmark helpers', () => {
   it('percentiles of a sample', () => {
     const p = percentiles(Array.from({ length: 100 }, (_, i) => 100 - i));
     expect(p).to.deep.equal({ count: 100, p50: 51, p90: 91, p99: 100, max: 100 });
+  });
+
+  it('a writer pool\'s rate while all its writers had work: not over its bunched start, nor over its drain', () => {
+    // Two writers from t=0: their first answers come together at 500; one answer every 100 ms from then until
+    // the first writer finds the queue empty at 1500; two more answers in the drain.
+    const answeredAtMs = [500, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1500, 1550, 1560];
+    expect(fullPoolRate({ concurrency: 2, startMs: 0, answeredAtMs, firstIdleMs: 1500 })).to.deep.equal({ seconds: 1, writes: 10, ratePerSec: 10 });
+    // Over the whole run it would be 14 / 1.56 s = 9/s: the slow start outweighs the quick drain here.
+    expect(fullPoolRate({ concurrency: 2, startMs: 0, answeredAtMs: [500], firstIdleMs: 500 })).to.deep.equal({ seconds: 0, writes: 0, ratePerSec: null });
+    expect(perSecond(0, answeredAtMs)).to.deep.equal([6, 8]);
+    expect(perSecond(1000, [1200, 3100])).to.deep.equal([1, 0, 1]);
   });
 
   it('a rate over the span the events took, not from an arbitrary start', () => {
@@ -116,6 +127,10 @@ describe('benchmark helpers', () => {
     const observed = { ...split, apiCeiling: { ...split.apiCeiling, watched: 600 },
       operatorRun: { ...split.operatorRun, cpuMsPerLabel: { apiServer: 2.1, labeller: 0.5, benchmark: 0.1 } } };
     expect(summaryRow(observed)?.[1]).to.contain('kube-apiserver 1.9 ms in the ceiling (its client 0.2 ms, with its label watch), 2.1 ms during the operator\'s labels (the operator 0.5 ms, the benchmark\'s label watch 0.1 ms)');
+    expect(summaryRow(observed)?.[1]).to.contain('0.88** of the API server\'s ceiling (800/s);');
+    // Since the ceiling's rate is taken over the span its writers all had work, the summary says which span.
+    const fullPool = { ...observed, apiCeiling: { ...observed.apiCeiling, concurrency: 64, fullPool: { seconds: 29.3, writes: 23440, endedBy: 'pods' } } };
+    expect(summaryRow(fullPool)?.[1]).to.contain('0.88** of the API server\'s ceiling (800/s over the 29.3 s all its 64 writers had work);');
     // A result written before the Lease was watched says what its count includes.
     const { leaseRenewals: _, ...older } = run.operatorRun;
     expect(summaryRow({ ...run, operatorRun: older })?.[1]).to.contain('; 9 Lease writes (the operator\'s and kube-apiserver\'s own);');

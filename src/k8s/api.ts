@@ -63,7 +63,7 @@ export interface PodIdentity {
  *
  * The pod's uid in the body is a precondition: the intent was computed for that pod, and a pod deleted since
  * (apply would try to create it) or recreated under the same name (a StatefulSet's web-0) must not receive it.
- * kube-apiserver refuses such a write instead (isWrongPod, k8s/errors.ts); server-side apply records no
+ * kube-apiserver refuses such a write instead (isGoneOrReplaced, k8s/errors.ts); server-side apply records no
  * ownership of metadata.uid, so the field costs nothing else.
  *
  * Its answer is asked for as metadata only: nobody reads it (KubeHttp.write drains it), and the pod's spec and

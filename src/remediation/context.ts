@@ -4,7 +4,7 @@ import type { Pod } from '../api/kube.js';
 import type { ActionCounts } from '../api/types.js';
 import type { ActivePolicy } from '../controllers/policy-set.js';
 import type { NamespacedRef, RemediatedWorkload } from '../k8s/api.js';
-import { isConflict, isNotFound } from '../k8s/errors.js';
+import { isConflict, isGoneOrReplaced, isNotFound } from '../k8s/errors.js';
 import { isRecord } from '../runtime/json.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Finding, ResolvedPolicy } from '../policy/index.js';
@@ -57,9 +57,10 @@ export function recordingPolicy(ctx: RemediationContext): { name: string; uid: s
 
 /**
  * Runs a remediation pass on a workload: first on the copy `first` (the cache's; none: read it fresh), and
- * when a write of the pass is refused with 409 Conflict — its preconditions (applyBody) say the workload
- * changed or was deleted since that copy — once more on a fresh read. Resolves with `gone()` when the
- * workload does not exist.
+ * when a write of the pass is refused as stale (isStaleWrite: its preconditions, applyBody, say the workload
+ * changed, was deleted or was replaced since that copy) once more on a fresh read. Resolves with `gone()` when
+ * the workload does not exist, or when it was replaced by a namesake between the fresh read and the write:
+ * the new workload's own watch event brings its key back, to be judged on its own.
  *
  * The fresh copy is handed on without its resourceVersion, so its writes are conditional on the uid alone
  * (never re-create a deleted workload), as they were before the cache: the workload's controller writes its
@@ -73,7 +74,7 @@ export async function withLatestWorkload<T>(
     try {
       return await pass(first);
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      if (!isStaleWrite(err)) throw err;
     }
   }
   let live: Record<string, unknown>;
@@ -84,7 +85,22 @@ export async function withLatestWorkload<T>(
     throw err;
   }
   const { resourceVersion: _unconditional, ...metadata } = isRecord(live['metadata']) ? live['metadata'] : {};
-  return pass({ ...live, metadata });
+  try {
+    return await pass({ ...live, metadata });
+  } catch (err) {
+    if (isGoneOrReplaced(err)) return gone();
+    throw err;
+  }
+}
+
+/**
+ * Whether a workload write was refused because the copy it was computed from is out of date: 409 Conflict (the
+ * resourceVersion precondition failed, or the uid names a workload deleted since, which the apply would have
+ * created) or 422 on metadata.uid (a namesake replaced it: the uid precondition without a resourceVersion).
+ * Not a failure of the action: the pass is decided again on what the workload is now (withLatestWorkload).
+ */
+export function isStaleWrite(err: unknown): boolean {
+  return isConflict(err) || isGoneOrReplaced(err);
 }
 
 /** Kinds whose pod template remediation patches (and on which it records its actions): `patch` in its RBAC. */

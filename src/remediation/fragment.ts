@@ -95,8 +95,9 @@ export interface ApplyTarget {
  *
  * `basedOn` is the workload the body was computed from (its annotations, the fields we own): its uid and
  * resourceVersion (when it has one: withLatestWorkload drops a fresh read's) go along as preconditions, so
- * the API server answers 409 Conflict instead of applying a body computed from a version someone has changed
- * since — or of a workload deleted since, which an apply would otherwise try to create.
+ * the API server refuses a body computed from a version someone has changed since, or from a workload deleted
+ * since (which an apply would otherwise try to create): 409 Conflict; without the resourceVersion, a workload
+ * replaced by a namesake is refused with 422 on metadata.uid (isStaleWrite covers both).
  */
 export function applyBody(
   target: ApplyTarget, fragment: TemplateFragment, annotations: Record<string, string>, basedOn: unknown,

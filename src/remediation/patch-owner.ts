@@ -3,13 +3,13 @@
 // the spec, the same change was already reverted too often, or this very template's patch was rolled back.
 // Every apply restates all template fields we already own, so it never removes an earlier fix.
 import { FIELD_MANAGER, Reasons } from '../api/types.js';
-import { isAbortError, isConflict, isNotFound } from '../k8s/errors.js';
+import { isAbortError, isNotFound } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
 import { applyJsonPatch, workloadFromObject, type RemediationPlan, type Workload } from '../policy/index.js';
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
-import { recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
+import { isStaleWrite, recordingPolicy, type RemediationApi, type RemediationContext } from './context.js';
 import { applyBody, mergeFragments, type ApplyTarget } from './fragment.js';
 import { gitOpsManagersOf, lastSpecWriter, ownedFragment } from './managed-fields.js';
 import { apiProblem, type Problem } from './outcome.js';
@@ -158,8 +158,8 @@ export class OwnerPatcher {
     try {
       applied = await this.opts.api.applyWorkload(ref, body, ctx.signal);
     } catch (err) {
-      // A conflict: the workload changed since `live` was read (withLatestWorkload decides again on a fresh read).
-      if (isAbortError(err) || isNotFound(err) || isConflict(err)) throw err;
+      // Stale: the workload changed, went or was replaced since `live` was read (withLatestWorkload decides again).
+      if (isAbortError(err) || isNotFound(err) || isStaleWrite(err)) throw err;
       const problem = apiProblem(err, 'patch');
       this.opts.reporter.record(ctx, { ref, live, action: 'patch', result: 'failure', type: 'Warning', reason: 'PatchFailed', note: problem.message });
       draft.addProblem(problem);

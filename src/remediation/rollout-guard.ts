@@ -3,14 +3,14 @@
 // is on the workload (the patch record annotation), so a restarted operator picks a Deployment's rollout up
 // again and never re-applies a rolled-back patch to the same template.
 import { FIELD_MANAGER, Reasons } from '../api/types.js';
-import { isAbortError, isConflict, isNotFound } from '../k8s/errors.js';
+import { isAbortError, isNotFound } from '../k8s/errors.js';
 import type { WorkloadRef } from '../k8s/owners.js';
 import type { Logger } from '../observability/logger.js';
 import { workloadFromObject, type Workload } from '../policy/index.js';
 import { isRecord } from '../runtime/json.js';
 import type { WorkloadOutcome } from '../policy/status.js';
 import type { ActionReporter } from './action-reporter.js';
-import { recordingPolicy, withLatestWorkload, type RemediationApi, type RemediationContext } from './context.js';
+import { isStaleWrite, recordingPolicy, withLatestWorkload, type RemediationApi, type RemediationContext } from './context.js';
 import { applyBody, mergeFragments, subtractFragment, type ApplyTarget } from './fragment.js';
 import { ownedFragment } from './managed-fields.js';
 import { apiProblem } from './outcome.js';
@@ -186,8 +186,8 @@ export class RolloutGuard {
       draft.addProblem({ reason: Reasons.RolloutFailed, message });
       return reverted;
     } catch (err) {
-      // A conflict: the workload changed since `live` was read (withLatestWorkload judges again on a fresh read).
-      if (isAbortError(err) || isNotFound(err) || isConflict(err)) throw err;
+      // Stale: the workload changed, went or was replaced since `live` was read (withLatestWorkload judges again).
+      if (isAbortError(err) || isNotFound(err) || isStaleWrite(err)) throw err;
       const message = `${reason}; ${apiProblem(err, 'rollback').message}`;
       this.opts.reporter.record(ctx, {
         ref: watch.ref, live, action: 'rollback', result: 'failure', type: 'Warning', reason: 'RollbackFailed', note: message,
